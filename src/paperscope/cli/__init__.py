@@ -1,0 +1,39 @@
+"""The `paperscope` command: thin typer commands that parse, call one stage and print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from paperscope.cli import ingest as ingest_cmds
+from paperscope.cli import store as store_cmds
+from paperscope.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="paperscope: self-hosted research-paper discovery.")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(help="Data folder (PAPERSCOPE_HOME).")] = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (PAPERSCOPE_DATABASE_URL).")] = None,
+) -> None:
+    overrides: dict[str, object] = {}
+    if home is not None:
+        overrides["home"] = home
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    ctx.obj = Settings(**overrides)  # type: ignore[arg-type]
+
+
+app.add_typer(ingest_cmds.app, name="ingest")
+store_cmds.register(app)
+ingest_cmds.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

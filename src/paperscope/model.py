@@ -1,0 +1,108 @@
+"""Value types shared by every stage: the Paper record and what sources report about bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+# New-style ids (2405.19504, 0704.0001) and old-style (hep-th/9901001, math.CO/0406594).
+_NEW_ID = re.compile(r"(\d{4}\.\d{4,5})(?:v(\d+))?")
+_OLD_ID = re.compile(r"([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?")
+_ID_IN_TEXT = re.compile(
+    r"^(?:https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/|arxiv:)?"
+    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?(?:\.pdf)?/?$",
+    re.IGNORECASE,
+)
+
+
+def parse_arxiv_id(text: str) -> tuple[str, int | None]:
+    """Split an arXiv id, `arxiv:` reference or abs/pdf URL into (versionless id, version or None).
+
+    Raises ValueError with a readable message when the text is not an arXiv identifier.
+    """
+    m = _ID_IN_TEXT.match(text.strip())
+    if not m:
+        raise ValueError(f"not an arXiv id or URL: {text!r}")
+    ident = m.group("id")
+    # Old-style archive names are lower case (math.CO keeps its subject class upper case).
+    if "/" in ident:
+        arch, num = ident.split("/")
+        parts = arch.split(".")
+        ident = parts[0].lower() + ("." + parts[1].upper() if len(parts) > 1 else "") + "/" + num
+    return ident, int(m.group("v")) if m.group("v") else None
+
+
+@dataclass(frozen=True, slots=True)
+class HfInfo:
+    """What Hugging Face's daily-papers page knows about a paper."""
+
+    upvotes: int = 0
+    submitted_at: datetime | None = None  # when it was submitted to the daily page
+    submitted_by: str | None = None
+    github_repo: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    keywords: tuple[str, ...] = ()
+    summary: str | None = None  # HF's AI summary, when present
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper as every stage sees it. Sources build these; the store persists them."""
+
+    title: str
+    abstract: str = ""
+    arxiv_id: str | None = None  # versionless
+    version: int | None = None
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # primary first
+    published: date | None = None  # first version
+    updated: date | None = None  # latest version
+    listed: date | None = None  # date of the listing/announcement it appeared in
+    doi: str | None = None
+    journal_ref: str | None = None
+    comments: str | None = None
+    license: str | None = None
+    source: str = "unknown"
+    hf: HfInfo | None = None
+    # Set only on papers read back from the store.
+    rowid: int | None = None
+    first_seen: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def paper_id(self) -> str:
+        """The stable key: the arXiv id, else `doi:<doi>`, else a hash of the normalised title."""
+        if self.arxiv_id:
+            return self.arxiv_id
+        if self.doi:
+            return "doi:" + self.doi.strip().lower()
+        norm = " ".join(re.sub(r"[^\w\s]", " ", self.title.lower()).split())
+        return "t:" + hashlib.sha1(norm.encode()).hexdigest()[:16]
+
+    @property
+    def primary_category(self) -> str | None:
+        return self.categories[0] if self.categories else None
+
+    @property
+    def abs_url(self) -> str | None:
+        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None
+
+    @property
+    def pdf_url(self) -> str | None:
+        return f"https://arxiv.org/pdf/{self.arxiv_id}" if self.arxiv_id else None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record a source could not read: where it was and why. Sources yield these beside papers."""
+
+    where: str  # e.g. "file.jsonl:1234" or "record 17 of page 3"
+    reason: str
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse the hard line wraps and runs of whitespace that arXiv metadata carries."""
+    return " ".join((text or "").split())

@@ -1,0 +1,66 @@
+"""The one settings object: read from PAPERSCOPE_* environment variables, overridable by CLI flags."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a paperscope installation."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERSCOPE_", env_file=None, extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".paperscope")
+    # Empty means the embedded SQLite database under `home`.
+    database_url: str = ""
+
+    # Sources
+    arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    hf_api_url: str = "https://huggingface.co"
+    # arXiv asks for no more than one request every three seconds.
+    request_interval: float = 3.0
+    user_agent: str = "paperscope/0.1 (self-hosted paper discovery)"
+
+    # Encoder: empty = the bundled MiniLM; otherwise a directory with model.onnx + tokenizer.json.
+    model: str = ""
+
+    # Web
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr = SecretStr("")
+
+    # Mail
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_security: str = "none"  # none | starttls | tls
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    mail_from: str = "paperscope <digest@localhost>"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "paperscope.db"
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL actually used: PAPERSCOPE_DATABASE_URL or the embedded SQLite file."""
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    def ensure_home(self) -> Path:
+        """Create the home directory (and index folder) if missing; return it."""
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

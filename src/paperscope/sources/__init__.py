@@ -1,0 +1,1 @@
+"""Sources: each module yields Paper records (and Skipped notes) and knows nothing of the store."""

@@ -1,0 +1,171 @@
+"""Bulk JSONL snapshots: the Kaggle arXiv metadata dump and paperscope's compact export format.
+
+Streams line by line (constant memory); gzip is detected from the file's first bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator
+from datetime import date
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from paperscope.model import Paper, Skipped, clean_text, parse_arxiv_id
+
+
+class JsonlSource:
+    """Papers from one JSONL file (optionally gzipped). Iterate it; `bytes_read` tracks progress."""
+
+    def __init__(self, path: str | Path, limit: int | None = None) -> None:
+        self.path = Path(path)
+        self.limit = limit
+        self.total_bytes = self.path.stat().st_size
+        self._raw: BinaryIO | None = None
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into the file (compressed bytes) reading has got."""
+        raw = self._raw
+        try:
+            return raw.tell() if raw and not raw.closed else self.total_bytes
+        except (OSError, ValueError):
+            return 0
+
+    def __iter__(self) -> Iterator[Paper | Skipped]:
+        with open(self.path, "rb") as raw:
+            self._raw = raw
+            stream: BinaryIO = raw
+            if raw.read(2) == b"\x1f\x8b":
+                raw.seek(0)
+                stream = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
+            else:
+                raw.seek(0)
+            yield from self._records(io.BufferedReader(stream, 1 << 20))  # type: ignore[arg-type]
+
+    def _records(self, lines: BinaryIO) -> Iterator[Paper | Skipped]:
+        papers = 0
+        for lineno, line in enumerate(lines, 1):
+            if self.limit is not None and papers >= self.limit:
+                return
+            if not line.strip():
+                continue
+            where = f"{self.path.name}:{lineno}"
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                yield Skipped(where, f"invalid JSON ({exc})")
+                continue
+            except EOFError:  # pragma: no cover - truncated gzip surfaces below
+                return
+            try:
+                yield parse_record(obj)
+                papers += 1
+            except (ValueError, TypeError, KeyError) as exc:
+                yield Skipped(where, str(exc))
+
+
+def read_jsonl(path: str | Path, limit: int | None = None) -> Iterator[Paper | Skipped]:
+    """Yield papers (and Skipped notes for bad lines) from a JSONL snapshot; a truncated gzip
+    ends the stream with a Skipped note instead of an exception."""
+    src = JsonlSource(path, limit)
+    try:
+        yield from src
+    except (EOFError, OSError, gzip.BadGzipFile) as exc:
+        yield Skipped(str(path), f"file ends early or is corrupt: {exc}")
+
+
+def _str(obj: dict[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"field {key!r} should be a string, got {type(value).__name__}")
+    return clean_text(value) or None
+
+
+def _kaggle_date(text: str) -> date:
+    return parsedate_to_datetime(text).date()
+
+
+def _authors(obj: dict[str, Any]) -> tuple[str, ...]:
+    parsed = obj.get("authors_parsed")
+    if isinstance(parsed, list) and parsed:
+        names = []
+        for part in parsed:
+            if not isinstance(part, list) or not part:
+                raise TypeError("authors_parsed entries should be lists")
+            last, first, suffix = (list(part) + ["", ""])[:3]
+            names.append(clean_text(" ".join(p for p in (first, last, suffix) if p)))
+        return tuple(n for n in names if n)
+    authors = obj.get("authors")
+    if authors is None:
+        return ()
+    if isinstance(authors, list):
+        if not all(isinstance(a, str) for a in authors):
+            raise TypeError("authors should be a list of strings")
+        return tuple(clean_text(a) for a in authors if a.strip())
+    if isinstance(authors, str):
+        text = clean_text(authors).replace(" and ", ", ")
+        return tuple(a.strip() for a in text.split(",") if a.strip())
+    raise TypeError(f"authors should be a list or a string, got {type(authors).__name__}")
+
+
+def _categories(obj: dict[str, Any]) -> tuple[str, ...]:
+    cats = obj.get("categories")
+    if cats is None:
+        return ()
+    if isinstance(cats, str):
+        cats = cats.split()
+    if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
+        raise TypeError("categories should be a list of strings or a space-separated string")
+    return tuple(dict.fromkeys(c.strip() for c in cats if c.strip()))
+
+
+def parse_record(obj: Any) -> Paper:
+    """Turn one decoded JSON object (Kaggle or compact format) into a Paper; ValueError if unusable."""
+    if not isinstance(obj, dict):
+        raise TypeError(f"expected a JSON object, got {type(obj).__name__}")
+    raw_id = obj.get("id")
+    if not isinstance(raw_id, str) or not raw_id.strip():
+        raise ValueError("missing arXiv id")
+    arxiv_id, version = parse_arxiv_id(raw_id)
+    title = _str(obj, "title")
+    if not title:
+        raise ValueError("missing title")
+    published = updated = listed = None
+    versions = obj.get("versions")
+    if isinstance(versions, list) and versions:
+        try:
+            published = _kaggle_date(versions[0]["created"])
+            updated = _kaggle_date(versions[-1]["created"])
+            version = version or int(str(versions[-1]["version"]).lstrip("v"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"unreadable versions field: {exc}") from exc
+    if obj.get("update_date"):
+        updated = date.fromisoformat(str(obj["update_date"]))
+    if obj.get("listed"):
+        listed = date.fromisoformat(str(obj["listed"]))
+    elif published:
+        # The Kaggle dump has no announcement date; the first version's date is the closest we know.
+        listed = published
+    return Paper(
+        arxiv_id=arxiv_id,
+        version=version,
+        title=title,
+        abstract=_str(obj, "abstract") or "",
+        authors=_authors(obj),
+        categories=_categories(obj),
+        published=published or listed,
+        updated=updated,
+        listed=listed,
+        doi=_str(obj, "doi"),
+        journal_ref=_str(obj, "journal-ref") or _str(obj, "journal_ref"),
+        comments=_str(obj, "comments"),
+        license=_str(obj, "license"),
+        source="jsonl",
+    )

@@ -1,0 +1,244 @@
+"""Papers in the store: idempotent batch upserts and the reads every later stage uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from paperscope.model import HfInfo, Paper
+from paperscope.store.schema import paper_categories, papers
+
+_BIBLIO = ("title", "abstract", "authors", "categories", "published", "updated", "doi",
+           "journal_ref", "comments", "license", "version", "arxiv_id")
+_HF = ("hf_upvotes", "hf_submitted_at", "hf_submitted_by", "github_repo", "github_stars",
+       "project_page", "hf_keywords", "hf_summary")
+
+
+@dataclass
+class UpsertCounts:
+    """What one upsert call did."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def paper_to_row(paper: Paper) -> dict[str, Any]:
+    """The column values for a Paper (without id, first_seen, modified)."""
+    hf = paper.hf
+    return {
+        "paper_id": paper.paper_id,
+        "arxiv_id": paper.arxiv_id,
+        "version": paper.version,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": list(paper.authors),
+        "categories": list(paper.categories),
+        "primary_category": paper.primary_category,
+        "published": paper.published,
+        "updated": paper.updated,
+        "listed": paper.listed,
+        "doi": paper.doi,
+        "journal_ref": paper.journal_ref,
+        "comments": paper.comments,
+        "license": paper.license,
+        "source": paper.source,
+        "hf_upvotes": hf.upvotes if hf else None,
+        "hf_submitted_at": hf.submitted_at if hf else None,
+        "hf_submitted_by": hf.submitted_by if hf else None,
+        "github_repo": hf.github_repo if hf else None,
+        "github_stars": hf.github_stars if hf else None,
+        "project_page": hf.project_page if hf else None,
+        "hf_keywords": list(hf.keywords) if hf and hf.keywords else None,
+        "hf_summary": hf.summary if hf else None,
+    }
+
+
+def row_to_paper(row: sa.RowMapping | dict[str, Any]) -> Paper:
+    """Build a Paper from a `papers` row."""
+    has_hf = row["hf_submitted_at"] is not None or bool(row["hf_upvotes"]) or row["github_repo"]
+    hf = HfInfo(
+        upvotes=row["hf_upvotes"] or 0,
+        submitted_at=_aware(row["hf_submitted_at"]),
+        submitted_by=row["hf_submitted_by"],
+        github_repo=row["github_repo"],
+        github_stars=row["github_stars"],
+        project_page=row["project_page"],
+        keywords=tuple(row["hf_keywords"] or ()),
+        summary=row["hf_summary"],
+    ) if has_hf else None
+    return Paper(
+        title=row["title"],
+        abstract=row["abstract"],
+        arxiv_id=row["arxiv_id"],
+        version=row["version"],
+        authors=tuple(row["authors"] or ()),
+        categories=tuple(row["categories"] or ()),
+        published=row["published"],
+        updated=row["updated"],
+        listed=row["listed"],
+        doi=row["doi"],
+        journal_ref=row["journal_ref"],
+        comments=row["comments"],
+        license=row["license"],
+        source=row["source"],
+        hf=hf,
+        rowid=row["id"],
+        first_seen=_aware(row["first_seen"]),
+    )
+
+
+def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Combine a stored row with an incoming one.
+
+    A record of an older version never overwrites a newer one's metadata; otherwise incoming values
+    win where they are present. The first-seen date, the first listing date and the originating
+    source are kept; Hugging Face fields follow the latest report.
+    """
+    merged = dict(old)
+    older = (new["version"] or 0) < (old["version"] or 0)
+    for key in _BIBLIO:
+        value = new[key]
+        if value in (None, "", []):
+            continue
+        if older and old[key] not in (None, "", []):
+            continue
+        merged[key] = value
+    merged["primary_category"] = merged["categories"][0] if merged["categories"] else None
+    if old["published"] and new["published"]:
+        merged["published"] = min(old["published"], new["published"])
+    if not old["listed"]:
+        merged["listed"] = new["listed"]
+    for key in _HF:
+        if new[key] is not None:
+            merged[key] = new[key]
+    return merged
+
+
+def upsert_papers(engine: sa.Engine, batch: Sequence[Paper]) -> UpsertCounts:
+    """Insert or update a batch of papers in one transaction; re-running it changes nothing."""
+    counts = UpsertCounts()
+    incoming: dict[str, dict[str, Any]] = {}
+    for paper in batch:
+        row = paper_to_row(paper)
+        prev = incoming.get(row["paper_id"])
+        incoming[row["paper_id"]] = _merge(prev, row) if prev else row
+    if not incoming:
+        return counts
+    now = utcnow()
+    cols = [c for c in papers.c if c.name not in ("first_seen", "modified")]
+    with engine.begin() as conn:
+        existing: dict[str, dict[str, Any]] = {}
+        keys = list(incoming)
+        for i in range(0, len(keys), 900):  # stay under SQLite's bound-parameter limit
+            chunk = keys[i:i + 900]
+            for r in conn.execute(sa.select(*cols).where(papers.c.paper_id.in_(chunk))).mappings():
+                existing[r["paper_id"]] = dict(r)
+        inserts, updates, recategorised = [], [], []
+        for key, row in incoming.items():
+            old = existing.get(key)
+            if old is None:
+                row = dict(row, first_seen=now, modified=now)
+                if row["hf_upvotes"] is None:
+                    row["hf_upvotes"] = 0
+                inserts.append(row)
+                continue
+            merged = _merge(old, row)
+            if merged == old:
+                counts.unchanged += 1
+                continue
+            if merged["categories"] != old["categories"]:
+                recategorised.append((old["id"], merged["categories"]))
+            upd = {("b_" + k): v for k, v in merged.items() if k not in ("id", "paper_id", "source")}
+            upd["b_id"] = old["id"]
+            upd["b_modified"] = now
+            updates.append(upd)
+        if inserts:
+            conn.execute(papers.insert(), inserts)
+            counts.inserted = len(inserts)
+            new_keys = [r["paper_id"] for r in inserts]
+            for i in range(0, len(new_keys), 900):
+                ids = conn.execute(
+                    sa.select(papers.c.id, papers.c.categories)
+                    .where(papers.c.paper_id.in_(new_keys[i:i + 900]))
+                ).all()
+                recategorised.extend((pid, cats) for pid, cats in ids)
+        if updates:
+            names = [k[2:] for k in updates[0] if k != "b_id"]
+            stmt = papers.update().where(papers.c.id == sa.bindparam("b_id")).values(
+                {n: sa.bindparam("b_" + n) for n in names})
+            conn.execute(stmt, updates)
+            counts.updated = len(updates)
+        if recategorised:
+            ids = [pid for pid, _ in recategorised]
+            for i in range(0, len(ids), 900):
+                conn.execute(paper_categories.delete().where(paper_categories.c.paper.in_(ids[i:i + 900])))
+            cat_rows = [{"paper": pid, "category": c, "position": n}
+                        for pid, cats in recategorised for n, c in enumerate(dict.fromkeys(cats or ()))]
+            if cat_rows:
+                conn.execute(paper_categories.insert(), cat_rows)
+    return counts
+
+
+def get_paper(engine: sa.Engine, paper_id: str) -> Paper | None:
+    """The paper with this stable id (arXiv id, `doi:...`), or None."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(papers).where(papers.c.paper_id == paper_id)).mappings().first()
+    return row_to_paper(row) if row else None
+
+
+def get_papers_by_rowid(engine: sa.Engine, rowids: Sequence[int]) -> list[Paper]:
+    """Papers for these row ids, in the order given (missing ids are left out)."""
+    found: dict[int, Paper] = {}
+    with engine.connect() as conn:
+        for i in range(0, len(rowids), 900):
+            q = sa.select(papers).where(papers.c.id.in_(list(rowids[i:i + 900])))
+            for row in conn.execute(q).mappings():
+                found[row["id"]] = row_to_paper(row)
+    return [found[r] for r in rowids if r in found]
+
+
+def count_papers(engine: sa.Engine) -> int:
+    """How many papers the store holds."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
+
+
+def iter_papers(engine: sa.Engine, after_rowid: int = 0, batch_size: int = 1000) -> Iterator[list[Paper]]:
+    """All papers with row id > after_rowid, in row-id order, a batch at a time (constant memory)."""
+    last = after_rowid
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(papers).where(papers.c.id > last).order_by(papers.c.id).limit(batch_size)
+            ).mappings().all()
+        if not rows:
+            return
+        yield [row_to_paper(r) for r in rows]
+        last = rows[-1]["id"]
+
+
+def latest_listed(engine: sa.Engine) -> date | None:
+    """The most recent listing date that has papers."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.max(papers.c.listed))).scalar_one()

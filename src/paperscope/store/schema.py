@@ -1,0 +1,58 @@
+"""SQLAlchemy Core tables: the store's one description of its shape (migrations create it)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+papers = sa.Table(
+    "papers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("paper_id", sa.String(96), nullable=False, unique=True),
+    sa.Column("arxiv_id", sa.String(40), index=True),
+    sa.Column("version", sa.Integer),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("abstract", sa.Text, nullable=False, server_default=""),
+    sa.Column("authors", sa.JSON, nullable=False),
+    sa.Column("categories", sa.JSON, nullable=False),
+    sa.Column("primary_category", sa.String(40), index=True),
+    sa.Column("published", sa.Date),
+    sa.Column("updated", sa.Date),
+    sa.Column("listed", sa.Date, index=True),
+    sa.Column("doi", sa.String(255), index=True),
+    sa.Column("journal_ref", sa.Text),
+    sa.Column("comments", sa.Text),
+    sa.Column("license", sa.String(255)),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("modified", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("hf_upvotes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("hf_submitted_at", sa.DateTime(timezone=True)),
+    sa.Column("hf_submitted_by", sa.String(255)),
+    sa.Column("github_repo", sa.String(512)),
+    sa.Column("github_stars", sa.Integer),
+    sa.Column("project_page", sa.String(1024)),
+    sa.Column("hf_keywords", sa.JSON),
+    sa.Column("hf_summary", sa.Text),
+)
+
+# One row per (paper, category) so category listings use an index instead of scanning JSON.
+paper_categories = sa.Table(
+    "paper_categories",
+    metadata,
+    sa.Column("category", sa.String(40), primary_key=True),
+    sa.Column("paper", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+)
+sa.Index("ix_paper_categories_paper", paper_categories.c.paper)
+
+# Checkpoints of resumable jobs (OAI-PMH harvests, index builds): a name and a JSON value.
+job_state = sa.Table(
+    "job_state",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
