@@ -103,6 +103,17 @@ class Skipped:
     reason: str
 
 
+_CATEGORY = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z][A-Za-z\-]*)?$")
+
+
+def clean_categories(cats: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Keep arXiv category names (cs.CL, hep-th, physics.med-ph), in order, once each.
+
+    Real dumps carry stray ACM/MSC classes ("I.2.10; I.4.8") in the category list; those are dropped.
+    """
+    return tuple(dict.fromkeys(c.strip() for c in cats if _CATEGORY.match(c.strip())))
+
+
 def clean_text(text: str | None) -> str:
     """Collapse the hard line wraps and runs of whitespace that arXiv metadata carries."""
     return " ".join((text or "").split())

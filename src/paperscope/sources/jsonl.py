@@ -6,7 +6,6 @@ Streams line by line (constant memory); gzip is detected from the file's first b
 from __future__ import annotations
 
 import gzip
-import io
 from collections.abc import Iterator
 from datetime import date
 from email.utils import parsedate_to_datetime
@@ -15,7 +14,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from paperscope.model import Paper, Skipped, clean_text, parse_arxiv_id
+from paperscope.model import Paper, Skipped, clean_categories, clean_text, parse_arxiv_id
 
 
 class JsonlSource:
@@ -39,13 +38,11 @@ class JsonlSource:
     def __iter__(self) -> Iterator[Paper | Skipped]:
         with open(self.path, "rb") as raw:
             self._raw = raw
-            stream: BinaryIO = raw
-            if raw.read(2) == b"\x1f\x8b":
-                raw.seek(0)
-                stream = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
-            else:
-                raw.seek(0)
-            yield from self._records(io.BufferedReader(stream, 1 << 20))  # type: ignore[arg-type]
+            magic = raw.read(2)
+            raw.seek(0)
+            # GzipFile buffers in small reads, so a truncated file still yields every whole line before the cut.
+            stream: BinaryIO = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw  # type: ignore[assignment]
+            yield from self._records(stream)
 
     def _records(self, lines: BinaryIO) -> Iterator[Paper | Skipped]:
         papers = 0
@@ -123,7 +120,7 @@ def _categories(obj: dict[str, Any]) -> tuple[str, ...]:
         cats = cats.split()
     if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
         raise TypeError("categories should be a list of strings or a space-separated string")
-    return tuple(dict.fromkeys(c.strip() for c in cats if c.strip()))
+    return clean_categories(cats)
 
 
 def parse_record(obj: Any) -> Paper:

@@ -18,13 +18,13 @@ def upgrade() -> None:
         "papers",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("paper_id", sa.String(96), nullable=False, unique=True),
-        sa.Column("arxiv_id", sa.String(40), index=True),
+        sa.Column("arxiv_id", sa.String(64), index=True),
         sa.Column("version", sa.Integer),
         sa.Column("title", sa.Text, nullable=False),
         sa.Column("abstract", sa.Text, nullable=False, server_default=""),
         sa.Column("authors", sa.JSON, nullable=False),
         sa.Column("categories", sa.JSON, nullable=False),
-        sa.Column("primary_category", sa.String(40), index=True),
+        sa.Column("primary_category", sa.String(64), index=True),
         sa.Column("published", sa.Date),
         sa.Column("updated", sa.Date),
         sa.Column("listed", sa.Date, index=True),
@@ -46,7 +46,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "paper_categories",
-        sa.Column("category", sa.String(40), primary_key=True),
+        sa.Column("category", sa.String(64), primary_key=True),
         sa.Column("paper", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("position", sa.Integer, nullable=False),
     )

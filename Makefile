@@ -1,0 +1,37 @@
+# `make run`  — install, load papers (shared snapshot when present, else arXiv), start the web app.
+# `make test` — install (Python + Debian packages), then run the whole test suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PAPERSCOPE := $(VENV)/bin/paperscope
+SNAPSHOT ?= ../shared/data/arxiv-2025-2026.jsonl.gz
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install system-deps run ingest test lint bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	bash scripts/system-deps.sh
+
+ingest: install
+	@if [ -f "$(SNAPSHOT)" ]; then $(PAPERSCOPE) ingest jsonl "$(SNAPSHOT)"; \
+	else $(PAPERSCOPE) ingest arxiv --set cs; fi
+	$(PAPERSCOPE) stats
+
+run: ingest
+	$(PAPERSCOPE) serve --host $(HOST) --port $(PORT)
+
+test: install system-deps
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy

@@ -1,0 +1,1 @@
+"""Query -> ranked papers. See search.types for the contract."""

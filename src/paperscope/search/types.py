@@ -1,0 +1,44 @@
+"""The search contract every caller (web, feed, mail, CLI) uses: request filters and ranked hits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+Mode = Literal["bm25", "dense", "late", "hybrid"]
+MODES: tuple[Mode, ...] = ("bm25", "dense", "late", "hybrid")
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrict results: any of these categories, a listing-date range (inclusive), an author substring."""
+
+    categories: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One ranked paper. `score` is the mode's final score; `components` the per-mode scores behind it."""
+
+    rowid: int
+    paper_id: str
+    score: float
+    components: dict[str, float] = field(default_factory=dict)
+    matched_terms: tuple[str, ...] = ()  # query terms found in the paper, for highlighting
+
+
+@dataclass
+class SearchResult:
+    """A page of hits. `no_good_answer` is set when a relevance threshold removed everything."""
+
+    query: str
+    mode: Mode
+    hits: list[SearchHit]
+    offset: int = 0
+    total: int = 0  # hits available before paging (capped by the engine's candidate depth)
+    no_good_answer: bool = False
+    timings_ms: dict[str, float] = field(default_factory=dict)

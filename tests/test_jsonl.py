@@ -1,0 +1,140 @@
+"""JSONL snapshots: both formats, gzip, bad lines reported and skipped, kill -9 safe."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from paperscope.model import Paper, Skipped
+from paperscope.sources.jsonl import parse_record, read_jsonl
+from paperscope.store import count_papers, get_paper, open_database
+from tests.conftest import ARXIV_JSONL
+
+KAGGLE = {
+    "id": "0704.0001", "submitter": "Pavel Nadolsky",
+    "authors": "C. Bal\\'azs, E. L. Berger, P. M. Nadolsky, C.-P. Yuan",
+    "title": "Calculation of prompt diphoton production cross sections at Tevatron and\n  LHC energies",
+    "comments": "37 pages, 15 figures", "journal-ref": "Phys.Rev.D76:013009,2007",
+    "doi": "10.1103/PhysRevD.76.013009", "report-no": "ANL-HEP-PR-07-12", "categories": "hep-ph",
+    "license": None, "abstract": "  A fully differential calculation\nin perturbative QCD.\n",
+    "versions": [{"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},
+                 {"version": "v2", "created": "Tue, 24 Jul 2007 20:10:27 GMT"}],
+    "update_date": "2008-11-13",
+    "authors_parsed": [["Balázs", "C.", ""], ["Berger", "E. L.", ""], ["Nadolsky", "P. M.", ""],
+                       ["Yuan", "C. -P.", ""]],
+}
+COMPACT = {"id": "2503.11742", "title": "Safe VLMs", "abstract": "Vision-language\nmodels.",
+           "authors": ["Moreno D'Incà", "Elia Peruzzo"], "categories": ["cs.CV", "cs.AI"],
+           "listed": "2025-03-18"}
+
+
+def test_kaggle_record() -> None:
+    p = parse_record(KAGGLE)
+    assert (p.arxiv_id, p.version) == ("0704.0001", 2)
+    assert p.title.startswith("Calculation of prompt diphoton") and "\n" not in p.title
+    assert p.authors[0] == "C. Balázs" and len(p.authors) == 4
+    assert p.published == date(2007, 4, 2) and p.updated == date(2008, 11, 13)
+    assert p.doi == "10.1103/PhysRevD.76.013009" and p.journal_ref == "Phys.Rev.D76:013009,2007"
+    assert p.abstract == "A fully differential calculation in perturbative QCD."
+
+
+def test_compact_record() -> None:
+    p = parse_record(COMPACT)
+    assert p.categories == ("cs.CV", "cs.AI") and p.listed == date(2025, 3, 18)
+    assert p.authors == ("Moreno D'Incà", "Elia Peruzzo")
+
+
+def test_old_style_ids() -> None:
+    assert parse_record(dict(COMPACT, id="math.CO/0406594v2")).arxiv_id == "math.CO/0406594"
+
+
+def write_lines(path: Path, lines: list[str], gz: bool = False) -> Path:
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_bad_lines_are_reported_and_skipped(tmp_path: Path, gz: bool) -> None:
+    path = write_lines(tmp_path / ("x.jsonl.gz" if gz else "x.jsonl"), [
+        json.dumps(COMPACT), "{not json", json.dumps({"id": "2501.00001"}), json.dumps([1, 2]),
+        json.dumps(dict(COMPACT, id="not-an-id")), json.dumps(KAGGLE),
+    ], gz=gz)
+    recs = list(read_jsonl(path))
+    papers = [r for r in recs if isinstance(r, Paper)]
+    skipped = [r for r in recs if isinstance(r, Skipped)]
+    assert [p.arxiv_id for p in papers] == ["2503.11742", "0704.0001"]
+    assert [s.where.rsplit(":", 1)[1] for s in skipped] == ["2", "3", "4", "5"]
+    assert "missing title" in skipped[1].reason and "not an arXiv id" in skipped[3].reason
+
+
+def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
+    lines = [json.dumps(dict(COMPACT, id=f"2501.{i:05d}")) for i in range(2000)]
+    full = gzip.compress(("\n".join(lines) + "\n").encode())
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(full[: len(full) // 2])
+    recs = list(read_jsonl(path))
+    assert isinstance(recs[-1], Skipped) and "ends early" in recs[-1].reason
+    assert 0 < sum(isinstance(r, Paper) for r in recs) < 2000
+
+
+def run_cli(home: Path, *args: str, db_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PAPERSCOPE_HOME=str(home))
+    if db_url:
+        env["PAPERSCOPE_DATABASE_URL"] = db_url
+    return subprocess.run([sys.executable, "-m", "paperscope", *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cli_ingest_summary_and_exit_codes(tmp_path: Path, db_url: str) -> None:
+    good = write_lines(tmp_path / "good.jsonl", [json.dumps(COMPACT), "garbage", json.dumps(KAGGLE)])
+    res = run_cli(tmp_path, "ingest", "jsonl", str(good), db_url=db_url)
+    assert res.returncode == 0, res.stderr
+    assert "good.jsonl:2" in res.stderr and "2 new" in res.stderr and "1 skipped" in res.stderr
+    again = run_cli(tmp_path, "ingest", "jsonl", str(good), db_url=db_url)
+    assert "0 new" in again.stderr and "2 unchanged" in again.stderr
+    bad = write_lines(tmp_path / "bad.jsonl", ["nope", "{}"])
+    assert run_cli(tmp_path, "ingest", "jsonl", str(bad), db_url=db_url).returncode == 1
+    missing = run_cli(tmp_path, "ingest", "jsonl", str(tmp_path / "absent.jsonl"), db_url=db_url)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    eng = open_database(db_url)
+    assert count_papers(eng) == 2 and get_paper(eng, "0704.0001") is not None
+    eng.dispose()
+
+
+def test_limit(tmp_path: Path, engine: sa.Engine) -> None:
+    path = write_lines(tmp_path / "many.jsonl", [json.dumps(dict(COMPACT, id=f"2501.{i:05d}")) for i in range(30)])
+    assert sum(isinstance(r, Paper) for r in read_jsonl(path, limit=7)) == 7
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ARXIV_JSONL.exists(), reason="shared arXiv snapshot not present")
+def test_kill_9_mid_ingest_then_rerun_matches_clean_run(tmp_path: Path, db_url: str) -> None:
+    env = dict(os.environ, PAPERSCOPE_HOME=str(tmp_path), PAPERSCOPE_DATABASE_URL=db_url)
+    cmd = [sys.executable, "-m", "paperscope", "ingest", "jsonl", str(ARXIV_JSONL)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    eng = open_database(db_url)
+    deadline = time.monotonic() + 120
+    while count_papers(eng) < 10_000 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, "ingest finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = count_papers(eng)
+    assert 0 < partial < 74_728
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=900)
+    with eng.connect() as conn:
+        total = count_papers(eng)
+        distinct = conn.execute(sa.text("SELECT COUNT(DISTINCT paper_id) FROM papers")).scalar_one()
+    assert total == distinct == 74_728
+    eng.dispose()
