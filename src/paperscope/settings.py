@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -53,6 +55,24 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+    def signing_key(self) -> str:
+        """The secret used to sign cookies, CSRF tokens and mail links.
+
+        PAPERSCOPE_SECRET_KEY wins; otherwise a random key is created once under `home` (file mode 0600),
+        so links stay valid across restarts without anyone having to configure a secret.
+        """
+        if self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        path = self.home / "secret_key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+            os.replace(tmp, path)
+        return path.read_text().strip()
 
     def ensure_home(self) -> Path:
         """Create the home directory (and index folder) if missing; return it."""
