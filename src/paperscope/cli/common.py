@@ -23,8 +23,9 @@ from rich.progress import (
 from paperscope.settings import Settings
 from paperscope.store import open_database
 
-console = Console(stderr=True)
-out = Console()
+# soft_wrap: plain (non-terminal) output must keep one record per line for logs and cron mail.
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 def settings_from(ctx: typer.Context) -> Settings:
