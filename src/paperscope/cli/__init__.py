@@ -9,6 +9,7 @@ import typer
 
 from paperscope.cli import ingest as ingest_cmds
 from paperscope.cli import store as store_cmds
+from paperscope.cli import web as web_cmds
 from paperscope.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -32,6 +33,7 @@ def _root(
 app.add_typer(ingest_cmds.app, name="ingest")
 store_cmds.register(app)
 ingest_cmds.register(app)
+web_cmds.register(app)
 
 
 def main() -> None:

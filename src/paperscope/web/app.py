@@ -1,0 +1,68 @@
+"""The FastAPI application: `create_app(settings)` wires state, routers, static files and error pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paperscope.settings import Settings
+from paperscope.store import open_database
+from paperscope.web.rendering import STATIC_DIR, TEMPLATES_DIR, JsonResponse, render
+from paperscope.web.routes import pages
+
+
+def _is_api(request: Request) -> bool:
+    path = request.url.path
+    return (path.startswith("/api/") or request.query_params.get("format") == "json"
+            or request.headers.get("accept", "").startswith("application/json"))
+
+
+def _error(request: Request, status: int, message: str, detail: Any = None) -> Response:
+    """A 4xx/5xx as clear JSON for API callers, a friendly page for browsers."""
+    if _is_api(request):
+        body: dict[str, Any] = {"error": message, "status": status}
+        if detail is not None:
+            body["detail"] = detail
+        return JsonResponse(body, status_code=status)
+    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        return _error(request, exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {"where": ".".join(str(p) for p in err.get("loc", ())), "problem": err.get("msg", "")}
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems) or "invalid request"
+        return _error(request, 422, f"invalid parameters — {summary}", problems)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the web app for one installation. State lives on `app.state`, never in module globals."""
+    settings.ensure_home()
+    app = FastAPI(
+        title="paperscope",
+        description="Self-hosted research-paper discovery. HTML pages have JSON twins (`?format=json`); "
+                    "`/api/daily_papers`, `/api/papers/...` follow the Hugging Face API.",
+        version="0.1.0",
+    )
+    app.state.settings = settings
+    app.state.engine = open_database(settings.db_url)
+    app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    _install_error_handlers(app)
+    for router in (pages.router,):
+        app.include_router(router)
+    return app

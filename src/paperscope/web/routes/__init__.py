@@ -1,0 +1,1 @@
+"""One module per area, each exposing an `APIRouter` named `router` that `web.app.create_app` includes."""
