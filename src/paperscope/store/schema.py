@@ -56,3 +56,57 @@ job_state = sa.Table(
     sa.Column("value", sa.JSON, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Digest subscribers. `user_id` is the seam for accounts (no foreign key until a users table exists);
+# `sections` is JSON: {"trending": bool, "categories": [...], "searches": [{"query": ..., "filters": {...}}]}.
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, index=True),
+    sa.Column("frequency", sa.String(16), nullable=False),  # daily | weekly
+    sa.Column("sections", sa.JSON, nullable=False),
+    sa.Column("per_section", sa.Integer, nullable=False, server_default="5"),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | active | unsubscribed
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("confirmed_at", sa.DateTime(timezone=True)),
+    sa.Column("unsubscribed_at", sa.DateTime(timezone=True)),
+)
+
+# Composed messages waiting to be (or already) sent; one row per (subscriber, kind, digest period).
+mail_outbox = sa.Table(
+    "mail_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subscription", sa.Integer, sa.ForeignKey("subscriptions.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # digest | confirm
+    sa.Column("digest_key", sa.String(32), nullable=False),
+    sa.Column("recipient", sa.String(320), nullable=False),
+    sa.Column("message_id", sa.String(255), nullable=False),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+    # queued | sending | transmitting | sent | failed | uncertain
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("claim", sa.String(64)),
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("subscription", "kind", "digest_key", name="uq_mail_outbox_digest"),
+)
+sa.Index("ix_mail_outbox_due", mail_outbox.c.status, mail_outbox.c.next_attempt_at)
+sa.Index("ix_mail_outbox_claim", mail_outbox.c.claim)
+
+# Every paper a subscriber has been sent (or has queued): no paper reaches a subscriber twice.
+mail_sent_papers = sa.Table(
+    "mail_sent_papers",
+    metadata,
+    sa.Column("subscription", sa.Integer, sa.ForeignKey("subscriptions.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("paper_id", sa.String(96), primary_key=True),
+    sa.Column("outbox", sa.Integer, sa.ForeignKey("mail_outbox.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+)

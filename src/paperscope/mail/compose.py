@@ -1,0 +1,197 @@
+"""Turn a planned digest (or a confirmation) into a ready-to-send RFC 5322 message (bytes, CRLF)."""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import secrets
+import textwrap
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import Header
+
+import jinja2
+from markupsafe import Markup
+
+from paperscope.model import Paper
+from paperscope.settings import Settings
+
+_ABSTRACT_CHARS = 320
+_MAX_AUTHORS = 6
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One paper as a digest shows it."""
+
+    paper_id: str
+    title: str
+    authors: str
+    abstract: str
+    category: str | None
+    page_url: str
+    arxiv_url: str | None
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    """A titled list of papers (trending, a category, a saved search, later "for you")."""
+
+    key: str
+    title: str
+    items: tuple[DigestItem, ...]
+
+
+@dataclass(frozen=True)
+class _RenderedSection:
+    title: str
+    fragments: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A message ready for the outbox."""
+
+    message_id: str
+    subject: str
+    raw: bytes
+
+
+def short_abstract(text: str, limit: int = _ABSTRACT_CHARS) -> str:
+    """The abstract cut at a word boundary near `limit` characters, with an ellipsis when cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.")
+    return cut + "\u2026"
+
+
+def author_line(authors: tuple[str, ...]) -> str:
+    """Up to six names, then "et al."."""
+    if len(authors) <= _MAX_AUTHORS:
+        return ", ".join(authors)
+    return ", ".join(authors[:_MAX_AUTHORS]) + " et al."
+
+
+def digest_item(paper: Paper, base_url: str) -> DigestItem:
+    """How `paper` appears in a digest, with links to its paperscope page and to arXiv."""
+    return DigestItem(
+        paper_id=paper.paper_id, title=" ".join(paper.title.split()), authors=author_line(paper.authors),
+        abstract=short_abstract(paper.abstract), category=paper.primary_category,
+        page_url=f"{base_url.rstrip('/')}/papers/{paper.paper_id}", arxiv_url=paper.abs_url,
+    )
+
+
+class Composer:
+    """Renders digests and confirmation mails. Build one per run: templates compile once, and each
+    paper's HTML and text fragments are rendered once and reused for every subscriber who gets it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.base_url = settings.base_url.rstrip("/")
+        self.mail_from = settings.mail_from
+        sender = email.utils.parseaddr(settings.mail_from)[1]
+        self._msgid_domain = sender.rsplit("@", 1)[-1] if "@" in sender else "paperscope.local"
+        loader = jinja2.PackageLoader("paperscope.mail", "templates")
+        html_env = jinja2.Environment(loader=loader, autoescape=True, trim_blocks=True, lstrip_blocks=True)
+        text_env = jinja2.Environment(loader=loader, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+        self._digest_html = html_env.get_template("digest.html")
+        self._digest_text = text_env.get_template("digest.txt")
+        self._paper_html = html_env.get_template("paper.html")
+        self._paper_text = text_env.get_template("paper.txt")
+        self._confirm_html = html_env.get_template("confirm.html")
+        self._confirm_text = text_env.get_template("confirm.txt")
+        self._fragments: dict[str, tuple[Markup, str]] = {}
+        self._items: dict[str, DigestItem] = {}
+
+    def item(self, paper: Paper) -> DigestItem:
+        """`digest_item(paper)`, built once per paper per run."""
+        found = self._items.get(paper.paper_id)
+        if found is None:
+            found = self._items[paper.paper_id] = digest_item(paper, self.base_url)
+        return found
+
+    def _fragment(self, item: DigestItem) -> tuple[Markup, str]:
+        cached = self._fragments.get(item.paper_id)
+        if cached is None:
+            wrapped = textwrap.fill(item.abstract, width=76, initial_indent="  ", subsequent_indent="  ")
+            cached = (Markup(self._paper_html.render(item=item)),
+                      self._paper_text.render(item=item, wrapped_abstract=wrapped).rstrip("\n"))
+            self._fragments[item.paper_id] = cached
+        return cached
+
+    def digest(self, *, to: str, frequency: str, sections: list[DigestSection], unsubscribe_url: str,
+               now: datetime) -> Composed:
+        """A multipart/alternative digest (plain text + HTML with inline CSS, no remote images)."""
+        count = sum(len(s.items) for s in sections)
+        label = "Daily" if frequency == "daily" else "Weekly"
+        plural = "s" if count != 1 else ""
+        subject = f"{label} papers digest: {count} new paper{plural} ({now:%a %d %b %Y})"
+        html_sections, text_sections = [], []
+        for section in sections:
+            frags = [self._fragment(item) for item in section.items]
+            html_sections.append(_RenderedSection(section.title, tuple(h for h, _ in frags)))
+            text_sections.append(_RenderedSection(section.title, tuple(t for _, t in frags)))
+        ctx = {
+            "subject": subject, "heading": f"{label} papers digest",
+            "intro": f"{count} paper{plural} you have not seen yet, {now:%A %d %B %Y}.",
+            "frequency": frequency, "email": to, "base_url": self.base_url,
+            "unsubscribe_url": unsubscribe_url,
+        }
+        text = self._digest_text.render(ctx, sections=text_sections)
+        html = self._digest_html.render(ctx, sections=html_sections)
+        headers = {
+            # RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click" to this URL.
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": f"paperscope {frequency} digest <digest.{self._msgid_domain}>",
+            "Auto-Submitted": "auto-generated",
+        }
+        return self._build(to, subject, text, html, now, headers)
+
+    def confirmation(self, *, to: str, frequency: str, confirm_url: str, now: datetime) -> Composed:
+        """The double opt-in mail with the signed confirmation link."""
+        ctx = {"email": to, "frequency": frequency, "confirm_url": confirm_url, "base_url": self.base_url}
+        return self._build(to, "Confirm your paperscope digest subscription", self._confirm_text.render(ctx),
+                           self._confirm_html.render(ctx), now, {"Auto-Submitted": "auto-generated"})
+
+    def _build(self, to: str, subject: str, text: str, html: str, now: datetime,
+               extra: dict[str, str]) -> Composed:
+        message_id = email.utils.make_msgid(domain=self._msgid_domain)
+        headers = {"From": self.mail_from, "To": to, "Subject": subject,
+                   "Date": email.utils.format_datetime(now), "Message-ID": message_id, **extra}
+        raw = multipart_alternative(headers, text, html)
+        return Composed(message_id=message_id, subject=subject, raw=raw)
+
+
+def _header_value(name: str, value: str) -> str:
+    if value.isascii():
+        return value
+    if name in ("From", "To"):
+        # Encode only the display name; the address itself must stay ASCII (addresses are validated so).
+        display, addr = email.utils.parseaddr(value)
+        return email.utils.formataddr((display, addr), charset="utf-8")
+    return Header(value, "utf-8").encode()
+
+
+def _base64_body(text: str) -> bytes:
+    return base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+
+
+def multipart_alternative(headers: dict[str, str], text: str, html: str) -> bytes:
+    """A multipart/alternative message (text first, HTML preferred), CRLF line ends, base64 UTF-8 parts.
+
+    Written directly rather than through `email.message`: the generator walks the body line by line and
+    took several milliseconds per digest, which alone would cap a run below the 200 messages/s goal.
+    The tests parse every message back with the standard `email` parser.
+    """
+    boundary = "=_paperscope_" + secrets.token_hex(12)
+    head = "".join(f"{name}: {_header_value(name, value)}\r\n" for name, value in headers.items())
+    head += f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+    part = "--{b}\r\nContent-Type: text/{sub}; charset=\"utf-8\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    return b"".join((
+        head.encode("ascii"),
+        part.format(b=boundary, sub="plain").encode("ascii"), _base64_body(text),
+        part.format(b=boundary, sub="html").encode("ascii"), _base64_body(html),
+        f"--{boundary}--\r\n".encode("ascii"),
+    ))

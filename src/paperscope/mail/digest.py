@@ -1,0 +1,257 @@
+"""What goes into each subscriber's next digest: periods, pluggable sections, the sent-papers rule.
+
+A digest is a list of sections; each `SectionProvider` turns a subscription into ranked candidate lists
+(trending, one per category, one per saved search; a "for you" provider can be appended later). The
+planner walks them in order and keeps the first `per_section` papers of each that the subscriber has
+never been sent, so no paper reaches anyone twice, across sections or across digests. Providers cache
+by what they were asked, so a saved search shared by a thousand subscribers runs once per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from paperscope.mail.compose import Composed, Composer, DigestSection
+from paperscope.mail.tokens import MailTokens, SubscriberRef
+from paperscope.model import Paper
+from paperscope.search import SearchEngine, SearchFilters
+from paperscope.search.types import Mode
+from paperscope.store import get_papers_by_rowid
+from paperscope.store.listings import latest_listing_day, listed_papers
+from paperscope.store.mail_outbox import NewMessage, composed_for, enqueue
+from paperscope.store.subscriptions import (
+    Frequency,
+    SavedSearch,
+    Subscription,
+    iter_active,
+    sent_paper_ids,
+)
+
+# Candidates fetched per section: enough to fill `per_section` after dropping already-sent papers.
+CANDIDATE_FACTOR = 4
+DAILY_WINDOW_DAYS = 3  # covers a weekend gap; the sent log drops anything already delivered
+WEEKLY_WINDOW_DAYS = 8
+
+
+@dataclass(frozen=True)
+class DigestPeriod:
+    """One digest edition: its frequency, the key that makes it unique, the listing days it covers."""
+
+    frequency: Frequency
+    key: str
+    first_day: date
+    last_day: date
+
+
+def due_periods(now: datetime, newest_listing: date | None) -> list[DigestPeriod]:
+    """The editions due at `now`: daily on weekdays, weekly once per ISO week.
+
+    The listing window ends at the newest listing day in the store (not today) so a store that lags
+    behind the calendar still yields papers.
+    """
+    today = now.date()
+    last = min(today, newest_listing) if newest_listing else today
+    periods = []
+    if today.weekday() < 5:
+        periods.append(DigestPeriod("daily", today.isoformat(), last - timedelta(days=DAILY_WINDOW_DAYS - 1),
+                                    last))
+    year, week, _ = today.isocalendar()
+    periods.append(DigestPeriod("weekly", f"{year}-W{week:02d}",
+                                last - timedelta(days=WEEKLY_WINDOW_DAYS - 1), last))
+    return periods
+
+
+@dataclass(frozen=True)
+class CandidateSection:
+    """A ranked list of papers for one section, longer than the digest shows."""
+
+    key: str
+    title: str
+    papers: Sequence[Paper]
+
+
+class SectionProvider(Protocol):
+    """Something that contributes sections to a subscriber's digest."""
+
+    def sections(self, sub: Subscription, period: DigestPeriod, depth: int) -> list[CandidateSection]: ...
+
+
+TrendingFetch = Callable[[date, date, int], list[Paper]]
+
+
+class TrendingSection:
+    """The most upvoted-and-recent papers of the period (the ranking comes from feed.trending, injected
+    by the caller because mail/ and feed/ are sibling stages)."""
+
+    def __init__(self, fetch: TrendingFetch) -> None:
+        self._fetch = fetch
+        self._cache: dict[tuple[date, date, int], list[Paper]] = {}
+
+    def sections(self, sub: Subscription, period: DigestPeriod, depth: int) -> list[CandidateSection]:
+        if not sub.choice.trending:
+            return []
+        key = (period.first_day, period.last_day, depth)
+        if key not in self._cache:
+            self._cache[key] = self._fetch(period.first_day, period.last_day, depth)
+        return [CandidateSection("trending", "Trending", self._cache[key])]
+
+
+class CategorySections:
+    """One section per followed category: its most upvoted, then newest, papers of the period."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._cache: dict[tuple[str, date, date, int], list[Paper]] = {}
+
+    def sections(self, sub: Subscription, period: DigestPeriod, depth: int) -> list[CandidateSection]:
+        found = []
+        for category in sub.choice.categories:
+            key = (category, period.first_day, period.last_day, depth)
+            if key not in self._cache:
+                self._cache[key] = listed_papers(self.engine, period.first_day, period.last_day,
+                                                 category=category, order="upvotes", limit=depth)[0]
+            found.append(CandidateSection(f"category:{category}", f"New in {category}", self._cache[key]))
+        return found
+
+
+class SavedSearchSections:
+    """One section per saved search, run over the period's new papers (bm25 unless told otherwise:
+    it needs no encoder and ranks thousands of distinct queries quickly)."""
+
+    def __init__(self, engine: sa.Engine, search_engine: SearchEngine, mode: Mode = "bm25") -> None:
+        self.engine = engine
+        self.search_engine = search_engine
+        self.mode = mode
+        self._cache: dict[tuple[SavedSearch, date, date, int], list[Paper]] = {}
+        self._papers: dict[int, Paper] = {}
+
+    def _run(self, saved: SavedSearch, period: DigestPeriod, depth: int) -> list[Paper]:
+        filters = SearchFilters(categories=saved.categories, date_from=period.first_day,
+                                date_to=period.last_day, author=saved.author)
+        result = self.search_engine.search(saved.query, mode=self.mode, k=depth, filters=filters)
+        ids = [h.rowid for h in result.hits]
+        missing = [i for i in ids if i not in self._papers]
+        for paper in get_papers_by_rowid(self.engine, missing):
+            if paper.rowid is not None:
+                self._papers[paper.rowid] = paper
+        return [self._papers[i] for i in ids if i in self._papers]
+
+    def sections(self, sub: Subscription, period: DigestPeriod, depth: int) -> list[CandidateSection]:
+        found = []
+        for saved in sub.choice.searches:
+            key = (saved, period.first_day, period.last_day, depth)
+            if key not in self._cache:
+                self._cache[key] = self._run(saved, period, depth)
+            found.append(CandidateSection(f"search:{saved.query}", f"Matching \u201c{saved.query}\u201d",
+                                          self._cache[key]))
+        return found
+
+
+def default_providers(engine: sa.Engine, search_engine: SearchEngine,
+                      trending: TrendingFetch | None) -> list[SectionProvider]:
+    """Trending (when a ranking is supplied), categories, saved searches, in that order."""
+    providers: list[SectionProvider] = []
+    if trending is not None:
+        providers.append(TrendingSection(trending))
+    providers += [CategorySections(engine), SavedSearchSections(engine, search_engine)]
+    return providers
+
+
+def plan_digest(sub: Subscription, period: DigestPeriod, providers: Sequence[SectionProvider],
+                already_sent: set[str], composer: Composer) -> list[DigestSection]:
+    """The sections of `sub`'s digest: top `per_section` unseen papers each; empty sections dropped."""
+    used = set(already_sent)
+    depth = max(sub.per_section * CANDIDATE_FACTOR, 20)
+    planned = []
+    for provider in providers:
+        for cand in provider.sections(sub, period, depth):
+            items = []
+            for paper in cand.papers:
+                if paper.paper_id in used:
+                    continue
+                used.add(paper.paper_id)
+                items.append(composer.item(paper))
+                if len(items) >= sub.per_section:
+                    break
+            if items:
+                planned.append(DigestSection(cand.key, cand.title, tuple(items)))
+    return planned
+
+
+@dataclass
+class ComposeReport:
+    """What a compose pass did."""
+
+    composed: int = 0
+    empty: int = 0  # nothing new for them this time: no message
+    already: int = 0  # this edition was composed by an earlier run
+    periods: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DigestComposer:
+    """Composes due digests for every active subscriber, a batch of subscribers at a time."""
+
+    engine: sa.Engine
+    composer: Composer
+    tokens: MailTokens
+    providers: Sequence[SectionProvider]
+    batch_size: int = 500
+
+    def compose_one(self, sub: Subscription, period: DigestPeriod, sent: set[str],
+                    now: datetime) -> NewMessage | None:
+        """The message `sub` gets for `period`, or None when there is nothing new."""
+        sections = plan_digest(sub, period, self.providers, sent, self.composer)
+        if not sections:
+            return None
+        url = self.tokens.unsubscribe_url(SubscriberRef(sub.id, sub.email))
+        built: Composed = self.composer.digest(to=sub.email, frequency=sub.frequency, sections=sections,
+                                               unsubscribe_url=url, now=now)
+        return NewMessage(subscription=sub.id, kind="digest", digest_key=period.key, recipient=sub.email,
+                          message_id=built.message_id, raw=built.raw,
+                          paper_ids=[i.paper_id for s in sections for i in s.items])
+
+    def batches(self, now: datetime, report: ComposeReport) -> Iterator[list[NewMessage]]:
+        """Compose due digests batch by batch (the caller stores or writes each batch)."""
+        periods = due_periods(now, latest_listing_day(self.engine))
+        report.periods = [p.key for p in periods]
+        for period in periods:
+            for subs in iter_active(self.engine, [period.frequency], self.batch_size):
+                ids = [s.id for s in subs]
+                done = composed_for(self.engine, ids, "digest", period.key)
+                todo = [s for s in subs if s.id not in done]
+                report.already += len(subs) - len(todo)
+                sent = sent_paper_ids(self.engine, [s.id for s in todo])
+                batch = []
+                for sub in todo:
+                    msg = self.compose_one(sub, period, sent[sub.id], now)
+                    if msg is None:
+                        report.empty += 1
+                    else:
+                        batch.append(msg)
+                report.composed += len(batch)
+                yield batch
+
+    def compose_due(self, now: datetime, on_batch: Callable[[int], None] | None = None) -> ComposeReport:
+        """Compose and store (outbox + sent log, one transaction per batch) every due digest."""
+        report = ComposeReport()
+        for batch in self.batches(now, report):
+            enqueue(self.engine, batch, now)
+            if on_batch is not None:
+                on_batch(report.composed)
+        return report
+
+    def preview(self, sub: Subscription, now: datetime) -> NewMessage | None:
+        """What `sub` would get next (the first due edition of their frequency), without storing it."""
+        newest = latest_listing_day(self.engine)
+        periods = [p for p in due_periods(now, newest) if p.frequency == sub.frequency]
+        if not periods:  # a daily subscriber on a weekend: show Monday's edition
+            monday = now + timedelta(days=7 - now.weekday())
+            periods = [p for p in due_periods(monday, newest) if p.frequency == sub.frequency]
+        sent = sent_paper_ids(self.engine, [sub.id])[sub.id]
+        return self.compose_one(sub, periods[0], sent, now)

@@ -1,0 +1,148 @@
+"""Deliver the outbox: claim -> send -> mark sent, with capped exponential back-off and one sender.
+
+Exactly-once rules:
+- A message is composed and stored (with its papers in the sent log) before any SMTP traffic, so a
+  crash before sending loses nothing: the next run sends it.
+- Each message is recorded `transmitting` just before its body goes out and `sent` right after the
+  250 reply, each in its own transaction, so a crash can leave at most one message in doubt.
+- Only one sender runs per home directory (an OS file lock, released by the kernel when a process dies).
+  Whoever takes the lock first calls `recover_orphans`: claimed-but-not-transmitting rows are re-queued,
+  a `transmitting` row becomes `uncertain` and is not re-sent (see store.mail_outbox for the trade-off).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from paperscope.mail.smtp import SendFailure, SmtpTransport
+from paperscope.settings import Settings
+from paperscope.store.mail_outbox import (
+    ClaimedMessage,
+    claim_due,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    mark_transmitting,
+    recover_orphans,
+    release,
+)
+from paperscope.store.papers import utcnow
+
+
+class SenderBusy(RuntimeError):
+    """Another process is composing or sending right now."""
+
+
+@contextmanager
+def sender_lock(settings: Settings) -> Iterator[None]:
+    """Hold the installation's single-sender lock (non-blocking: SenderBusy when taken)."""
+    settings.ensure_home()
+    path = settings.home / "mail-sender.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SenderBusy(f"another digest run holds {path}") from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Temporary failures wait base * 2**(attempt-1), at most `max_delay`; after `max_attempts`, failed."""
+
+    base_delay: timedelta = timedelta(minutes=1)
+    max_delay: timedelta = timedelta(hours=6)
+    max_attempts: int = 8
+
+    def delay(self, attempts: int) -> timedelta:
+        """How long to wait after the `attempts`-th failed attempt."""
+        return min(self.base_delay * (2 ** max(attempts - 1, 0)), self.max_delay)
+
+
+@dataclass
+class DeliveryReport:
+    """What a delivery pass did."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    requeued: int = 0  # orphans from a killed run, put back in the queue
+    uncertain: int = 0  # orphans that may have been delivered: not re-sent
+    stopped: str = ""  # why the pass ended early (SMTP server unreachable), else ""
+
+
+class Deliverer:
+    """Sends due outbox messages over one SMTP transport, recording each outcome as it happens."""
+
+    def __init__(self, engine: sa.Engine, transport: SmtpTransport, policy: RetryPolicy | None = None,
+                 batch_size: int = 200, clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self.transport = transport
+        self.policy = policy or RetryPolicy()
+        self.batch_size = batch_size
+        self.clock = clock
+
+    def _temporary(self, msg: ClaimedMessage, error: str, report: DeliveryReport) -> None:
+        attempts = msg.attempts + 1
+        if attempts >= self.policy.max_attempts:
+            mark_failed(self.engine, msg.id, attempts, f"gave up after {attempts} attempts: {error}")
+            report.failed += 1
+        else:
+            mark_retry(self.engine, msg.id, attempts, self.clock() + self.policy.delay(attempts), error)
+            report.retrying += 1
+
+    def deliver(self, on_progress: Callable[[DeliveryReport], None] | None = None,
+                limit: int | None = None) -> DeliveryReport:
+        """Send every due message (or up to `limit`). Call while holding `sender_lock`."""
+        report = DeliveryReport()
+        report.requeued, report.uncertain = recover_orphans(self.engine)
+        claim = uuid.uuid4().hex
+        handled = 0
+        while limit is None or handled < limit:
+            size = self.batch_size if limit is None else min(self.batch_size, limit - handled)
+            batch = claim_due(self.engine, claim, size, self.clock())
+            if not batch:
+                break
+            for n, msg in enumerate(batch):
+                handled += 1
+                try:
+                    self.transport.send(msg.recipient, msg.raw, before_body=self._marker(msg.id))
+                except SendFailure as exc:
+                    if exc.permanent:
+                        mark_failed(self.engine, msg.id, msg.attempts + 1, str(exc))
+                        report.failed += 1
+                    else:
+                        self._temporary(msg, str(exc), report)
+                    if exc.connection_lost and not self._reconnects():
+                        # The server is unreachable: every later message would fail the same way. Leave
+                        # them queued (no attempt counted) for the next run.
+                        release(self.engine, [m.id for m in batch[n + 1:]])
+                        report.stopped = str(exc)
+                        return report
+                else:
+                    mark_sent(self.engine, msg.id, self.clock())
+                    report.sent += 1
+                if on_progress is not None and handled % 50 == 0:
+                    on_progress(report)
+        return report
+
+    def _marker(self, outbox_id: int) -> Callable[[], None]:
+        return lambda: mark_transmitting(self.engine, outbox_id)
+
+    def _reconnects(self) -> bool:
+        try:
+            self.transport.connect()
+        except SendFailure:
+            return False
+        return True

@@ -1,0 +1,78 @@
+"""One digest cycle, as `paperscope digest run` and the optional scheduler in `paperscope serve` do it:
+take the sender lock, compose due digests into the outbox, deliver what is due."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from paperscope.mail.compose import Composer
+from paperscope.mail.digest import (
+    ComposeReport,
+    DigestComposer,
+    SectionProvider,
+    TrendingFetch,
+    default_providers,
+)
+from paperscope.mail.outbox import Deliverer, DeliveryReport, RetryPolicy, sender_lock
+from paperscope.mail.smtp import SmtpConfig, SmtpTransport
+from paperscope.mail.tokens import MailTokens
+from paperscope.search import SearchEngine
+from paperscope.settings import Settings
+from paperscope.store.papers import utcnow
+
+
+@dataclass
+class CycleReport:
+    """A compose pass and a delivery pass."""
+
+    compose: ComposeReport = field(default_factory=ComposeReport)
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    dry_run_files: list[Path] = field(default_factory=list)
+
+
+def digest_composer(engine: sa.Engine, settings: Settings, trending: TrendingFetch | None,
+                    providers: list[SectionProvider] | None = None) -> DigestComposer:
+    """A DigestComposer with the default sections (or `providers`)."""
+    if providers is None:
+        providers = default_providers(engine, SearchEngine(engine, settings), trending)
+    return DigestComposer(engine, Composer(settings), MailTokens(settings), providers)
+
+
+def write_dry_run(composer: DigestComposer, now: datetime, directory: Path) -> CycleReport:
+    """Compose what is due into `directory` as .eml files; store nothing, send nothing."""
+    report = CycleReport()
+    directory.mkdir(parents=True, exist_ok=True)
+    for batch in composer.batches(now, report.compose):
+        for msg in batch:
+            safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in msg.recipient)
+            path = directory / f"{msg.digest_key}-{safe}.eml"
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(msg.raw)
+            tmp.replace(path)
+            report.dry_run_files.append(path)
+    return report
+
+
+def run_cycle(engine: sa.Engine, settings: Settings, *, trending: TrendingFetch | None,
+              now: datetime | None = None, policy: RetryPolicy | None = None,
+              ssl_context: ssl.SSLContext | None = None, compose: bool = True,
+              on_progress: Callable[[str, int], None] | None = None) -> CycleReport:
+    """Compose due digests and deliver the outbox, holding the single-sender lock (SenderBusy if held)."""
+    now = now or utcnow()
+    report = CycleReport()
+    with sender_lock(settings):
+        if compose:
+            composer = digest_composer(engine, settings, trending)
+            report.compose = composer.compose_due(
+                now, on_batch=(lambda n: on_progress("composed", n)) if on_progress else None)
+        with SmtpTransport(SmtpConfig.from_settings(settings, ssl_context)) as transport:
+            deliverer = Deliverer(engine, transport, policy)
+            report.delivery = deliverer.deliver(
+                on_progress=(lambda r: on_progress("sent", r.sent)) if on_progress else None)
+    return report

@@ -1,0 +1,170 @@
+"""The mail outbox: composed messages persisted before sending, with a careful sending state.
+
+States: queued -> sending (claimed by a run) -> transmitting (the SMTP server accepted DATA and the body is
+going out) -> sent; or back to queued with a later `next_attempt_at` (temporary failure), or failed
+(permanent failure / too many attempts). See `recover_orphans` for what a crashed run leaves behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from paperscope.store.papers import utcnow
+from paperscope.store.schema import mail_outbox, mail_sent_papers
+
+
+@dataclass
+class NewMessage:
+    """A composed message to store; `paper_ids` go to the sent-papers log in the same transaction."""
+
+    subscription: int
+    kind: str  # digest | confirm
+    digest_key: str
+    recipient: str
+    message_id: str
+    raw: bytes
+    paper_ids: Sequence[str] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """An outbox row claimed for sending."""
+
+    id: int
+    recipient: str
+    raw: bytes
+    attempts: int
+    kind: str
+
+
+def composed_for(engine: sa.Engine, sub_ids: Sequence[int], kind: str, digest_key: str) -> set[int]:
+    """Which of these subscriptions already have a message of this kind for this period."""
+    done: set[int] = set()
+    with engine.connect() as conn:
+        for i in range(0, len(sub_ids), 900):
+            q = sa.select(mail_outbox.c.subscription).where(
+                mail_outbox.c.subscription.in_(list(sub_ids[i:i + 900])),
+                mail_outbox.c.kind == kind, mail_outbox.c.digest_key == digest_key)
+            done.update(conn.execute(q).scalars())
+    return done
+
+
+def enqueue(engine: sa.Engine, messages: Sequence[NewMessage], now: datetime | None = None) -> int:
+    """Store composed messages and log their papers as sent, all in one transaction."""
+    if not messages:
+        return 0
+    now = now or utcnow()
+    rows = [{"subscription": m.subscription, "kind": m.kind, "digest_key": m.digest_key,
+             "recipient": m.recipient, "message_id": m.message_id, "raw": m.raw, "status": "queued",
+             "attempts": 0, "next_attempt_at": now, "created_at": now} for m in messages]
+    with engine.begin() as conn:
+        ids = conn.execute(mail_outbox.insert().returning(mail_outbox.c.id, sort_by_parameter_order=True),
+                           rows).scalars().all()
+        logged = [{"subscription": m.subscription, "paper_id": p, "outbox": oid}
+                  for m, oid in zip(messages, ids, strict=True) for p in dict.fromkeys(m.paper_ids)]
+        if logged:
+            conn.execute(mail_sent_papers.insert(), logged)
+    return len(messages)
+
+
+def recover_orphans(engine: sa.Engine) -> tuple[int, int]:
+    """Deal with rows a killed run left claimed. Call only while holding the single-sender lock.
+
+    `sending` rows never reached the SMTP server's DATA phase, so they go back to the queue: nothing is
+    lost and nothing is sent twice. `transmitting` rows may or may not have been accepted (the process
+    died between handing over the body and recording the 250 reply). We choose at-most-once: they become
+    `uncertain` and are not re-sent, because a duplicate digest is worse for the reader than the small
+    chance of a lost one, and the window is only the time of one body transfer. Returns (requeued,
+    uncertain).
+    """
+    with engine.begin() as conn:
+        requeued = conn.execute(mail_outbox.update().where(mail_outbox.c.status == "sending")
+                                .values(status="queued", claim=None, claimed_at=None)).rowcount
+        uncertain = conn.execute(
+            mail_outbox.update().where(mail_outbox.c.status == "transmitting")
+            .values(status="uncertain", claim=None,
+                    last_error="sender stopped while transmitting; not re-sent (may have been delivered)")
+        ).rowcount
+    return requeued, uncertain
+
+
+def claim_due(engine: sa.Engine, claim: str, limit: int, now: datetime | None = None) -> list[ClaimedMessage]:
+    """Atomically mark up to `limit` due queued messages as `sending` under `claim`; return them."""
+    now = now or utcnow()
+    with engine.begin() as conn:
+        ids = conn.execute(
+            sa.select(mail_outbox.c.id)
+            .where(mail_outbox.c.status == "queued", mail_outbox.c.next_attempt_at <= now)
+            .order_by(mail_outbox.c.next_attempt_at, mail_outbox.c.id).limit(limit)
+        ).scalars().all()
+        if not ids:
+            return []
+        # The status condition makes the claim safe even if another sender raced us to some rows.
+        conn.execute(mail_outbox.update()
+                     .where(mail_outbox.c.id.in_(ids), mail_outbox.c.status == "queued")
+                     .values(status="sending", claim=claim, claimed_at=now))
+        rows = conn.execute(
+            sa.select(mail_outbox.c.id, mail_outbox.c.recipient, mail_outbox.c.raw, mail_outbox.c.attempts,
+                      mail_outbox.c.kind)
+            .where(mail_outbox.c.claim == claim, mail_outbox.c.status == "sending")
+            .order_by(mail_outbox.c.id)
+        ).all()
+    return [ClaimedMessage(r.id, r.recipient, bytes(r.raw), r.attempts, r.kind) for r in rows]
+
+
+def mark_transmitting(engine: sa.Engine, outbox_id: int) -> None:
+    """Record the point of no return: the body is about to go to the SMTP server."""
+    with engine.begin() as conn:
+        conn.execute(mail_outbox.update().where(mail_outbox.c.id == outbox_id)
+                     .values(status="transmitting"))
+
+
+def mark_sent(engine: sa.Engine, outbox_id: int, now: datetime | None = None) -> None:
+    """The server replied 250 to the body."""
+    with engine.begin() as conn:
+        conn.execute(mail_outbox.update().where(mail_outbox.c.id == outbox_id)
+                     .values(status="sent", sent_at=now or utcnow(), claim=None, last_error=None))
+
+
+def release(engine: sa.Engine, outbox_ids: Sequence[int]) -> None:
+    """Put claimed messages that were never attempted back in the queue (e.g. the run was interrupted)."""
+    if outbox_ids:
+        with engine.begin() as conn:
+            conn.execute(mail_outbox.update()
+                         .where(mail_outbox.c.id.in_(list(outbox_ids)), mail_outbox.c.status == "sending")
+                         .values(status="queued", claim=None, claimed_at=None))
+
+
+def mark_retry(engine: sa.Engine, outbox_id: int, attempts: int, next_attempt_at: datetime,
+               error: str) -> None:
+    """A temporary failure: back to the queue, not before `next_attempt_at`."""
+    with engine.begin() as conn:
+        conn.execute(mail_outbox.update().where(mail_outbox.c.id == outbox_id)
+                     .values(status="queued", attempts=attempts, next_attempt_at=next_attempt_at,
+                             claim=None, last_error=error[:2000]))
+
+
+def mark_failed(engine: sa.Engine, outbox_id: int, attempts: int, error: str) -> None:
+    """A permanent failure. Its papers leave the sent log so a later digest may carry them."""
+    with engine.begin() as conn:
+        conn.execute(mail_outbox.update().where(mail_outbox.c.id == outbox_id)
+                     .values(status="failed", attempts=attempts, claim=None, last_error=error[:2000]))
+        conn.execute(mail_sent_papers.delete().where(mail_sent_papers.c.outbox == outbox_id))
+
+
+def outbox_counts(engine: sa.Engine) -> dict[str, int]:
+    """How many messages are in each state."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(mail_outbox.c.status, sa.func.count()).group_by(mail_outbox.c.status))
+        return {status: int(n) for status, n in rows}
+
+
+def next_due(engine: sa.Engine) -> datetime | None:
+    """When the earliest queued message becomes due (None when the queue is empty)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.min(mail_outbox.c.next_attempt_at))
+                            .where(mail_outbox.c.status == "queued")).scalar_one_or_none()
