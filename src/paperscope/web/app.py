@@ -13,8 +13,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperscope.settings import Settings
 from paperscope.store import open_database
-from paperscope.web.rendering import STATIC_DIR, TEMPLATES_DIR, JsonResponse, render
-from paperscope.web.routes import pages
+from paperscope.web.cache import ResponseCache, ResponseCacheMiddleware
+from paperscope.web.rendering import STATIC_DIR, TEMPLATES_DIR, JsonResponse, install_filters, render
+from paperscope.web.routes import atom, feed, hf_api, meta, papers, search
+
+# Read-only pages whose finished responses may be cached for anonymous visitors.
+CACHED_PREFIXES = ("/papers/", "/trending", "/categories", "/api/daily_papers", "/api/papers/", "/api/stats",
+                   "/feeds/")
 
 
 def _is_api(request: Request) -> bool:
@@ -49,8 +54,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(request, 422, f"invalid parameters — {summary}", problems)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the web app for one installation. State lives on `app.state`, never in module globals."""
+def create_app(settings: Settings, *, cache_seconds: float = 30.0) -> FastAPI:
+    """Build the web app for one installation. State lives on `app.state`, never in module globals.
+
+    `cache_seconds` bounds how stale an anonymous page may be (0 turns the response cache off);
+    code that changes what pages show calls `app.state.response_cache.clear()`.
+    """
     settings.ensure_home()
     app = FastAPI(
         title="paperscope",
@@ -61,8 +70,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = open_database(settings.db_url)
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    install_filters(app.state.templates)
+    app.state.similar_papers = None  # filled by the similar-papers feature when it is installed
+    app.state.response_cache = ResponseCache(ttl_seconds=cache_seconds)
+    app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache, prefixes=CACHED_PREFIXES)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_error_handlers(app)
-    for router in (pages.router,):
+    # hf_api before papers: `/api/papers/search` must win over the `/api/papers/{id}` catch-all.
+    for router in (feed.router, search.router, hf_api.router, papers.router, atom.router, meta.router):
         app.include_router(router)
     return app

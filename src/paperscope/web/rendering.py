@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from paperscope.settings import Settings
 
@@ -54,7 +56,9 @@ def wants_json(request: Request) -> bool:
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
     """Render a Jinja2 page (autoescaped) with the shared context."""
     templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, template, context, status_code=status_code)
+    params = {k: v for k, v in request.query_params.multi_items() if k != "format"}
+    base = {"params": params, "path": request.url.path}
+    return templates.TemplateResponse(request, template, {**base, **context}, status_code=status_code)
 
 
 def page_or_json(request: Request, template: str, data: dict[str, Any], context: dict[str, Any]) -> Response:
@@ -62,3 +66,84 @@ def page_or_json(request: Request, template: str, data: dict[str, Any], context:
     if wants_json(request):
         return JsonResponse(data)
     return render(request, template, {**context, "data": data})
+
+
+_MATH = re.compile(r"\$([^$]{1,300})\$")
+
+
+def mathspans(text: str | None) -> Markup:
+    """Escape text and wrap `$...$` TeX in <span class="math"> so it reads as a formula, not as noise."""
+    out: list[str] = []
+    last = 0
+    raw = text or ""
+    for m in _MATH.finditer(raw):
+        out.append(str(escape(raw[last:m.start()])))
+        out.append(f'<span class="math">{escape(m.group(1))}</span>')
+        last = m.end()
+    out.append(str(escape(raw[last:])))
+    return Markup("".join(out))
+
+
+def highlight(text: str | None, terms: list[str] | tuple[str, ...] | None) -> Markup:
+    """Escape text and mark words that start with a matched query term (so `transformer` marks
+    `Transformers`). Each piece is escaped on its own, so no user or paper text is ever markup."""
+    raw = text or ""
+    words = sorted({t for t in (terms or []) if t and len(t) > 1}, key=len, reverse=True)
+    if not words:
+        return Markup(escape(raw))
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\w*", re.IGNORECASE)
+    out: list[str] = []
+    last = 0
+    for m in pattern.finditer(raw):
+        out.append(str(escape(raw[last:m.start()])))
+        out.append(f"<mark>{escape(m.group(0))}</mark>")
+        last = m.end()
+    out.append(str(escape(raw[last:])))
+    return Markup("".join(out))
+
+
+def snippet(text: str | None, terms: list[str] | tuple[str, ...] | None, width: int = 320) -> str:
+    """About `width` characters of text around the first matched term (the start when none match)."""
+    raw = text or ""
+    if len(raw) <= width:
+        return raw
+    start = 0
+    lowered = raw.lower()
+    hits = [lowered.find(t.lower()) for t in (terms or []) if t]
+    hits = [h for h in hits if h >= 0]
+    if hits:
+        start = max(min(hits) - width // 4, 0)
+        while start > 0 and not raw[start - 1].isspace():
+            start -= 1
+    end = min(start + width, len(raw))
+    while end < len(raw) and not raw[end].isspace():
+        end += 1
+    return ("… " if start else "") + raw[start:end] + (" …" if end < len(raw) else "")
+
+
+def query_string(params: dict[str, Any], **changes: Any) -> str:
+    """`?a=1&b=2` from the current parameters with some replaced (None drops one)."""
+    from urllib.parse import urlencode
+
+    merged = {k: v for k, v in {**params, **changes}.items() if v not in (None, "", [])}
+    if str(merged.get("page")) == "1":
+        merged.pop("page")
+    return "?" + urlencode(merged, doseq=True) if merged else ""
+
+
+def period_query(params: dict[str, Any], kind: str, key: str) -> str:
+    """The query string that shows another period (day/week/month), keeping sort and category."""
+    name = "date" if kind == "day" else kind
+    changes: dict[str, Any] = {"page": None, "date": None, "week": None, "month": None}
+    changes[name] = key
+    return query_string(params, **changes)
+
+
+def install_filters(templates: Jinja2Templates) -> None:
+    """Register the filters and helpers the templates use."""
+    env = templates.env
+    env.filters["mathspans"] = mathspans
+    env.filters["highlight"] = highlight
+    env.filters["snippet"] = snippet
+    env.globals["query_string"] = query_string
+    env.globals["period_query"] = period_query

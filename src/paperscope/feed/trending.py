@@ -1,0 +1,100 @@
+"""Trending: time-decayed upvotes.
+
+    score = upvotes / (age_hours + 2) ** 1.5
+
+`upvotes` are the Hugging Face upvotes the store holds; `age_hours` runs from when the paper reached the
+daily page (its HF submission time, else the start of its listing day, UTC) to the reference time
+`as_of`. The +2 keeps brand-new papers from dividing by ~0; the 1.5 exponent halves a paper's score in
+roughly the time it took to reach its age so far, so a day-old paper needs ~2.8x the upvotes of a
+12-hour-old one to rank level with it (the Hacker News-style gravity curve).
+
+`as_of` is the end of the newest listing day in the store when that is earlier than now, so a snapshot
+that has stopped updating still has a meaningful trending list. Only papers listed in the last
+`window_days` days before `as_of` compete; papers without upvotes score 0 and follow, newest first.
+The page, the JSON API and the Atom feed all call `trending_papers`, so they show the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from paperscope.model import Paper
+from paperscope.store.listings import latest_listing_day, listed_papers, upvoted_papers
+
+GRAVITY = 1.5
+AGE_OFFSET_HOURS = 2.0
+WINDOW_DAYS = 7
+
+
+@dataclass(frozen=True)
+class TrendingPaper:
+    """A paper with its trending score and the age it was scored at."""
+
+    paper: Paper
+    score: float
+    age_hours: float
+
+
+def reached_at(paper: Paper) -> datetime:
+    """When a paper became visible: its HF daily submission, else the start of its listing day (UTC)."""
+    if paper.hf and paper.hf.submitted_at:
+        return paper.hf.submitted_at
+    day = paper.listed or paper.published or date(1970, 1, 1)
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+
+
+def trending_score(upvotes: int, age_hours: float) -> float:
+    """The documented formula: upvotes / (age_hours + 2) ** 1.5 (age clamped at 0)."""
+    return upvotes / (max(age_hours, 0.0) + AGE_OFFSET_HOURS) ** GRAVITY
+
+
+def score_paper(paper: Paper, as_of: datetime) -> TrendingPaper:
+    """Score one paper at `as_of`."""
+    age = (as_of - reached_at(paper)).total_seconds() / 3600
+    upvotes = paper.hf.upvotes if paper.hf else 0
+    return TrendingPaper(paper, trending_score(upvotes, age), max(age, 0.0))
+
+
+def reference_time(engine: sa.Engine, now: datetime | None = None, category: str | None = None) -> datetime:
+    """`as_of`: now, or the end of the newest listing day when the store's data is older than that."""
+    now = now or datetime.now(UTC)
+    latest = latest_listing_day(engine, category)
+    if latest is None:
+        return now
+    end_of_latest = datetime.combine(latest + timedelta(days=1), time(0, 0), tzinfo=UTC)
+    return min(now, end_of_latest)
+
+
+def rank_trending(candidates: list[Paper], as_of: datetime) -> list[TrendingPaper]:
+    """Papers ordered by trending score, ties broken by newest."""
+    scored = [score_paper(p, as_of) for p in candidates]
+    scored.sort(key=lambda t: (-t.score, t.age_hours, t.paper.paper_id))
+    return scored
+
+
+def trending_papers(engine: sa.Engine, *, category: str | None = None, limit: int = 30, offset: int = 0,
+                    as_of: datetime | None = None, window_days: int = WINDOW_DAYS,
+                    period: tuple[date, date] | None = None) -> tuple[list[TrendingPaper], int, datetime]:
+    """A page of the trending list, how many papers compete, and the `as_of` time they were scored at.
+
+    Candidates are the papers listed in the `window_days` days up to `as_of`, or in `period` (first and
+    last listing day) when given — the daily feed's "trending" sort ranks one day, week or month.
+    """
+    as_of = as_of or reference_time(engine, category=category)
+    if period is not None:
+        first_day, last_day = period
+    else:
+        last_day = (as_of - timedelta(microseconds=1)).date()
+        first_day = last_day - timedelta(days=window_days - 1)
+    ranked = rank_trending(upvoted_papers(engine, first_day, last_day, category=category), as_of)
+    upvoted = len(ranked)
+    # Papers without upvotes all score 0 and follow newest first: fetch only the slice this page shows.
+    rest_offset = max(offset - upvoted, 0)
+    rest_limit = max(offset + limit - max(offset, upvoted), 0)
+    unvoted, unvoted_total = listed_papers(engine, first_day, last_day, category=category, order="newest",
+                                           limit=rest_limit, offset=rest_offset, without_upvotes=True)
+    page = ranked[offset:offset + limit] + [score_paper(p, as_of) for p in unvoted]
+    return page, upvoted + unvoted_total, as_of

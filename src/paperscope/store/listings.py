@@ -1,0 +1,123 @@
+"""Listing queries for the feed: papers listed in a date range, neighbouring listing days, category counts.
+
+Every query here is bounded by an indexed column (`papers.listed`, `paper_categories` primary key) and
+returns whole pages in one statement, so a feed page costs two queries whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Literal
+
+import sqlalchemy as sa
+
+from paperscope.model import Paper
+from paperscope.store.papers import row_to_paper
+from paperscope.store.schema import paper_categories, papers
+
+ListingOrder = Literal["upvotes", "newest"]
+
+
+def _in_range(stmt: sa.Select, date_from: date | None, date_to: date | None,
+              category: str | None) -> sa.Select:
+    if date_from is not None:
+        stmt = stmt.where(papers.c.listed >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(papers.c.listed <= date_to)
+    if category:
+        # Cross-listed papers count too. A correlated EXISTS probes the (category, paper) primary key
+        # per candidate row, so the planner still walks `listed` in index order and stops early.
+        stmt = stmt.where(sa.exists().where(paper_categories.c.category == category,
+                                            paper_categories.c.paper == papers.c.id))
+    return stmt
+
+
+def listed_papers(
+    engine: sa.Engine,
+    date_from: date | None,
+    date_to: date | None,
+    *,
+    category: str | None = None,
+    order: ListingOrder = "upvotes",
+    limit: int = 30,
+    offset: int = 0,
+    without_upvotes: bool = False,
+) -> tuple[list[Paper], int]:
+    """One page of papers listed between the two dates (inclusive), and how many there are in all.
+
+    `without_upvotes` keeps only papers nobody has upvoted (the tail of the trending list).
+    """
+    ordering: tuple[sa.UnaryExpression, ...]
+    if order == "upvotes":
+        ordering = (papers.c.hf_upvotes.desc(), papers.c.listed.desc(), papers.c.paper_id.desc())
+    else:
+        ordering = (papers.c.listed.desc(), papers.c.paper_id.desc())
+    page = _in_range(sa.select(papers), date_from, date_to, category).order_by(*ordering)
+    count = _in_range(sa.select(sa.func.count()).select_from(papers), date_from, date_to, category)
+    if without_upvotes:
+        page = page.where(papers.c.hf_upvotes == 0)
+        count = count.where(papers.c.hf_upvotes == 0)
+    with engine.connect() as conn:
+        rows = conn.execute(page.limit(limit).offset(offset)).mappings().all()
+        total = int(conn.execute(count).scalar_one())
+    return [row_to_paper(r) for r in rows], total
+
+
+def upvoted_papers(engine: sa.Engine, date_from: date, date_to: date, *, category: str | None = None,
+                   cap: int = 2000) -> list[Paper]:
+    """Papers in the range with at least one upvote (the trending candidates), most upvoted first."""
+    stmt = _in_range(sa.select(papers).where(papers.c.hf_upvotes > 0), date_from, date_to, category)
+    stmt = stmt.order_by(papers.c.hf_upvotes.desc(), papers.c.paper_id.desc()).limit(cap)
+    with engine.connect() as conn:
+        return [row_to_paper(r) for r in conn.execute(stmt).mappings()]
+
+
+def _last_day(category: str | None, before: date | None = None) -> sa.Select:
+    stmt = _in_range(sa.select(papers.c.listed), None, before, category).where(papers.c.listed.is_not(None))
+    if before is not None:
+        stmt = stmt.where(papers.c.listed < before)
+    return stmt.order_by(papers.c.listed.desc()).limit(1)
+
+
+def latest_listing_day(engine: sa.Engine, category: str | None = None) -> date | None:
+    """The newest listing date with papers (in the category, when given)."""
+    with engine.connect() as conn:
+        return conn.execute(_last_day(category)).scalar()
+
+
+def neighbouring_listing_days(engine: sa.Engine, start: date, end: date,
+                              category: str | None = None) -> tuple[date | None, date | None]:
+    """The last listing day before `start` and the first after `end` that have papers."""
+    after = (_in_range(sa.select(papers.c.listed), None, None, category).where(papers.c.listed > end)
+             .order_by(papers.c.listed).limit(1))
+    with engine.connect() as conn:
+        return conn.execute(_last_day(category, start)).scalar(), conn.execute(after).scalar()
+
+
+def category_counts(engine: sa.Engine, date_from: date | None = None, date_to: date | None = None,
+                    *, primary_only: bool = False) -> list[tuple[str, int]]:
+    """(category, number of papers) for papers listed in the range, largest first."""
+    stmt = sa.select(paper_categories.c.category, sa.func.count().label("n"))
+    if date_from is not None or date_to is not None:
+        stmt = stmt.select_from(paper_categories.join(papers, papers.c.id == paper_categories.c.paper))
+        if date_from is not None:
+            stmt = stmt.where(papers.c.listed >= date_from)
+        if date_to is not None:
+            stmt = stmt.where(papers.c.listed <= date_to)
+    if primary_only:
+        stmt = stmt.where(paper_categories.c.position == 0)
+    stmt = stmt.group_by(paper_categories.c.category).order_by(sa.desc("n"), paper_categories.c.category)
+    with engine.connect() as conn:
+        return [(str(c), int(n)) for c, n in conn.execute(stmt)]
+
+
+def papers_by_ids(engine: sa.Engine, paper_ids: Sequence[str]) -> dict[str, Paper]:
+    """Papers for these stable ids, in one query (missing ids are left out)."""
+    found: dict[str, Paper] = {}
+    with engine.connect() as conn:
+        for i in range(0, len(paper_ids), 900):
+            stmt = sa.select(papers).where(papers.c.paper_id.in_(list(paper_ids[i:i + 900])))
+            for row in conn.execute(stmt).mappings():
+                found[row["paper_id"]] = row_to_paper(row)
+    return found

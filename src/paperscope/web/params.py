@@ -1,0 +1,29 @@
+"""Query parameters shared by several routes, declared once so the OpenAPI schema documents them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import HTTPException, Query
+
+from paperscope.feed.periods import Period, parse_period
+
+CATEGORY_PATTERN = r"^[a-z][a-z\-]*(\.[A-Za-z][A-Za-z\-]*)?$"
+
+Format = Annotated[Literal["html", "json"] | None,
+                   Query(description="`json` returns the page's data instead of HTML.")]
+Category = Annotated[str | None, Query(pattern=CATEGORY_PATTERN, max_length=64,
+                                       description="arXiv category, e.g. cs.CL (cross-listings count).")]
+Page = Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")]
+Limit = Annotated[int, Query(ge=1, le=100, description="Papers per page.")]
+DayParam = Annotated[str | None, Query(max_length=10, description="A listing day, YYYY-MM-DD.")]
+WeekParam = Annotated[str | None, Query(max_length=8, description="An ISO week, YYYY-Www.")]
+MonthParam = Annotated[str | None, Query(max_length=7, description="A month, YYYY-MM.")]
+
+
+def period_or_400(day: str | None, week: str | None, month: str | None) -> Period | None:
+    """parse_period, with malformed values turned into a 400 that says what was expected."""
+    try:
+        return parse_period(day, week, month)
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None

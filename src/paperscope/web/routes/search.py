@@ -1,0 +1,107 @@
+"""Search: the page (`/search`) and the API (`/api/search`), both over `paperscope.search.search`."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from paperscope.model import Paper
+from paperscope.search.types import SearchFilters, SearchHit, SearchResult
+from paperscope.store import get_papers_by_rowid
+from paperscope.web.params import CATEGORY_PATTERN, Format, Limit, Page
+from paperscope.web.rendering import JsonResponse, page_or_json, state
+from paperscope.web.serialize import paper_json
+
+router = APIRouter()
+
+SearchMode = Literal["bm25", "dense", "late", "hybrid"]
+Q = Annotated[str, Query(max_length=500, description="What to look for (words, a title, an arXiv id).")]
+Mode = Annotated[SearchMode, Query(description="bm25 (words), dense, late (late interaction), hybrid.")]
+Categories = Annotated[list[str] | None, Query(max_length=20, description="Restrict to these categories.")]
+DateFrom = Annotated[date | None, Query(description="Listed on or after (YYYY-MM-DD).")]
+DateTo = Annotated[date | None, Query(description="Listed on or before (YYYY-MM-DD).")]
+MAX_RESULTS = 1000
+
+
+def search_function() -> Callable[..., SearchResult] | None:
+    """`paperscope.search.search` when the search stage is installed, else None (the page says so)."""
+    try:
+        module = importlib.import_module("paperscope.search")
+    except ImportError:
+        return None
+    fn = getattr(module, "search", None)
+    return fn if callable(fn) else None
+
+
+def execute_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
+                   date_from: date | None, date_to: date | None, page: int,
+                   limit: int) -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
+    """Validate, search, and return the result summary with the ranked papers (two store queries)."""
+    # The page's one text box may hold several categories ("cs.CL cs.LG"); the API may repeat the parameter.
+    categories = tuple(dict.fromkeys(c for value in category or [] for c in re.split(r"[\s,]+", value) if c))
+
+
+    for c in categories:
+        if not re.match(CATEGORY_PATTERN, c):
+            raise HTTPException(status_code=400, detail=f"not an arXiv category: {c!r}")
+    if date_from and date_to and date_from > date_to:
+        raise HTTPException(status_code=400, detail="date_from is after date_to")
+    offset = (page - 1) * limit
+    if offset + limit > MAX_RESULTS:
+        raise HTTPException(status_code=400, detail=f"only the first {MAX_RESULTS} results can be paged")
+    data: dict[str, Any] = {
+        "query": q, "mode": mode, "categories": list(categories),
+        "date_from": date_from.isoformat() if date_from else None,
+        "date_to": date_to.isoformat() if date_to else None,
+        "offset": offset, "limit": limit, "total": 0, "results": [], "no_good_answer": False,
+        "available": True,
+    }
+    if not q.strip():
+        return data, []
+    fn = search_function()
+    if fn is None:
+        data["available"] = False
+        return data, []
+    st = state(request)
+    filters = SearchFilters(categories=categories, date_from=date_from, date_to=date_to)
+    result: SearchResult = fn(st.engine, st.settings, q, mode=mode, k=limit, offset=offset, filters=filters)
+    papers = {p.rowid: p for p in get_papers_by_rowid(st.engine, [h.rowid for h in result.hits])}
+    data.update({"mode": result.mode, "total": result.total, "no_good_answer": result.no_good_answer,
+                 "timings_ms": result.timings_ms})
+    return data, [(papers[h.rowid], h) for h in result.hits if h.rowid in papers]
+
+
+def run_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
+               date_from: date | None, date_to: date | None, page: int, limit: int) -> dict[str, Any]:
+    """Search and build the result data shared by the page, its JSON twin and the API."""
+    data, ranked = execute_search(request, q, mode, category, date_from, date_to, page, limit)
+    data["results"] = [
+        {**paper_json(paper), "score": hit.score, "components": hit.components,
+         "matched_terms": list(hit.matched_terms)}
+        for paper, hit in ranked
+    ]
+    return data
+
+
+@router.get("/search", tags=["pages"], summary="Search page")
+def search_page(request: Request, q: Q = "", mode: Mode = "hybrid", category: Categories = None,
+                date_from: DateFrom = None, date_to: DateTo = None, page: Page = 1, limit: Limit = 20,
+                format: Format = None) -> Response:
+    """One box; mode, category and date filters; paginated; shows which terms matched."""
+    data = run_search(request, q, mode, category, date_from, date_to, page, limit)
+    return page_or_json(request, "search.html", data, {"title": f"{q} · search" if q else "Search",
+                                                       "q": q, "page": page})
+
+
+@router.get("/api/search", tags=["api"], summary="Search (JSON)")
+def search_api(request: Request, q: Annotated[str, Query(min_length=1, max_length=500)],
+               mode: Mode = "hybrid", category: Categories = None, date_from: DateFrom = None,
+               date_to: DateTo = None, page: Page = 1, limit: Limit = 20) -> Response:
+    """Ranked papers with scores per mode and the query terms each one matched."""
+    return JsonResponse(run_search(request, q, mode, category, date_from, date_to, page, limit))
