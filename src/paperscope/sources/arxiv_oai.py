@@ -10,6 +10,7 @@ the checkpoint, so a killed harvest resumes at the first page not yet stored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
@@ -87,10 +88,16 @@ def _text(el: etree._Element | None, path: str) -> str | None:
     return clean_text(found.text) or None
 
 
+_PARENS = re.compile(r"\([^()]*\)")
+
+
 def _authors(text: str | None) -> tuple[str, ...]:
-    # arXivRaw gives one string: "A. Author, B. Author and C. Author" (sometimes with "(affiliation)").
+    # arXivRaw gives one string: "A. Author, B. Author and C. Author", often with "(Affiliation)" or
+    # numbered "(1), ((1) Affiliation)" parts; those are not names.
     if not text:
         return ()
+    while _PARENS.search(text):
+        text = _PARENS.sub(" ", text)
     text = clean_text(text).replace(" and ", ", ")
     return tuple(a.strip() for a in text.split(",") if a.strip())
 

@@ -50,10 +50,12 @@ def _opt_int(value: Any, what: str) -> int | None:
 
 
 def _user(value: Any) -> str | None:
-    # A `User`: `user` is the account name, `fullname` the display name.
+    # A `User`: `user` (huggingface_hub) or `name` (daily_papers' submittedBy) is the account name,
+    # `fullname` the display name; the account name is the stable one.
     if not isinstance(value, dict):
         return None
-    return _opt_str(value.get("user"), "user") or _opt_str(value.get("fullname"), "fullname")
+    return (_opt_str(value.get("user"), "user") or _opt_str(value.get("name"), "name")
+            or _opt_str(value.get("fullname"), "fullname"))
 
 
 def parse_item(item: Any, listed: date) -> Paper:
