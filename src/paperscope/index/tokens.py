@@ -1,0 +1,279 @@
+"""Compressed per-paper token vectors for exact MaxSim (late-interaction) re-ranking.
+
+Compression: an orthonormal projection to ``reduced_dim`` dims fitted on a sample (uncentred PCA - the top
+eigenvectors of the second-moment matrix, which is what best preserves the dot products MaxSim is made of),
+then int8 with one scale per output dimension. At 384 -> 128 dims a token costs 128 bytes instead of 768 in
+fp16. Queries stay in the original dimension; ``maxsim`` projects them with the same matrix.
+
+Layout of the store directory:
+  meta.json     dimensions (written once at create)
+  codec.npz     projection matrix and per-dimension scales (written once at fit)
+  tokens.i8     append-only int8 rows, one per token
+  offsets.npz   key -> (first row, row count) plus the number of committed rows; replaced atomically
+
+A kill during ``add`` leaves offsets.npz pointing at fully written rows only; rows appended after the last
+``flush`` are ignored and overwritten by the next writer. Reads memory-map tokens.i8.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+_META, _CODEC, _DATA, _OFFSETS = "meta.json", "codec.npz", "tokens.i8", "offsets.npz"
+# Candidate rows scored per matrix product in maxsim; bounds memory for large candidate sets.
+_ROWS_PER_BLOCK = 65536
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _npz_bytes(**arrays: np.ndarray | np.generic) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, allow_pickle=False, **arrays)
+    return buf.getvalue()
+
+
+class TokenStore:
+    """Token vectors of every paper, compressed, keyed by paper row id."""
+
+    def __init__(self, directory: Path, dim: int, reduced_dim: int) -> None:
+        self.directory = Path(directory)
+        self.dim = dim
+        self.reduced_dim = reduced_dim
+        self._projection: np.ndarray | None = None  # (dim, reduced_dim)
+        self._scale: np.ndarray | None = None  # (reduced_dim,) float value of one int8 step
+        self._spans: dict[int, tuple[int, int]] = {}
+        self._committed_rows = 0  # rows referenced by offsets.npz on disk
+        self._rows = 0  # rows written by this process (>= committed)
+        self._dirty = False
+        self._writer: BinaryIO | None = None
+        self._mmap: np.ndarray | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, directory: Path, dim: int, reduced_dim: int = 128) -> TokenStore:
+        """A new, empty store keeping ``reduced_dim`` int8 dims per token; call ``fit`` before the first
+        ``add``. Refuses to overwrite an existing store."""
+        directory = Path(directory)
+        if (directory / _META).exists():
+            raise FileExistsError(f"a token store already exists in {directory}")
+        if reduced_dim <= 0:
+            raise ValueError("reduced_dim must be positive")
+        reduced_dim = min(reduced_dim, dim)  # a "reduction" wider than the input keeps every dimension
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / _DATA).touch()
+        _write_atomically(directory / _META, json.dumps({"dim": dim, "reduced_dim": reduced_dim}).encode())
+        return cls(directory, dim, reduced_dim)
+
+    @classmethod
+    def open(cls, directory: Path) -> TokenStore:
+        """Open an existing store (its committed state as of the last ``flush``)."""
+        directory = Path(directory)
+        meta = json.loads((directory / _META).read_text())
+        store = cls(directory, int(meta["dim"]), int(meta["reduced_dim"]))
+        if (directory / _CODEC).exists():
+            with np.load(directory / _CODEC) as codec:
+                store._projection = codec["projection"].astype(np.float32)
+                store._scale = codec["scale"].astype(np.float32)
+        if (directory / _OFFSETS).exists():
+            with np.load(directory / _OFFSETS) as offsets:
+                keys, starts, counts = offsets["keys"], offsets["starts"], offsets["counts"]
+                store._committed_rows = store._rows = int(offsets["rows"])
+            columns = zip(keys.tolist(), starts.tolist(), counts.tolist(), strict=True)
+            store._spans = {int(k): (int(s), int(c)) for k, s, c in columns}
+        return store
+
+    @classmethod
+    def exists(cls, directory: Path) -> bool:
+        return (Path(directory) / _META).exists()
+
+    @property
+    def is_fitted(self) -> bool:
+        return self._projection is not None
+
+    def fit(self, sample_tokens: np.ndarray) -> None:
+        """Learn projection and int8 scales from sample token vectors ``(n, dim)``; once, before adding."""
+        if self.is_fitted:
+            raise RuntimeError("token store is already fitted")
+        sample = np.asarray(sample_tokens, dtype=np.float64).reshape(-1, self.dim)
+        if len(sample) < self.reduced_dim:
+            raise ValueError(f"need at least {self.reduced_dim} sample tokens to fit")
+        second_moment = sample.T @ sample / len(sample)
+        eigenvalues, eigenvectors = np.linalg.eigh(second_moment)  # ascending
+        projection = eigenvectors[:, ::-1][:, : self.reduced_dim]
+        # Fix each component's sign so fits are reproducible across LAPACK builds.
+        projection *= np.sign(projection[np.abs(projection).argmax(axis=0), np.arange(self.reduced_dim)])
+        coords = sample @ projection
+        # Clip the rare extremes (99.9th percentile) rather than spend int8 range on them.
+        peak = np.quantile(np.abs(coords), 0.999, axis=0)
+        scale = np.where(peak > 0, peak / 127.0, 1.0)
+        self._projection, self._scale = projection.astype(np.float32), scale.astype(np.float32)
+        _write_atomically(self.directory / _CODEC, _npz_bytes(projection=self._projection, scale=self._scale))
+
+    # -- writing ----------------------------------------------------------------------------------------
+
+    def _encode(self, tokens: np.ndarray) -> np.ndarray:
+        assert self._projection is not None and self._scale is not None
+        coords = tokens @ self._projection / self._scale
+        return np.clip(np.rint(coords), -127, 127).astype(np.int8)
+
+    def add(self, keys: np.ndarray, docs: Sequence[np.ndarray]) -> None:
+        """Append the token matrices ``(n_i, dim)`` of ``docs`` under ``keys``; a re-added key is replaced.
+
+        Durable and visible to other processes after ``flush``.
+        """
+        if not self.is_fitted:
+            raise RuntimeError("call fit() before add()")
+        keys = np.asarray(keys, dtype=np.int64).reshape(-1)
+        if len(keys) != len(docs):
+            raise ValueError("keys and docs differ in length")
+        if len(keys) == 0:
+            return
+        mats = [np.asarray(d, dtype=np.float32).reshape(-1, self.dim) for d in docs]
+        codes = self._encode(np.concatenate(mats))
+        fh = self._open_writer()
+        fh.write(codes.tobytes())
+        start = self._rows
+        for key, mat in zip(keys.tolist(), mats, strict=True):
+            self._spans[key] = (start, len(mat))
+            start += len(mat)
+        self._rows = start
+        self._dirty = True
+        self._mmap = None
+
+    def _open_writer(self) -> BinaryIO:
+        if self._writer is None:
+            fh = open(self.directory / _DATA, "r+b")  # noqa: SIM115 - kept open across adds, closed in flush
+            # Drop rows a killed writer appended after the last commit: nothing references them.
+            fh.truncate(self._committed_rows * self.reduced_dim)
+            fh.seek(0, os.SEEK_END)
+            self._writer = fh
+        return self._writer
+
+    def flush(self) -> None:
+        """Make appended rows durable, then atomically publish the new offsets."""
+        if self._writer is not None:
+            fh = self._writer
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+            self._writer = None
+        if not self._dirty:
+            return
+        spans = self._spans
+        keys = np.fromiter(spans.keys(), dtype=np.int64, count=len(spans))
+        pairs = np.array(list(spans.values()), dtype=np.int64).reshape(-1, 2)
+        payload = _npz_bytes(keys=keys, starts=pairs[:, 0], counts=pairs[:, 1], rows=np.int64(self._rows))
+        _write_atomically(self.directory / _OFFSETS, payload)
+        self._committed_rows = self._rows
+        self._dirty = False
+
+    close = flush
+
+    def __enter__(self) -> TokenStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def _data(self) -> np.ndarray:
+        if self._writer is not None:
+            self._writer.flush()
+        if self._mmap is None or len(self._mmap) < self._rows:
+            if self._rows == 0:
+                return np.zeros((0, self.reduced_dim), dtype=np.int8)
+            self._mmap = np.memmap(
+                self.directory / _DATA, dtype=np.int8, mode="r", shape=(self._rows, self.reduced_dim)
+            )
+        return self._mmap
+
+    def project_query(self, query_tokens: np.ndarray) -> np.ndarray:
+        """Map query tokens ``(m, dim)`` into the space of ``get`` (so ``project_query(q) @ get(k).T``
+        are the token similarities)."""
+        if self._projection is None:
+            raise RuntimeError("token store is not fitted")
+        return np.asarray(query_tokens, dtype=np.float32).reshape(-1, self.dim) @ self._projection
+
+    def get(self, key: int) -> np.ndarray:
+        """Decompressed token vectors of one paper: ``(n, reduced_dim)`` float32. KeyError if absent."""
+        start, count = self._spans[int(key)]
+        assert self._scale is not None
+        return self._data()[start : start + count].astype(np.float32) * self._scale
+
+    def maxsim(self, query_tokens: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Chamfer similarity ``sum_q max_d <q, d>`` of the query with each paper in ``keys``.
+
+        Query tokens are in the original dimension. Papers not in the store score -inf; papers without
+        tokens score 0.
+        """
+        keys = np.asarray(keys, dtype=np.int64).reshape(-1)
+        scores = np.full(len(keys), -np.inf, dtype=np.float32)
+        if not self.is_fitted or len(keys) == 0:
+            return scores
+        assert self._scale is not None
+        # Fold the int8 step sizes into the query so stored codes are used as they are.
+        query = self.project_query(query_tokens) * self._scale
+        data = self._data()
+        block: list[tuple[int, int, int]] = []  # (position in keys, first row, row count)
+        block_rows = 0
+        for pos, key in enumerate(keys.tolist()):
+            span = self._spans.get(key)
+            if span is None:
+                continue
+            if span[1] == 0:
+                scores[pos] = 0.0
+                continue
+            if block and block_rows + span[1] > _ROWS_PER_BLOCK:
+                self._score_block(query, data, block, scores)
+                block, block_rows = [], 0
+            block.append((pos, *span))
+            block_rows += span[1]
+        if block:
+            self._score_block(query, data, block, scores)
+        return scores
+
+    @staticmethod
+    def _score_block(
+        query: np.ndarray, data: np.ndarray, block: list[tuple[int, int, int]], scores: np.ndarray
+    ) -> None:
+        """One matrix product for the rows of several papers, a per-paper max, a sum over the query."""
+        rows = np.concatenate([data[start : start + count] for _, start, count in block]).astype(np.float32)
+        sims = query @ rows.T  # (query tokens, rows)
+        bounds = np.cumsum([0] + [count for _, _, count in block[:-1]])
+        scores[[pos for pos, _, _ in block]] = np.maximum.reduceat(sims, bounds, axis=1).sum(axis=0)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, int | np.integer) and int(key) in self._spans
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def bytes_on_disk(self) -> int:
+        """Total size of the store's files."""
+        return sum(p.stat().st_size for p in self.directory.iterdir() if p.is_file())
