@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from paperscope.cli import digest as digest_cmds
 from paperscope.cli import ingest as ingest_cmds
 from paperscope.cli import store as store_cmds
 from paperscope.cli import web as web_cmds
@@ -31,6 +32,7 @@ def _root(
 
 
 app.add_typer(ingest_cmds.app, name="ingest")
+app.add_typer(digest_cmds.app, name="digest")
 store_cmds.register(app)
 ingest_cmds.register(app)
 web_cmds.register(app)

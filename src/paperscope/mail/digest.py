@@ -241,7 +241,7 @@ class DigestComposer:
         """Compose and store (outbox + sent log, one transaction per batch) every due digest."""
         report = ComposeReport()
         for batch in self.batches(now, report):
-            enqueue(self.engine, batch, now)
+            enqueue(self.engine, batch)  # queue times are wall-clock; `now` names the edition
             if on_batch is not None:
                 on_batch(report.composed)
         return report
