@@ -15,7 +15,7 @@ from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.web.cache import ResponseCache, ResponseCacheMiddleware
 from paperscope.web.rendering import STATIC_DIR, TEMPLATES_DIR, JsonResponse, install_filters, render
-from paperscope.web.routes import atom, feed, hf_api, meta, papers, search
+from paperscope.web.routes import atom, feed, hf_api, meta, papers, search, subscriptions
 
 # Read-only pages whose finished responses may be cached for anonymous visitors.
 CACHED_PREFIXES = ("/papers/", "/trending", "/categories", "/api/daily_papers", "/api/papers/", "/api/stats",
@@ -54,6 +54,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(request, 422, f"invalid parameters — {summary}", problems)
 
 
+def _open_search(engine: Any, settings: Settings) -> Any:
+    """A reusable SearchEngine (indexes and encoder load once, on first use); None without the stage."""
+    try:
+        from paperscope.search import SearchEngine
+    except ImportError:
+        return None
+    return SearchEngine(engine, settings)
+
+
 def create_app(settings: Settings, *, cache_seconds: float = 30.0) -> FastAPI:
     """Build the web app for one installation. State lives on `app.state`, never in module globals.
 
@@ -71,6 +80,7 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0) -> FastAPI:
     app.state.engine = open_database(settings.db_url)
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     install_filters(app.state.templates)
+    app.state.search_engine = _open_search(app.state.engine, settings)
     app.state.similar_papers = None  # filled by the similar-papers feature when it is installed
     app.state.response_cache = ResponseCache(ttl_seconds=cache_seconds)
     app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache, prefixes=CACHED_PREFIXES)
@@ -79,4 +89,5 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0) -> FastAPI:
     # hf_api before papers: `/api/papers/search` must win over the `/api/papers/{id}` catch-all.
     for router in (feed.router, search.router, hf_api.router, papers.router, atom.router, meta.router):
         app.include_router(router)
+    app.include_router(subscriptions.router)  # digest subscriptions + the optional digest scheduler
     return app

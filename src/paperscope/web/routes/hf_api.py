@@ -17,7 +17,7 @@ from paperscope.store import get_papers_by_rowid
 from paperscope.web.params import DayParam, MonthParam, WeekParam, period_or_400
 from paperscope.web.rendering import JsonResponse, state
 from paperscope.web.routes.papers import find_paper
-from paperscope.web.routes.search import search_function
+from paperscope.web.routes.search import searcher
 from paperscope.web.serialize import hf_daily_item, hf_paper
 
 router = APIRouter(tags=["huggingface-compatible"])
@@ -48,11 +48,11 @@ def papers_search(request: Request, q: Annotated[str, Query(max_length=500)] = "
     """Papers matching a query (BM25 words), best first."""
     if not q.strip():
         return JsonResponse([])
-    fn = search_function()
-    if fn is None:
+    engine = searcher(request)
+    if engine is None:
         raise HTTPException(status_code=503, detail="search is not available on this server")
     st = state(request)
-    result = fn(st.engine, st.settings, q, mode="bm25", k=limit, offset=0, filters=SearchFilters())
+    result = engine.search(q, mode="bm25", k=limit, offset=0, filters=SearchFilters())
     papers = get_papers_by_rowid(st.engine, [h.rowid for h in result.hits])
     return JsonResponse([hf_daily_item(x) for x in papers])
 

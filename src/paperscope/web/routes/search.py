@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import re
-from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -29,14 +27,16 @@ DateTo = Annotated[date | None, Query(description="Listed on or before (YYYY-MM-
 MAX_RESULTS = 1000
 
 
-def search_function() -> Callable[..., SearchResult] | None:
-    """`paperscope.search.search` when the search stage is installed, else None (the page says so)."""
-    try:
-        module = importlib.import_module("paperscope.search")
-    except ImportError:
-        return None
-    fn = getattr(module, "search", None)
-    return fn if callable(fn) else None
+class Searcher(Protocol):
+    """What the web needs of `paperscope.search.SearchEngine` (kept on `app.state.search_engine`)."""
+
+    def search(self, query: str, *, mode: SearchMode = "hybrid", k: int = 10, offset: int = 0,
+               filters: SearchFilters | None = None) -> SearchResult: ...
+
+
+def searcher(request: Request) -> Searcher | None:
+    """The app's search engine, or None when the search stage is not installed (pages say so)."""
+    return getattr(request.app.state, "search_engine", None)
 
 
 def execute_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
@@ -60,21 +60,24 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
         "date_from": date_from.isoformat() if date_from else None,
         "date_to": date_to.isoformat() if date_to else None,
         "offset": offset, "limit": limit, "total": 0, "results": [], "no_good_answer": False,
-        "available": True,
+        "available": True, "has_more": False,
     }
     if not q.strip():
         return data, []
-    fn = search_function()
-    if fn is None:
+    engine = searcher(request)
+    if engine is None:
         data["available"] = False
         return data, []
     st = state(request)
     filters = SearchFilters(categories=categories, date_from=date_from, date_to=date_to)
-    result: SearchResult = fn(st.engine, st.settings, q, mode=mode, k=limit, offset=offset, filters=filters)
-    papers = {p.rowid: p for p in get_papers_by_rowid(st.engine, [h.rowid for h in result.hits])}
-    data.update({"mode": result.mode, "total": result.total, "no_good_answer": result.no_good_answer,
-                 "timings_ms": result.timings_ms})
-    return data, [(papers[h.rowid], h) for h in result.hits if h.rowid in papers]
+    # One extra hit tells whether a next page exists (the engine's `total` is capped at its depth).
+    result = engine.search(q, mode=mode, k=limit + 1, offset=offset, filters=filters)
+    hits = result.hits[:limit]
+    papers = {p.rowid: p for p in get_papers_by_rowid(st.engine, [h.rowid for h in hits])}
+    data.update({"mode": result.mode, "total": result.total, "has_more": len(result.hits) > limit,
+                 "no_good_answer": result.no_good_answer,
+                 "timings_ms": result.timings_ms, "notes": list(getattr(result, "notes", []) or [])})
+    return data, [(papers[h.rowid], h) for h in hits if h.rowid in papers]
 
 
 def run_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,

@@ -1,0 +1,243 @@
+"""Email digest subscriptions: the form, the JSON API, the signed confirm and one-click unsubscribe links,
+and the optional digest scheduler that runs inside `paperscope serve`.
+
+Forms carry a signed, expiring token (stateless CSRF protection). The confirm and unsubscribe links
+carry their own signed token, so they work without signing in: GET shows a page with one button, POST
+acts (RFC 8058 one-click clients POST `List-Unsubscribe=One-Click` straight to the same URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, FastAPI, Form, Path, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from paperscope.feed.trending import trending_papers
+from paperscope.mail.digest import TrendingFetch
+from paperscope.mail.outbox import SenderBusy
+from paperscope.mail.runner import deliver_pending, run_cycle
+from paperscope.mail.subscribe import (
+    InvalidSubscription,
+    SubscriptionRequest,
+    confirm_from_token,
+    request_subscription,
+    subscriber_from_unsubscribe_token,
+    unsubscribe_from_token,
+)
+from paperscope.mail.tokens import BadToken, MailTokens
+from paperscope.settings import Settings
+from paperscope.store.subscriptions import SavedSearch, Subscription
+from paperscope.web.rendering import JsonResponse, render, state, wants_json
+
+log = logging.getLogger("paperscope.digest")
+Token = Annotated[str, Path(max_length=400)]
+
+
+def _trending(engine: Any) -> TrendingFetch:
+    def fetch(first: Any, last: Any, limit: int) -> list[Any]:
+        return [t.paper for t in trending_papers(engine, limit=limit, period=(first, last))[0]]
+    return fetch
+
+
+async def _scheduler(app: FastAPI, settings: Settings) -> None:
+    """Every `digest_interval_minutes`: compose due digests and deliver the outbox (in a worker thread)."""
+    engine = app.state.engine
+    while True:
+        try:
+            report = await asyncio.to_thread(run_cycle, engine, settings, trending=_trending(engine))
+            log.info("digest cycle: composed %d, sent %d, retrying %d, failed %d", report.compose.composed,
+                     report.delivery.sent, report.delivery.retrying, report.delivery.failed)
+        except SenderBusy:
+            log.info("digest cycle skipped: another run holds the sender lock")
+        except Exception:  # a bad cycle must not stop the web app or later cycles
+            log.exception("digest cycle failed")
+        await asyncio.sleep(settings.digest_interval_minutes * 60)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    task = asyncio.create_task(_scheduler(app, settings)) if settings.digest_scheduler else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+router = APIRouter(tags=["subscriptions"], lifespan=_lifespan)
+
+
+class SavedSearchIn(BaseModel):
+    query: str = Field(min_length=1, max_length=200)
+    categories: list[str] = Field(default_factory=list, max_length=20)
+    author: str | None = Field(default=None, max_length=200)
+
+
+class SubscriptionIn(BaseModel):
+    """A subscription request (JSON API)."""
+
+    email: str = Field(max_length=320)
+    frequency: str = Field(default="weekly", description="daily (weekdays) or weekly")
+    trending: bool = False
+    categories: list[str] = Field(default_factory=list, max_length=20)
+    searches: list[SavedSearchIn] = Field(default_factory=list, max_length=10)
+    per_section: int = Field(default=5, ge=1, le=20)
+
+
+def _public(sub: Subscription) -> dict[str, Any]:
+    return {"email": sub.email, "status": sub.status, "frequency": sub.frequency,
+            "per_section": sub.per_section, **sub.choice.to_json()}
+
+
+def _send_confirmation_soon(background: BackgroundTasks, request: Request) -> None:
+    st = state(request)
+    background.add_task(deliver_pending, st.engine, st.settings, kind="confirm")
+
+
+def _subscribe(request: Request, background: BackgroundTasks, req: SubscriptionRequest) -> dict[str, Any]:
+    st = state(request)
+    outcome = request_subscription(st.engine, st.settings, req)
+    if outcome.needs_confirmation:
+        _send_confirmation_soon(background, request)
+    return {**_public(outcome.subscription), "created": outcome.created,
+            "confirmation_sent": outcome.needs_confirmation}
+
+
+def _form_page(request: Request, error: str | None = None, values: dict[str, Any] | None = None,
+               status_code: int = 200) -> Response:
+    tokens = MailTokens(state(request).settings)
+    return render(request, "subscriptions/subscribe.html",
+                  {"title": "Email digest", "csrf": tokens.form_token(), "error": error,
+                   "values": values or {}},
+                  status_code=status_code)
+
+
+@router.get("/subscribe", summary="Digest subscription form")
+def subscribe_form(request: Request) -> Response:
+    """The form: address, daily or weekly, trending / categories / saved searches."""
+    return _form_page(request)
+
+
+@router.post("/subscribe", summary="Subscribe (form)")
+def subscribe_submit(
+    request: Request, background: BackgroundTasks,
+    email: Annotated[str, Form(max_length=320)], csrf: Annotated[str, Form(max_length=400)],
+    frequency: Annotated[str, Form()] = "weekly", trending: Annotated[bool, Form()] = False,
+    categories: Annotated[str, Form(max_length=2000)] = "",
+    searches: Annotated[str, Form(max_length=5000)] = "",
+    per_section: Annotated[int, Form(ge=1, le=20)] = 5,
+) -> Response:
+    """Validate the form; on success queue the confirmation mail and say so."""
+    values = {"email": email, "frequency": frequency, "trending": trending, "categories": categories,
+              "searches": searches, "per_section": per_section}
+    try:
+        MailTokens(state(request).settings).check_form_token(csrf)
+        req = SubscriptionRequest(
+            email=email, frequency=frequency, trending=trending,
+            categories=tuple(categories.replace(",", " ").split()),
+            searches=tuple(SavedSearch(line.strip()) for line in searches.splitlines() if line.strip()),
+            per_section=per_section)
+        result = _subscribe(request, background, req)
+    except (InvalidSubscription, BadToken) as exc:
+        return _form_page(request, str(exc), values, status_code=400)
+    return render(request, "subscriptions/message.html", {
+        "title": "Check your inbox" if result["confirmation_sent"] else "Subscription updated",
+        "heading": "Check your inbox" if result["confirmation_sent"] else "Subscription updated",
+        "message": (f"We sent a confirmation link to {result['email']}. Your digests start once you open it."
+                    if result["confirmation_sent"] else
+                    f"{result['email']} is subscribed; your new choices apply from the next digest.")})
+
+
+@router.post("/api/subscriptions", summary="Subscribe (JSON)", status_code=202)
+def subscribe_api(request: Request, background: BackgroundTasks, body: SubscriptionIn) -> Response:
+    """Create or update a subscription; a new address gets a confirmation mail (double opt-in).
+
+    JSON-only (the content type forces a CORS preflight, so other sites cannot submit it from a browser).
+    Repeating a request is harmless: the subscription is updated in place.
+    """
+    req = SubscriptionRequest(
+        email=body.email, frequency=body.frequency, trending=body.trending, categories=tuple(body.categories),
+        searches=tuple(SavedSearch(s.query, tuple(s.categories), s.author) for s in body.searches),
+        per_section=body.per_section)
+    try:
+        return JsonResponse(_subscribe(request, background, req), status_code=202)
+    except InvalidSubscription as exc:
+        return JsonResponse({"error": str(exc), "status": 400}, status_code=400)
+
+
+def _link_problem(request: Request, exc: BadToken) -> Response:
+    status = 410 if exc.expired else 400
+    if wants_json(request):
+        return JsonResponse({"error": str(exc), "status": status}, status_code=status)
+    return render(request, "subscriptions/message.html",
+                  {"title": "Link not valid", "heading": "This link does not work", "message": str(exc)},
+                  status_code=status)
+
+
+def _done(request: Request, sub: Subscription, heading: str, message: str) -> Response:
+    if wants_json(request):
+        return JsonResponse(_public(sub))
+    return render(request, "subscriptions/message.html", {"title": heading, "heading": heading,
+                                                          "message": message})
+
+
+@router.get("/subscriptions/confirm/{token}", summary="Confirmation page")
+def confirm_page(request: Request, token: Token) -> Response:
+    """Shows a button; link scanners that prefetch the URL do not confirm anything."""
+    st = state(request)
+    try:
+        ref = MailTokens(st.settings).read_confirm(token)
+    except BadToken as exc:
+        return _link_problem(request, exc)
+    return render(request, "subscriptions/action.html", {
+        "title": "Confirm subscription", "heading": "Confirm your digest subscription",
+        "message": f"Send paperscope digests to {ref.email}?", "button": "Yes, confirm",
+        "action": f"/subscriptions/confirm/{token}"})
+
+
+@router.post("/subscriptions/confirm/{token}", summary="Confirm a subscription")
+def confirm_submit(request: Request, token: Token) -> Response:
+    """Activate the subscription (idempotent)."""
+    st = state(request)
+    try:
+        sub = confirm_from_token(st.engine, st.settings, token)
+    except BadToken as exc:
+        return _link_problem(request, exc)
+    return _done(request, sub, "Subscription confirmed",
+                 f"{sub.email} will get the {sub.frequency} digest. Every digest has an unsubscribe link.")
+
+
+@router.get("/subscriptions/unsubscribe/{token}", summary="Unsubscribe page")
+def unsubscribe_page(request: Request, token: Token) -> Response:
+    """Asks for confirmation with one button (no sign-in needed)."""
+    st = state(request)
+    try:
+        sub = subscriber_from_unsubscribe_token(st.engine, st.settings, token)
+    except BadToken as exc:
+        return _link_problem(request, exc)
+    if sub.status == "unsubscribed":
+        return _done(request, sub, "Unsubscribed", f"{sub.email} gets no more digests.")
+    return render(request, "subscriptions/action.html", {
+        "title": "Unsubscribe", "heading": "Unsubscribe from paperscope digests",
+        "message": f"Stop sending digests to {sub.email}?", "button": "Unsubscribe",
+        "action": f"/subscriptions/unsubscribe/{token}"})
+
+
+@router.post("/subscriptions/unsubscribe/{token}", summary="Unsubscribe (RFC 8058 one-click)")
+def unsubscribe_submit(request: Request, token: Token) -> Response:
+    """Stop all digests for the subscriber the signed token names. Idempotent."""
+    st = state(request)
+    try:
+        sub = unsubscribe_from_token(st.engine, st.settings, token)
+    except BadToken as exc:
+        return _link_problem(request, exc)
+    return _done(request, sub, "Unsubscribed", f"{sub.email} gets no more digests.")

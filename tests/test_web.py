@@ -1,0 +1,146 @@
+"""The web pages and their JSON twins, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from paperscope.feed.trending import trending_score
+from paperscope.settings import Settings
+from paperscope.store import open_database
+from paperscope.web.app import create_app
+from tests.test_web_data import MON, THU, TUE, load_library
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    load_library(open_database(settings.db_url))
+    app = create_app(settings, cache_seconds=0)
+    with TestClient(app) as c:
+        yield c
+    app.state.engine.dispose()
+
+
+def ids(data: dict) -> list[str]:
+    return [p["id"] for p in data["papers"]]
+
+
+def test_feed_defaults_to_latest_day_and_html_matches_json(client: TestClient) -> None:
+    data = client.get("/?format=json").json()
+    assert data["period"]["key"] == THU.isoformat()
+    assert data["total"] == 14
+    html = client.get("/").text
+    assert "Thursday, 20 March 2025" in html
+    for title in (p["title"] for p in data["papers"]):
+        assert title in html
+
+
+def test_previous_and_next_skip_days_without_papers(client: TestClient) -> None:
+    thu = client.get("/?format=json").json()
+    assert thu["previous"]["key"] == TUE.isoformat()  # Wednesday had no papers
+    assert thu["next"] is None
+    tue = client.get(f"/?date={TUE}&format=json").json()
+    assert (tue["previous"]["key"], tue["next"]["key"]) == (MON.isoformat(), THU.isoformat())
+    mon = client.get(f"/?date={MON}&format=json").json()
+    assert mon["previous"] is None
+    # The HTML page links to the same neighbours.
+    assert f'href="/?date={TUE}"' in client.get("/").text
+
+
+def test_sorts_and_category_filter(client: TestClient) -> None:
+    by_votes = client.get(f"/?date={TUE}&sort=upvotes&format=json").json()
+    assert ids(by_votes) == ["2503.20002", "2503.20001"]  # 12 upvotes before 5
+    newest = client.get(f"/?date={MON}&sort=newest&format=json").json()
+    assert ids(newest) == ["2503.10002", "2503.10001"]
+    cl = client.get("/?week=2025-W12&category=cs.CL&format=json&limit=100").json()
+    # Cross-listed papers count (2503.20001 is cs.LG primary, cs.CL secondary); math.CO does not.
+    assert "2503.20001" in ids(cl) and "2503.10002" not in ids(cl)
+    assert cl["period"]["kind"] == "week" and cl["total"] == 15
+
+
+def test_week_and_month_listings(client: TestClient) -> None:
+    week = client.get("/?week=2025-W12&format=json&limit=100").json()
+    assert (week["period"]["start"], week["period"]["end"]) == ("2025-03-17", "2025-03-23")
+    assert week["total"] == 18
+    month = client.get("/?month=2025-03&format=json").json()
+    assert month["total"] == 18 and month["previous"] is None and month["next"] is None
+
+
+def test_pagination(client: TestClient) -> None:
+    first = client.get("/?limit=10&sort=newest&format=json").json()
+    second = client.get("/?limit=10&sort=newest&page=2&format=json").json()
+    assert len(first["papers"]) == 10 and len(second["papers"]) == 4
+    assert not set(ids(first)) & set(ids(second))
+    assert 'rel="next"' in client.get("/?limit=10").text
+
+
+def test_paper_page_escapes_and_links(client: TestClient) -> None:
+    html = client.get("/papers/2503.20001").text
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'href="https://arxiv.org/abs/2503.20001"' in html
+    assert 'href="https://arxiv.org/pdf/2503.20001"' in html
+    attn = client.get("/papers/2503.10001").text
+    assert '<span class="math">O(n^2)</span>' in attn
+    assert 'href="https://github.com/example/attn"' in attn
+    assert "Similar papers" not in attn  # the slot stays hidden until that feature exists
+    # Versioned ids, arXiv URLs and old-style ids all resolve.
+    assert client.get("/papers/2503.10001v2?format=json").json()["title"] == "Attention Is Still All You Need"
+    assert client.get("/papers/hep-th/9901001?format=json").json()["id"] == "hep-th/9901001"
+
+
+def test_unknown_paper_and_bad_input_are_clear_4xx(client: TestClient) -> None:
+    r = client.get("/papers/2501.99999?format=json")
+    assert r.status_code == 404 and "2501.99999" in r.json()["error"]
+    page = client.get("/papers/2501.99999")
+    assert page.status_code == 404 and "Not found" in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    bad_date = client.get("/?date=2025-02-30&format=json")
+    assert bad_date.status_code == 400 and "bad date" in bad_date.json()["error"]
+    too_many = client.get("/api/daily_papers?limit=5000")
+    assert too_many.status_code == 422 and "limit" in too_many.json()["error"]
+    both = client.get("/?date=2025-03-17&month=2025-03&format=json")
+    assert both.status_code == 400 and "only one" in both.json()["error"]
+    assert client.get("/categories/not%20a%20category").status_code == 422
+
+
+def test_trending_uses_the_documented_formula(client: TestClient) -> None:
+    data = client.get("/trending?format=json").json()
+    as_of = data["as_of"]
+    assert as_of.startswith("2025-03-21T00:00")  # end of the newest listing day
+    top = data["papers"][0]
+    # Attention: 40 upvotes, 87 h old -> 40/(87+2)^1.5 = 0.048; Sparse Retrieval: 12 upvotes, 62 h old
+    # -> 12/(62+2)^1.5 = 0.023. The older paper leads because it has many more upvotes.
+    assert top["id"] == "2503.10001"
+    assert top["trending_score"] == pytest.approx(trending_score(40, 87.0), rel=1e-4)
+    scores = [p["trending_score"] for p in data["papers"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_categories_page(client: TestClient) -> None:
+    data = client.get("/categories?format=json").json()
+    counts = {c["category"]: c["papers"] for c in data["categories"]}
+    assert counts["cs.CL"] == 15 and counts["hep-th"] == 1
+    listing = client.get("/categories/cs.IR?format=json").json()
+    assert listing["period"]["key"] == THU.isoformat() and ids(listing) == ["2503.40001"]
+
+
+def test_search_page_highlights_safely(client: TestClient) -> None:
+    data = client.get("/search?q=diffusion+transformers&mode=bm25&format=json").json()
+    assert data["results"] and data["results"][0]["id"] == "2503.20001"
+    html = client.get("/search?q=diffusion&mode=bm25").text
+    assert "<mark>Diffusion</mark>" in html
+    assert "<script>alert(1)</script>" not in html
+    garbage = client.get('/search?q=%22%27%3Cb%3E%20AND%20NEAR(%20*&mode=bm25')
+    assert garbage.status_code == 200 and "<b>" not in garbage.text.split("<main", 1)[1]
+    filtered = client.get(f"/api/search?q=retrieval&mode=bm25&category=cs.CL&date_from={THU}").json()
+    assert [r["id"] for r in filtered["results"]] == ["2503.40001"]
+
+
+def test_search_pagination(client: TestClient) -> None:
+    first = client.get("/api/search?q=language+models&mode=bm25&limit=5").json()
+    second = client.get("/api/search?q=language+models&mode=bm25&limit=5&page=2").json()
+    assert first["has_more"] and len(first["results"]) == 5
+    assert not {r["id"] for r in first["results"]} & {r["id"] for r in second["results"]}
