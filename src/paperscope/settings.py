@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: SecretStr = SecretStr("")
     mail_from: str = "paperscope <digest@localhost>"
+    # Digests: `paperscope serve` composes and sends them itself every N minutes when enabled (off by
+    # default: use cron with `paperscope digest run` instead, or as well; one sender runs at a time).
+    digest_scheduler: bool = False
+    digest_interval_minutes: float = 15.0
 
     @property
     def sqlite_path(self) -> Path:

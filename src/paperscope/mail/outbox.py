@@ -86,12 +86,14 @@ class Deliverer:
     """Sends due outbox messages over one SMTP transport, recording each outcome as it happens."""
 
     def __init__(self, engine: sa.Engine, transport: SmtpTransport, policy: RetryPolicy | None = None,
-                 batch_size: int = 200, clock: Callable[[], datetime] = utcnow) -> None:
+                 batch_size: int = 200, clock: Callable[[], datetime] = utcnow,
+                 kind: str | None = None) -> None:
         self.engine = engine
         self.transport = transport
         self.policy = policy or RetryPolicy()
         self.batch_size = batch_size
         self.clock = clock
+        self.kind = kind  # only this kind of message (e.g. "confirm" from the web app), else all
 
     def _temporary(self, msg: ClaimedMessage, error: str, report: DeliveryReport) -> None:
         attempts = msg.attempts + 1
@@ -111,7 +113,7 @@ class Deliverer:
         handled = 0
         while limit is None or handled < limit:
             size = self.batch_size if limit is None else min(self.batch_size, limit - handled)
-            batch = claim_due(self.engine, claim, size, self.clock())
+            batch = claim_due(self.engine, claim, size, self.clock(), self.kind)
             if not batch:
                 break
             for n, msg in enumerate(batch):

@@ -19,7 +19,7 @@ from paperscope.mail.digest import (
     TrendingFetch,
     default_providers,
 )
-from paperscope.mail.outbox import Deliverer, DeliveryReport, RetryPolicy, sender_lock
+from paperscope.mail.outbox import Deliverer, DeliveryReport, RetryPolicy, SenderBusy, sender_lock
 from paperscope.mail.smtp import SmtpConfig, SmtpTransport
 from paperscope.mail.tokens import MailTokens
 from paperscope.search import SearchEngine
@@ -57,6 +57,17 @@ def write_dry_run(composer: DigestComposer, now: datetime, directory: Path) -> C
             tmp.replace(path)
             report.dry_run_files.append(path)
     return report
+
+
+def deliver_pending(engine: sa.Engine, settings: Settings, *, kind: str | None = None,
+                    ssl_context: ssl.SSLContext | None = None) -> DeliveryReport | None:
+    """Deliver due messages now (e.g. a confirmation mail right after subscribing). Returns None when
+    another sender holds the lock: it, or the next cron / scheduler run, will send them."""
+    try:
+        with sender_lock(settings), SmtpTransport(SmtpConfig.from_settings(settings, ssl_context)) as smtp:
+            return Deliverer(engine, smtp, kind=kind).deliver()
+    except SenderBusy:
+        return None
 
 
 def run_cycle(engine: sa.Engine, settings: Settings, *, trending: TrendingFetch | None,

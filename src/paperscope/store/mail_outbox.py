@@ -92,14 +92,17 @@ def recover_orphans(engine: sa.Engine) -> tuple[int, int]:
     return requeued, uncertain
 
 
-def claim_due(engine: sa.Engine, claim: str, limit: int, now: datetime | None = None) -> list[ClaimedMessage]:
-    """Atomically mark up to `limit` due queued messages as `sending` under `claim`; return them."""
+def claim_due(engine: sa.Engine, claim: str, limit: int, now: datetime | None = None,
+              kind: str | None = None) -> list[ClaimedMessage]:
+    """Atomically mark up to `limit` due queued messages (of `kind`, if given) as `sending` under `claim`."""
     now = now or utcnow()
+    due = sa.select(mail_outbox.c.id).where(mail_outbox.c.status == "queued",
+                                            mail_outbox.c.next_attempt_at <= now)
+    if kind is not None:
+        due = due.where(mail_outbox.c.kind == kind)
     with engine.begin() as conn:
         ids = conn.execute(
-            sa.select(mail_outbox.c.id)
-            .where(mail_outbox.c.status == "queued", mail_outbox.c.next_attempt_at <= now)
-            .order_by(mail_outbox.c.next_attempt_at, mail_outbox.c.id).limit(limit)
+            due.order_by(mail_outbox.c.next_attempt_at, mail_outbox.c.id).limit(limit)
         ).scalars().all()
         if not ids:
             return []
