@@ -52,8 +52,7 @@ def _atom(request: Request, feed_path: str, title: str, subtitle: str,
 
 
 def _trend_note(item: TrendingPaper) -> str:
-    upvotes = item.paper.hf.upvotes if item.paper.hf else 0
-    return f"{upvotes} upvotes · trending score {item.score:.4f}"
+    return f"{item.paper.upvotes} upvotes · trending score {item.score:.4f}"
 
 
 @router.get("/daily.atom", summary="Daily feed (Atom)")

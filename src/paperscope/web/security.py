@@ -1,0 +1,315 @@
+"""Sign-in machinery: password hashing, sessions, CSRF tokens, sign-in/sign-up rate limits, bearer tokens.
+
+- Passwords: argon2id (argon2-cffi's defaults, RFC 9106 low-memory profile), re-hashed when the
+  parameters change.
+- Sessions: a random 256-bit cookie (`ps_session`: HttpOnly, SameSite=Lax, Secure under https); the
+  store keeps its SHA-256. A new id is issued at every sign-in and sign-out deletes it server-side.
+- CSRF: every form carries a token signed with the installation key (itsdangerous) and bound to the
+  visitor — to the session when signed in, else to a random `ps_csrf` cookie — so a token lifted from
+  one visitor is useless to another, and a cross-site post carries none. JSON API writes authenticated
+  by cookie need the same token in an `X-CSRF-Token` header; bearer tokens need none.
+- Rate limits: sign-in failures are counted per account name and per client IP in the store; after a
+  few failures each attempt must wait (doubling), then the account (or IP) is blocked for a while.
+  Sign-ups and reset requests are capped per IP. Limits and the clock live on `app.state`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from paperscope.store import users as user_store
+from paperscope.store.users import User
+
+SESSION_COOKIE = "ps_session"
+CSRF_COOKIE = "ps_csrf"
+CSRF_HEADER = "x-csrf-token"
+SESSION_DAYS = 30
+CSRF_MAX_AGE = 12 * 3600
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class AuthLimits:
+    """How hard sign-in, sign-up and reset requests are throttled (tests may install tighter ones)."""
+
+    window: timedelta = timedelta(minutes=15)
+    free_failures: int = 3  # per account, before each attempt has to wait
+    slow_seconds: float = 2.0  # the wait after the first extra failure; doubles with each further one
+    max_slow_seconds: float = 60.0
+    block_after: int = 10  # failures per account within the window: blocked until the window passes
+    ip_block_after: int = 30  # failures from one IP within the window (many accounts, one attacker)
+    hourly_per_ip: int = 5  # sign-ups and reset requests from one IP per hour
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A throttled attempt: why, and when to come back."""
+
+    reason: str
+    retry_after: int
+
+
+def _hasher(request: Request) -> PasswordHasher:
+    hasher: PasswordHasher = request.app.state.password_hasher
+    return hasher
+
+
+def hash_password(request: Request, password: str) -> str:
+    """argon2id hash of a password."""
+    return _hasher(request).hash(password)
+
+
+def verify_password(request: Request, user: User, password: str) -> bool:
+    """Check a password; upgrade the stored hash when the hashing parameters have changed."""
+    engine = request.app.state.engine
+    stored = user_store.password_hash_of(engine, user.id)
+    if stored is None:
+        return False
+    hasher = _hasher(request)
+    try:
+        hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if hasher.check_needs_rehash(stored):
+        user_store.set_password_hash(engine, user.id, hasher.hash(password))
+    return True
+
+
+def dummy_verify(request: Request) -> None:
+    """Spend the time a real verification takes, so unknown names cannot be told apart by timing."""
+    hasher = _hasher(request)
+    try:
+        hasher.verify(request.app.state.dummy_hash, "not the password")
+    except VerificationError:
+        pass
+
+
+def now(request: Request) -> datetime:
+    """The app's clock (tests install a controllable one)."""
+    clock: Clock = request.app.state.clock
+    return clock()
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+# Who is asking -----------------------------------------------------------------------------------------
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def viewer(request: Request) -> User | None:
+    """The signed-in account (bearer token or session cookie), looked up once per request."""
+    if hasattr(request.state, "viewer"):
+        found: User | None = request.state.viewer
+        return found
+    engine: sa.Engine = request.app.state.engine
+    user: User | None = None
+    token = _bearer(request)
+    if token is not None:
+        user = user_store.token_user(engine, token)
+        request.state.via_token = user is not None
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            user = user_store.session_user(engine, cookie, now(request))
+    request.state.viewer = user
+    return user
+
+
+def require_user(request: Request) -> User:
+    """The signed-in account, or 401 (API) / a redirect to the sign-in page (browsers)."""
+    user = viewer(request)
+    if user is None:
+        if _bearer(request) is not None:
+            raise HTTPException(status_code=401, detail="invalid or revoked API token",
+                                headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(status_code=401, detail="sign in first")
+    return user
+
+
+def require_moderator(request: Request) -> User:
+    """A signed-in moderator (or admin), else 403."""
+    user = require_user(request)
+    if not user.is_moderator:
+        raise HTTPException(status_code=403, detail="moderators only")
+    return user
+
+
+# CSRF ---------------------------------------------------------------------------------------------------
+
+def _csrf_serializer(request: Request) -> URLSafeTimedSerializer:
+    serializer: URLSafeTimedSerializer = request.app.state.csrf_serializer
+    return serializer
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def _binding(request: Request) -> str | None:
+    session = request.cookies.get(SESSION_COOKIE)
+    if session and viewer(request) is not None:
+        return "s:" + _digest(session)
+    anon = getattr(request.state, "new_csrf_cookie", None) or request.cookies.get(CSRF_COOKIE)
+    return "a:" + _digest(anon) if anon else None
+
+
+def csrf_token(request: Request) -> str:
+    """The token forms on this page carry. For a visitor without a binding cookie, one is minted and
+    must be set on the response with `attach_csrf_cookie` (the sign-in/up and reset pages do)."""
+    binding = _binding(request)
+    if binding is None:
+        request.state.new_csrf_cookie = secrets.token_urlsafe(32)
+        binding = _binding(request)
+    return str(_csrf_serializer(request).dumps(binding))
+
+
+def attach_csrf_cookie(request: Request, response: Response) -> Response:
+    """Set the anonymous CSRF cookie minted while rendering, if any."""
+    value = getattr(request.state, "new_csrf_cookie", None)
+    if value:
+        response.set_cookie(CSRF_COOKIE, value, httponly=True, samesite="lax", secure=_secure(request),
+                            path="/")
+    return response
+
+
+def check_csrf(request: Request, token: str | None) -> None:
+    """403 unless `token` was issued to this visitor within the last CSRF_MAX_AGE seconds."""
+    binding = _binding(request)
+    try:
+        if not token or binding is None:
+            raise BadSignature("missing")
+        issued_to = _csrf_serializer(request).loads(token, max_age=CSRF_MAX_AGE)
+    except BadSignature:
+        raise HTTPException(status_code=403, detail="missing or invalid CSRF token; reload the page") from None
+    if not secrets.compare_digest(str(issued_to), binding):
+        raise HTTPException(status_code=403, detail="missing or invalid CSRF token; reload the page")
+
+
+def api_writer(request: Request) -> User:
+    """The account behind a JSON API write: a bearer token, or a session cookie plus X-CSRF-Token."""
+    user = require_user(request)
+    if not getattr(request.state, "via_token", False):
+        check_csrf(request, request.headers.get(CSRF_HEADER))
+    return user
+
+
+# Sessions -----------------------------------------------------------------------------------------------
+
+def _secure(request: Request) -> bool:
+    return str(request.app.state.settings.base_url).startswith("https://")
+
+
+def start_session(request: Request, response: Response, user: User) -> None:
+    """Sign in: drop any session the browser had and issue a fresh id (no session fixation)."""
+    engine = request.app.state.engine
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        user_store.delete_session(engine, old)
+    token = secrets.token_urlsafe(32)
+    issued = now(request)
+    user_store.create_session(engine, user.id, token, issued + timedelta(days=SESSION_DAYS), issued)
+    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_DAYS * 86400, httponly=True, samesite="lax",
+                        secure=_secure(request), path="/")
+    request.state.viewer = user
+
+
+def end_session(request: Request, response: Response) -> None:
+    """Sign out: delete the session server-side, so the old cookie is worthless even if kept."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        user_store.delete_session(request.app.state.engine, cookie)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
+
+
+# Rate limits --------------------------------------------------------------------------------------------
+
+def _limits(request: Request) -> AuthLimits:
+    limits: AuthLimits = request.app.state.auth_limits
+    return limits
+
+
+def signin_refusal(request: Request, account: str) -> Refusal | None:
+    """Whether a sign-in attempt for `account` from this IP must be refused right now."""
+    engine, limits, at = request.app.state.engine, _limits(request), now(request)
+    since = at - limits.window
+    ip_failures = user_store.recent_auth_events(engine, "signin-fail-ip", client_ip(request), since)
+    if len(ip_failures) >= limits.ip_block_after:
+        wait = ip_failures[-limits.ip_block_after] + limits.window - at
+        return Refusal("too many failed sign-ins from your network; try again later", _seconds(wait))
+    failures = user_store.recent_auth_events(engine, "signin-fail-account", account.lower(), since)
+    if len(failures) >= limits.block_after:
+        wait = failures[-1] + limits.window - at
+        return Refusal("this account is locked after too many failed sign-ins; try again later",
+                       _seconds(wait))
+    if len(failures) >= limits.free_failures:
+        extra = len(failures) - limits.free_failures
+        delay = timedelta(seconds=min(limits.slow_seconds * 2 ** extra, limits.max_slow_seconds))
+        wait = failures[-1] + delay - at
+        if wait > timedelta(0):
+            return Refusal("too many failed sign-ins; wait a moment before trying again", _seconds(wait))
+    return None
+
+
+def _seconds(delta: timedelta) -> int:
+    return max(int(delta.total_seconds() + 0.999), 1)
+
+
+def record_signin_failure(request: Request, account: str) -> None:
+    engine, at = request.app.state.engine, now(request)
+    user_store.record_auth_event(engine, "signin-fail-account", account.lower(), at)
+    user_store.record_auth_event(engine, "signin-fail-ip", client_ip(request), at)
+
+
+def record_signin_success(request: Request, account: str) -> None:
+    user_store.clear_auth_events(request.app.state.engine, "signin-fail-account", account.lower())
+
+
+def hourly_refusal(request: Request, kind: str) -> Refusal | None:
+    """Cap sign-ups / reset requests per IP per hour; counts this attempt when allowed."""
+    engine, limits, at = request.app.state.engine, _limits(request), now(request)
+    ip = client_ip(request)
+    recent = user_store.recent_auth_events(engine, kind, ip, at - timedelta(hours=1))
+    if len(recent) >= limits.hourly_per_ip:
+        return Refusal("too many requests from your network; try again later",
+                       _seconds(recent[-limits.hourly_per_ip] + timedelta(hours=1) - at))
+    user_store.record_auth_event(engine, kind, ip, at)
+    return None
+
+
+def too_many(refusal: Refusal) -> HTTPException:
+    """A 429 carrying Retry-After."""
+    return HTTPException(status_code=429, detail=refusal.reason,
+                         headers={"Retry-After": str(refusal.retry_after)})
+
+
+# Installation --------------------------------------------------------------------------------------------
+
+def install_security(app: FastAPI, signing_key: str) -> None:
+    """Put the hasher, CSRF signer, limits and clock on app.state; expose helpers to templates."""
+    hasher = PasswordHasher()  # argon2id
+    app.state.password_hasher = hasher
+    app.state.dummy_hash = hasher.hash(secrets.token_urlsafe(16))
+    app.state.csrf_serializer = URLSafeTimedSerializer(signing_key, salt="paperscope.csrf")
+    app.state.auth_limits = AuthLimits()
+    app.state.clock = lambda: datetime.now(UTC)
+    env: Any = app.state.templates.env
+    env.globals["viewer"] = viewer
+    env.globals["csrf_token"] = csrf_token

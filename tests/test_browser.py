@@ -1,0 +1,121 @@
+"""A real browser (Debian's chromium, headless, via Playwright) walks the site like a reader would.
+
+Screenshots of every page land in test-artifacts/screenshots/ (git-ignored); the path is printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from paperscope.settings import Settings
+from paperscope.store import open_database
+from paperscope.web.app import create_app
+from tests.test_web_data import live_server, load_library
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install .[dev])")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    config = Settings(home=tmp_path_factory.mktemp("browser-home"), request_interval=0.0)
+    load_library(open_database(config.db_url))
+    app = create_app(config, cache_seconds=0)
+    with live_server(app) as url:
+        yield url
+    app.state.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(params=["desktop", "phone-dark"])
+def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
+    if request.param == "desktop":
+        context = browser.new_context(viewport={"width": 1200, "height": 900})  # type: ignore[attr-defined]
+    else:
+        context = browser.new_context(  # type: ignore[attr-defined]
+            viewport={"width": 390, "height": 844}, color_scheme="dark", device_scale_factor=2)
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    pg.variant = request.param
+    yield pg
+    context.close()
+
+
+def shoot(page: object, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}-{page.variant}.png"  # type: ignore[attr-defined]
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    print(f"screenshot: {path}")
+
+
+def test_reader_walks_the_site(site: str, page: object) -> None:
+    pg = page
+    pg.goto(site + "/")  # type: ignore[attr-defined]
+    expect = sync_api.expect
+    expect(pg.locator("h1")).to_contain_text("Thursday, 20 March 2025")  # type: ignore[attr-defined]
+    shoot(pg, "1-feed")
+
+    # Previous day skips Wednesday (no papers) to Tuesday.
+    pg.click("#prev-period")  # type: ignore[attr-defined]
+    expect(pg.locator("h1")).to_contain_text("Tuesday, 18 March 2025")  # type: ignore[attr-defined]
+    expect(pg.locator("article.card")).to_have_count(2)  # type: ignore[attr-defined]
+    # The title with markup in it is shown as text, never executed.
+    expect(pg.locator("article.card h2").nth(1)).to_contain_text("<script>")  # type: ignore[attr-defined]
+    shoot(pg, "2-previous-day")
+
+    # Category filter (htmx swaps the list and updates the address bar).
+    pg.goto(site + "/?week=2025-W12")  # type: ignore[attr-defined]
+    pg.select_option("select[name=category]", "cs.IR")  # type: ignore[attr-defined]
+    expect(pg.locator("article.card")).to_have_count(2)  # type: ignore[attr-defined]
+    assert "category=cs.IR" in pg.url  # type: ignore[attr-defined]
+
+    # Search from the header box, results highlighted.
+    box = pg.locator("header input[name=q]")  # type: ignore[attr-defined]
+    box.fill("language models")
+    box.press("Enter")
+    expect(pg.locator("article.card mark").first).to_be_visible()  # type: ignore[attr-defined]
+    shoot(pg, "3-search")
+
+    # Paginate the search results.
+    first_titles = pg.locator("article.card h2").all_inner_texts()  # type: ignore[attr-defined]
+    pg.goto(site + "/search?q=language+models&mode=bm25&limit=5")  # type: ignore[attr-defined]
+    pg.click("a[rel=next]")  # type: ignore[attr-defined]
+    expect(pg.locator(".pager")).to_contain_text("page 2")  # type: ignore[attr-defined]
+    assert pg.locator("article.card h2").all_inner_texts() != first_titles[:5]  # type: ignore[attr-defined]
+    shoot(pg, "4-search-page-2")
+
+    # Open a paper from the feed.
+    pg.goto(site + "/?date=2025-03-17")  # type: ignore[attr-defined]
+    pg.click("text=Attention Is Still All You Need")  # type: ignore[attr-defined]
+    expect(pg.locator("h1")).to_have_text("Attention Is Still All You Need")  # type: ignore[attr-defined]
+    expect(pg.locator("a", has_text="PDF")).to_have_attribute(  # type: ignore[attr-defined]
+        "href", "https://arxiv.org/pdf/2503.10001")
+    expect(pg.locator(".math")).to_have_text("O(n^2)")  # type: ignore[attr-defined]
+    shoot(pg, "5-paper")
+
+    # Trending and the friendly error page.
+    pg.goto(site + "/trending")  # type: ignore[attr-defined]
+    expect(pg.locator("article.card").first).to_contain_text("Attention")  # type: ignore[attr-defined]
+    shoot(pg, "6-trending")
+    response = pg.goto(site + "/papers/2401.00000")  # type: ignore[attr-defined]
+    assert response.status == 404
+    expect(pg.locator("h1")).to_have_text("Not found")  # type: ignore[attr-defined]
+    shoot(pg, "7-not-found")
