@@ -1,0 +1,201 @@
+"""Diverse re-ranking: greedy MAP inference for a determinantal point process (DPP).
+
+Chen, Zhang & Zhou (2018), "Fast Greedy MAP Inference for Determinantal Point Process to Improve
+Recommendation Diversity". The greedy step adds the item that most increases log det(L_Y); an
+incremental Cholesky factor makes each step O(k·M) for M candidates instead of a fresh determinant.
+
+Kernel. L = diag(q)·S·diag(q): S is the cosine similarity of the candidates' pooled vectors (a Gram
+matrix, so positive semi-definite), q the quality of each candidate. The quality/diversity knob θ in
+[0, 1] follows the paper's trade-off: maximising θ·Σ r_i + (1-θ)·log det(S_Y) is the same as maximising
+log det(L_Y) with q_i = exp(α·r_i), α = θ / (2(1-θ)). Relevance r_i is the candidate's score min-max
+scaled to [0, 1] over the candidate list, so θ means the same thing whatever the scale of the scores
+(BM25, cosine, MaxSim, RRF). θ = 1 is the relevance order; θ = 0 ignores relevance entirely.
+
+Because log det(L_Y) = 2α·Σ_{i∈Y} r_i + log det(S_Y), the greedy gain of item i is 2α·r_i + log d_i²
+where d_i² is i's Cholesky residual in S alone. We therefore factor S and add the quality term in log
+space: the same choices as factoring L, without overflow when θ is close to 1 (exp(α) explodes).
+
+When every remaining residual is ~0 (the rest are duplicates of, or spanned by, what was picked) the
+greedy stops and the remaining candidates follow in relevance order: duplicates are pushed down, never
+dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from paperscope.search.engine import SearchEngine
+from paperscope.search.types import Mode, SearchFilters, SearchHit, SearchResult
+
+# Residuals below this are numerically zero: the candidate adds no new direction.
+_EPS = 1e-9
+DEFAULT_THETA = 0.7
+
+
+def scaled_relevance(scores: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Scores min-max scaled to [0, 1] (all ones when they are all equal)."""
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if len(s) == 0:
+        return s
+    lo, hi = float(s.min()), float(s.max())
+    if hi - lo <= 0 or not math.isfinite(hi - lo):
+        return np.ones_like(s)
+    return (s - lo) / (hi - lo)
+
+
+def cosine_similarity(vectors: np.ndarray) -> np.ndarray:
+    """Pairwise cosine similarity of the rows of `vectors`.
+
+    A zero row (a paper without a vector) is treated as unlike anything else: similarity 0 to every
+    other row and 1 to itself, so the DPP neither favours nor buries it.
+    """
+    v = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    v = np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
+    sims = v @ v.T
+    np.fill_diagonal(sims, 1.0)
+    return sims
+
+
+def alpha_for(theta: float) -> float:
+    """The exponent α = θ / (2(1-θ)) of the quality term q_i = exp(α r_i); inf at θ = 1."""
+    if not 0.0 <= theta <= 1.0:
+        raise ValueError(f"theta must be in [0, 1], got {theta}")
+    return math.inf if theta >= 1.0 else theta / (2.0 * (1.0 - theta))
+
+
+def greedy_map(similarity: np.ndarray, k: int, log_quality: np.ndarray | None = None) -> list[int]:
+    """Greedy MAP of the DPP with kernel diag(q)·S·diag(q), q = exp(log_quality) (all ones if None).
+
+    Returns up to `k` indices in the order chosen. Candidates whose residual is ~0 are never chosen
+    by the greedy; the caller decides what follows them (see `dpp_order`). Ties go to the lower index.
+    """
+    s = np.asarray(similarity, dtype=np.float64)
+    m = s.shape[0]
+    k = min(k, m)
+    lq = np.zeros(m) if log_quality is None else np.asarray(log_quality, dtype=np.float64)
+    if k <= 0:
+        return []
+    factors = np.zeros((k, m))  # row t: the t-th column of the incremental Cholesky factor, per item
+    residual = np.diag(s).copy()  # d_i^2: what item i adds to the determinant given the chosen set
+    available = np.ones(m, dtype=bool)
+    chosen: list[int] = []
+    for t in range(k):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gain = np.where(available & (residual > _EPS), 2.0 * lq + np.log(np.maximum(residual, _EPS)),
+                            -np.inf)
+        j = int(np.argmax(gain))
+        if not np.isfinite(gain[j]):
+            break
+        chosen.append(j)
+        available[j] = False
+        if t + 1 == k:
+            break
+        # Chen et al. Alg. 1: e_i = (S_ji - <c_j, c_i>) / d_j; c_i gets e_i appended; d_i^2 -= e_i^2.
+        e = (s[j] - factors[:t, j] @ factors[:t]) / math.sqrt(residual[j])
+        factors[t] = e
+        residual = residual - e * e
+    return chosen
+
+
+def dpp_order(scores: Sequence[float] | np.ndarray, vectors: np.ndarray, theta: float = DEFAULT_THETA,
+              k: int | None = None) -> list[int]:
+    """Re-rank candidates for relevance and diversity; returns positions into `scores`, best first.
+
+    The first `k` (default: all) positions come from the DPP greedy at trade-off `theta`; if the greedy
+    stops early (everything left is redundant) the rest follow in relevance order.
+    """
+    rel = scaled_relevance(scores)
+    m = len(rel)
+    k = m if k is None else min(k, m)
+    by_relevance = [int(i) for i in np.argsort(-rel, kind="stable")]
+    alpha = alpha_for(theta)
+    if math.isinf(alpha) or m == 0:
+        return by_relevance[:k] if k < m else by_relevance
+    picked = greedy_map(cosine_similarity(vectors), k, log_quality=alpha * rel)
+    seen = set(picked)
+    return picked + [i for i in by_relevance if i not in seen]
+
+
+def intra_list_similarity(vectors: np.ndarray) -> float:
+    """Mean pairwise cosine similarity of a list of vectors (0 for fewer than two)."""
+    n = len(vectors)
+    if n < 2:
+        return 0.0
+    sims = cosine_similarity(vectors)
+    return float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
+
+
+def pooled_vectors(pooled_index: Any, keys: Sequence[int]) -> dict[int, np.ndarray]:
+    """The stored pooled vector of each key found in a pooled `AnnIndex` (missing keys are left out).
+
+    AnnIndex has no public read of its vectors, so this reads usearch's `get` through it; an int8 index
+    is scaled back to floats with the index's own quantisation scale.
+    """
+    if not keys:
+        return {}
+    getter = getattr(pooled_index, "vectors", None)
+    if callable(getter):  # a public accessor, should AnnIndex grow one
+        found = getter(np.asarray(keys, dtype=np.int64))
+        return {int(k): np.asarray(v, dtype=np.float32) for k, v in zip(keys, found, strict=True)
+                if v is not None}
+    index = pooled_index._index
+    arr = np.asarray(keys, dtype=np.int64)
+    present = np.asarray(index.contains(arr), dtype=bool).reshape(-1)
+    out: dict[int, np.ndarray] = {}
+    if not present.any():
+        return out
+    got = np.asarray(index.get(arr[present]), dtype=np.float32).reshape(int(present.sum()), -1)
+    scale = getattr(pooled_index, "_i8_scale", None)
+    if getattr(pooled_index, "dtype", "") == "i8" and scale:
+        got = got / float(scale)
+    for key, vec in zip(arr[present].tolist(), got, strict=True):
+        out[int(key)] = vec
+    return out
+
+
+def diversify(hits: Sequence[SearchHit], vectors: dict[int, np.ndarray], *, theta: float = DEFAULT_THETA,
+              method: str = "dpp", k: int | None = None) -> list[SearchHit]:
+    """Re-order ranked hits (best first) with the DPP (or `method="mmr"`, θ used as MMR's λ).
+
+    Hits whose paper has no vector are treated as unlike every other hit.
+    """
+    from paperscope.search.mmr import mmr_order
+
+    if len(hits) < 2:
+        return list(hits)
+    dim = next((len(v) for v in vectors.values()), 1)
+    matrix = np.stack([vectors.get(h.rowid, np.zeros(dim, dtype=np.float32)) for h in hits])
+    scores = [h.score for h in hits]
+    if method == "dpp":
+        order = dpp_order(scores, matrix, theta, k)
+    elif method == "mmr":
+        order = mmr_order(scores, matrix, theta, k)
+    else:
+        raise ValueError(f"unknown diversity method {method!r}; choose dpp or mmr")
+    return [hits[i] for i in order]
+
+
+def search_diverse(search_engine: SearchEngine, query: str, *, mode: Mode = "hybrid", k: int = 10,
+                   offset: int = 0, filters: SearchFilters | None = None, threshold: float | None = None,
+                   theta: float = DEFAULT_THETA, candidates: int = 100, method: str = "dpp") -> SearchResult:
+    """`SearchEngine.search` with the top `candidates` re-ranked for diversity before paging.
+
+    Diversity needs pooled vectors: without a vector index the relevance order is kept (with a note).
+    """
+    depth = max(candidates, offset + k)
+    result = search_engine.search(query, mode=mode, k=depth, filters=filters, threshold=threshold)
+    idx = search_engine.indexes
+    hits = result.hits
+    if idx is None:
+        result.notes.append("no vector index yet: results are not diversified")
+    else:
+        hits = diversify(hits, pooled_vectors(idx.pooled, [h.rowid for h in hits]), theta=theta,
+                         method=method, k=offset + k)
+    result.hits = hits[offset:offset + k]
+    result.offset = offset
+    return result

@@ -1,0 +1,139 @@
+"""DPP greedy MAP (Chen et al. 2018) against brute force, its θ knob, and the MMR baseline."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from paperscope.search.dpp import (
+    alpha_for,
+    cosine_similarity,
+    diversify,
+    dpp_order,
+    greedy_map,
+    intra_list_similarity,
+)
+from paperscope.search.mmr import mmr_order
+from paperscope.search.types import SearchHit
+
+
+def brute_force_greedy(kernel: np.ndarray, k: int) -> list[int]:
+    """Greedy MAP the slow way: at each step the item maximising log det of the chosen sub-kernel."""
+    chosen: list[int] = []
+    for _ in range(k):
+        best, best_value = None, -np.inf
+        for i in range(len(kernel)):
+            if i in chosen:
+                continue
+            idx = chosen + [i]
+            sign, logdet = np.linalg.slogdet(kernel[np.ix_(idx, idx)])
+            if sign > 0 and logdet > best_value + 1e-12:
+                best, best_value = i, logdet
+        if best is None:
+            break
+        chosen.append(best)
+    return chosen
+
+
+def random_items(rng: np.random.Generator, m: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    vectors = rng.normal(size=(m, dim))
+    scores = rng.uniform(0, 5, size=m)
+    return vectors, scores
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_greedy_matches_brute_force_log_det(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    m, dim, k = 12, 16, 6
+    vectors, _ = random_items(rng, m, dim)
+    quality = rng.uniform(0.5, 2.0, size=m)
+    sims = cosine_similarity(vectors)
+    kernel = quality[:, None] * sims * quality[None, :]
+    assert greedy_map(sims, k, log_quality=np.log(quality)) == brute_force_greedy(kernel, k)
+
+
+@pytest.mark.parametrize("theta", [0.2, 0.5, 0.8])
+def test_theta_kernel_matches_brute_force(theta: float) -> None:
+    """dpp_order's log-space shortcut picks what log det(diag(q) S diag(q)) with q = exp(α r) picks."""
+    rng = np.random.default_rng(42)
+    vectors, scores = random_items(rng, 10, 12)
+    rel = (scores - scores.min()) / (scores.max() - scores.min())
+    q = np.exp(alpha_for(theta) * rel)
+    kernel = q[:, None] * cosine_similarity(vectors) * q[None, :]
+    assert dpp_order(scores, vectors, theta, k=5)[:5] == brute_force_greedy(kernel, 5)
+
+
+def test_theta_one_is_relevance_order() -> None:
+    rng = np.random.default_rng(1)
+    vectors, scores = random_items(rng, 30, 8)
+    assert dpp_order(scores, vectors, theta=1.0) == list(np.argsort(-scores))
+    # Close to 1 the quality term dominates every finite diversity gain on generic vectors.
+    assert dpp_order(scores, vectors, theta=0.9999, k=10)[:10] == list(np.argsort(-scores))[:10]
+
+
+def test_exact_duplicates_are_pushed_down_not_dropped() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(6, 32))
+    # Items 0-2 are the same paper three times (the most relevant ones), then five distinct papers.
+    vectors = np.vstack([base[0], base[0], base[0], base[1:]])
+    scores = np.array([1.0, 0.99, 0.98, 0.9, 0.8, 0.7, 0.6, 0.5])
+    order = dpp_order(scores, vectors, theta=0.7)
+    assert sorted(order) == list(range(8))
+    assert order[0] == 0
+    assert set(order[-2:]) == {1, 2}  # the copies come after every distinct paper
+    assert order[1:6] == [3, 4, 5, 6, 7]
+
+
+def test_near_duplicates_lower_intra_list_similarity_more_than_mmr_at_equal_relevance_cost() -> None:
+    rng = np.random.default_rng(5)
+    topics = rng.normal(size=(5, 64))
+    # Four near-copies of topic 0 rank first, then one paper per other topic.
+    vectors = np.vstack([topics[0] + 0.05 * rng.normal(size=(4, 64)), topics[1:]])
+    scores = np.array([1.0, 0.98, 0.96, 0.94, 0.7, 0.68, 0.66, 0.64])
+    top = dpp_order(scores, vectors, theta=0.6, k=5)[:5]
+    assert intra_list_similarity(vectors[top]) < intra_list_similarity(vectors[:5])
+    assert set(top) >= {4, 5, 6, 7}  # every other topic makes the top 5
+
+
+def test_mmr_lambda_one_is_relevance_and_lower_lambda_diversifies() -> None:
+    topics = np.eye(3)  # three unrelated topics
+    vectors = np.vstack([topics[0], topics[0] + 0.01, topics[1], topics[2]])
+    scores = np.array([1.0, 0.95, 0.5, 0.4])
+    assert mmr_order(scores, vectors, lam=1.0) == [0, 1, 2, 3]
+    assert mmr_order(scores, vectors, lam=0.5)[:3] == [0, 2, 3]
+
+
+def test_bad_knobs_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        dpp_order([1.0, 2.0], np.eye(2), theta=1.5)
+    with pytest.raises(ValueError):
+        mmr_order([1.0, 2.0], np.eye(2), lam=-0.1)
+
+
+def test_diversify_keeps_every_hit_and_handles_papers_without_vectors() -> None:
+    ranked = [(1, 3.0), (2, 2.9), (3, 2.0), (4, 1.0)]
+    hits = [SearchHit(rowid=r, paper_id=f"p{r}", score=s) for r, s in ranked]
+    v = np.array([1.0, 0.0, 0.0])
+    vectors = {1: v, 2: v.copy(), 3: np.array([0.0, 1.0, 0.0])}  # 4 has no vector
+    reranked = diversify(hits, vectors, theta=0.5)
+    assert [h.rowid for h in reranked][:2] == [1, 3]
+    assert sorted(h.rowid for h in reranked) == [1, 2, 3, 4]
+    assert [h.rowid for h in diversify(hits, vectors, theta=1.0)] == [1, 2, 3, 4]
+
+
+def test_greedy_is_fast_enough_for_interactive_reranking() -> None:
+    import time
+
+    rng = np.random.default_rng(0)
+    vectors, scores = random_items(rng, 300, 384)
+    t = time.perf_counter()
+    dpp_order(scores, vectors, theta=0.7, k=50)
+    assert time.perf_counter() - t < 1.0
+
+
+def test_small_inputs() -> None:
+    assert dpp_order([], np.zeros((0, 3))) == []
+    assert dpp_order([1.0], np.ones((1, 3))) == [0]
+    assert list(itertools.islice(dpp_order([1.0, 1.0], np.eye(2), k=1), 1)) == [0]
