@@ -37,9 +37,11 @@ def normalize_address(text: str) -> str:
     """The address in normalised form, or InvalidSubscription. Syntax only: no DNS lookups."""
     try:
         # ASCII only: every SMTP server can carry it, and the envelope needs no SMTPUTF8.
-        return validate_email(text.strip(), check_deliverability=False, allow_smtputf8=False).normalized
+        normalized = validate_email(text.strip(), check_deliverability=False, allow_smtputf8=False).normalized
     except EmailNotValidError as exc:
         raise InvalidSubscription(f"{text.strip()!r} is not a valid email address: {exc}") from None
+    # Local parts are case-sensitive in theory but not at any real provider; one subscription per person.
+    return normalized.lower()
 
 
 @dataclass(frozen=True)
