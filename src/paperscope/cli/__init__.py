@@ -9,7 +9,9 @@ import typer
 
 from paperscope.cli import digest as digest_cmds
 from paperscope.cli import ingest as ingest_cmds
+from paperscope.cli import search as search_cmds
 from paperscope.cli import store as store_cmds
+from paperscope.cli import users as users_cmds
 from paperscope.cli import web as web_cmds
 from paperscope.settings import Settings
 
@@ -33,8 +35,10 @@ def _root(
 
 app.add_typer(ingest_cmds.app, name="ingest")
 app.add_typer(digest_cmds.app, name="digest")
+app.add_typer(users_cmds.app, name="user")
 store_cmds.register(app)
 ingest_cmds.register(app)
+search_cmds.register(app)
 web_cmds.register(app)
 
 

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from paperscope.search.engine import SearchEngine
 from paperscope.search.types import Mode, SearchFilters, SearchHit, SearchResult
+
+if TYPE_CHECKING:
+    from paperscope.search.engine import SearchEngine
 
 # Residuals below this are numerically zero: the candidate adds no new direction.
 _EPS = 1e-9

@@ -42,3 +42,5 @@ class SearchResult:
     total: int = 0  # hits available before paging (capped by the engine's candidate depth)
     no_good_answer: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # Things the user should know, e.g. "no vector index yet: hybrid fell back to bm25".
+    notes: list[str] = field(default_factory=list)

@@ -1,0 +1,69 @@
+"""Relevance thresholds: turn a hit's raw similarity into P(relevant) and drop hits below a cutoff.
+
+The calibrated score is a logistic function of the query-paper cosine similarity of the pooled
+vectors (the one score that is comparable across queries; BM25 and RRF scores are not). Its two
+parameters were fitted on the SciFact *train* split (never test, never holdout) by
+`benchmarks/search_quality.py --calibrate`: for every train query, the top-20 dense hits labelled
+relevant/not by the train qrels, then a one-feature logistic regression (`fit_logistic`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from paperscope.search.types import SearchHit
+
+# Fitted on SciFact train with the bundled all-MiniLM-L6-v2 (see module docstring).
+BUNDLED_SLOPE = 14.0
+BUNDLED_INTERCEPT = -8.0
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """P(relevant | cosine) = 1 / (1 + exp(-(slope * cosine + intercept)))."""
+
+    slope: float
+    intercept: float
+
+    @classmethod
+    def bundled(cls) -> Calibration:
+        return cls(BUNDLED_SLOPE, BUNDLED_INTERCEPT)
+
+    def probability(self, cosine: float) -> float:
+        z = self.slope * cosine + self.intercept
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def apply(self, hits: Sequence[SearchHit], mode: str, threshold: float,
+              components: Mapping[str, Mapping[int, float]]) -> list[SearchHit] | None:
+        """The hits whose P(relevant) is at least `threshold`, in their order; None when `mode` has no
+        cosine to calibrate (bm25).
+
+        In hybrid mode a paper the dense list did not reach gets the lowest cosine that list holds:
+        an upper bound on its own, so the threshold never drops it for want of a score.
+        """
+        dense = components.get("dense")
+        if mode == "bm25" or not dense:
+            return None
+        floor = min(dense.values())
+        return [h for h in hits if self.probability(dense.get(h.rowid, floor)) >= threshold]
+
+
+def fit_logistic(features: Sequence[float], labels: Sequence[int], iterations: int = 50) -> Calibration:
+    """Maximum-likelihood logistic regression on one feature (Newton's method, slight L2 for stability)."""
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    design = np.stack([x, np.ones_like(x)], axis=1)
+    w = np.zeros(2)
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(design @ w, -60, 60)))
+        grad = design.T @ (p - y) + 1e-3 * w
+        hess = design.T @ (design * (p * (1 - p))[:, None]) + 1e-3 * np.eye(2)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return Calibration(slope=float(w[0]), intercept=float(w[1]))

@@ -1,0 +1,224 @@
+"""Query -> ranked papers in four modes: bm25, dense, late (MUVERA + exact MaxSim), hybrid (fusion).
+
+A `SearchEngine` opens the indexes and the encoder once and is meant to be kept (the web app holds
+one); it notices when `paperscope index` has published new papers and re-opens the indexes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import sqlalchemy as sa
+
+from paperscope.embed import Encoded, Encoder, load_encoder
+from paperscope.index.build import IndexLayout, IndexSet
+from paperscope.search.calibration import Calibration
+from paperscope.search.fusion import RRF_K, reciprocal_rank_fusion
+from paperscope.search.types import MODES, Mode, SearchFilters, SearchHit, SearchResult
+from paperscope.settings import Settings
+from paperscope.store import get_papers_by_rowid
+from paperscope.store.fulltext import TextFilters, filter_rowids, matched_terms, search_fulltext
+
+VECTOR_MODES: tuple[Mode, ...] = ("dense", "late", "hybrid")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Depths and fusion weights, tuned on SciFact *train* (benchmarks/search_quality.py)."""
+
+    # Hybrid: reciprocal-rank fusion weights of the three lists and how deep each list goes.
+    weights: dict[str, float] = field(default_factory=lambda: {"bm25": 1.0, "dense": 1.0, "late": 1.0})
+    rrf_k: int = RRF_K
+    fusion_depth: int = 100
+    # Late mode: FDE/HNSW candidates re-ranked with exact MaxSim.
+    late_candidates: int = 300
+    # HNSW beam width (None: the index default, usearch's 64).
+    ef: int | None = 256
+    # Largest result depth any mode returns (bounds `total` and paging).
+    max_depth: int = 1000
+
+
+@dataclass
+class _Ranked:
+    """One mode's ranked candidates: row ids best first and their scores."""
+
+    ids: list[int]
+    scores: list[float]
+
+    def top(self, n: int) -> _Ranked:
+        return _Ranked(self.ids[:n], self.scores[:n])
+
+
+def _to_text_filters(filters: SearchFilters | None) -> TextFilters | None:
+    if filters is None:
+        return None
+    return TextFilters(categories=tuple(filters.categories), date_from=filters.date_from,
+                       date_to=filters.date_to, author=filters.author)
+
+
+class SearchEngine:
+    """Everything a query needs, opened once: the store, the index set, the query encoder."""
+
+    def __init__(self, engine: sa.Engine, settings: Settings, config: SearchConfig | None = None,
+                 encoder: Encoder | None = None, calibration: Calibration | None = None) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.config = config or SearchConfig()
+        self._encoder = encoder
+        self.calibration = calibration if calibration is not None else Calibration.bundled()
+        self._layout = IndexLayout(settings.index_dir)
+        self._indexes: IndexSet | None = None
+        self._manifest_mtime: float | None = None
+
+    # -- resources -------------------------------------------------------------------------------------
+
+    @property
+    def indexes(self) -> IndexSet | None:
+        """The current index set (re-opened when the manifest changed), or None when none exists."""
+        try:
+            mtime = self._layout.manifest.stat().st_mtime
+        except FileNotFoundError:
+            self._indexes, self._manifest_mtime = None, None
+            return None
+        if mtime != self._manifest_mtime:
+            self._indexes = IndexSet.open(self._layout.root)
+            self._manifest_mtime = mtime
+        return self._indexes
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = load_encoder(self.settings)
+        return self._encoder
+
+    def encode_query(self, query: str) -> Encoded:
+        return self.encoder.encode_queries([query])[0]
+
+    # -- one mode each ----------------------------------------------------------------------------------
+
+    def _bm25(self, query: str, depth: int, filters: TextFilters | None) -> _Ranked:
+        hits = search_fulltext(self.engine, query, limit=depth, filters=filters)
+        return _Ranked([r for r, _ in hits], [s for _, s in hits])
+
+    def _filtered(self, search: Callable[[int], _Ranked], depth: int, filters: TextFilters | None,
+                  size: int) -> _Ranked:
+        """Run an index search, over-fetching (x4 each round) until `depth` hits pass the filters."""
+        fetch = depth if filters is None or not filters.active else depth * 4
+        while True:
+            fetch = min(fetch, size)
+            ranked = search(fetch)
+            if filters is None or not filters.active:
+                return ranked.top(depth)
+            keep = filter_rowids(self.engine, ranked.ids, filters)
+            ids = [i for i in ranked.ids if i in keep]
+            scores = [s for i, s in zip(ranked.ids, ranked.scores, strict=True) if i in keep]
+            if len(ids) >= depth or fetch >= size:
+                return _Ranked(ids[:depth], scores[:depth])
+            fetch *= 4
+
+    def _dense(self, q: Encoded, idx: IndexSet, depth: int, filters: TextFilters | None) -> _Ranked:
+        def run(n: int) -> _Ranked:
+            keys, sims = idx.pooled.search(q.pooled, n, ef=max(self.config.ef or 0, n) or None)
+            return _Ranked(keys.tolist(), sims.tolist())
+        return self._filtered(run, depth, filters, len(idx.pooled))
+
+    def _late(self, q: Encoded, idx: IndexSet, depth: int, filters: TextFilters | None) -> _Ranked:
+        fde_query = idx.fde.encode_query(q.tokens)
+
+        def run(n: int) -> _Ranked:
+            keys, sims = idx.fde_ann.search(fde_query, n, ef=max(self.config.ef or 0, n) or None)
+            return _Ranked(keys.tolist(), sims.tolist())
+        candidates = self._filtered(run, max(depth, self.config.late_candidates), filters, len(idx.fde_ann))
+        return self.rerank_maxsim(q, idx, candidates.ids, depth)
+
+    @staticmethod
+    def rerank_maxsim(q: Encoded, idx: IndexSet, ids: list[int], depth: int) -> _Ranked:
+        """Exact MaxSim of the query against each candidate's stored tokens, best first."""
+        if not ids:
+            return _Ranked([], [])
+        keys = np.asarray(ids, dtype=np.int64)
+        scores = idx.tokens.maxsim(q.tokens, keys)
+        order = np.argsort(-scores, kind="stable")[:depth]
+        return _Ranked(keys[order].tolist(), scores[order].tolist())
+
+    # -- the public entry point -------------------------------------------------------------------------
+
+    def search(self, query: str, *, mode: Mode = "hybrid", k: int = 10, offset: int = 0,
+               filters: SearchFilters | None = None, threshold: float | None = None,
+               encoded: Encoded | None = None) -> SearchResult:
+        """Rank papers for `query`. See `paperscope.search.search` for the meaning of each argument."""
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
+        k, offset = max(0, k), max(0, offset)
+        timings: dict[str, float] = {}
+        notes: list[str] = []
+        text_filters = _to_text_filters(filters)
+        need = min(self.config.max_depth, offset + k)
+        idx = self.indexes if mode in VECTOR_MODES else None
+        used: Mode = mode
+        if mode in VECTOR_MODES and idx is None:
+            notes.append(f"no vector index yet (run `paperscope index`): {mode} fell back to bm25")
+            used = "bm25"
+        t0 = time.perf_counter()
+        q: Encoded | None = None
+        if used != "bm25" and query.strip():
+            q = encoded if encoded is not None else self.encode_query(query)
+            timings["encode"] = (time.perf_counter() - t0) * 1000
+        lists: dict[str, _Ranked] = {}
+        depth = max(need, self.config.fusion_depth) if used == "hybrid" else max(need, 1)
+        for name in ("bm25", "dense", "late"):
+            if used not in (name, "hybrid"):
+                continue
+            if used == "hybrid" and self.config.weights.get(name, 0.0) <= 0:
+                continue
+            t = time.perf_counter()
+            if name == "bm25":
+                lists[name] = self._bm25(query, depth, text_filters)
+            elif q is not None and idx is not None:
+                lists[name] = (self._dense if name == "dense" else self._late)(q, idx, depth, text_filters)
+            timings[name] = (time.perf_counter() - t) * 1000
+        if threshold is not None and "dense" not in lists and q is not None and idx is not None:
+            # The threshold is calibrated on pooled-vector cosine: fetch it for late mode too.
+            lists["dense"] = self._dense(q, idx, max(depth, self.config.fusion_depth), text_filters)
+        if used == "hybrid":
+            t = time.perf_counter()
+            fused = reciprocal_rank_fusion({n: r.ids for n, r in lists.items()}, self.config.weights,
+                                           self.config.rrf_k)
+            ranked = _Ranked([i for i, _ in fused], [s for _, s in fused])
+            timings["fusion"] = (time.perf_counter() - t) * 1000
+        else:
+            ranked = lists.get(used, _Ranked([], []))
+        components = {name: dict(zip(r.ids, r.scores, strict=True)) for name, r in lists.items()}
+        hits = [SearchHit(rowid=i, paper_id="", score=s,
+                          components={n: c[i] for n, c in components.items() if i in c})
+                for i, s in zip(ranked.ids, ranked.scores, strict=True)]
+        no_good_answer = False
+        if threshold is not None and hits:
+            kept = self.calibration.apply(hits, used, threshold, components)
+            if kept is None:
+                notes.append(f"no relevance threshold is calibrated for {used} mode; threshold ignored")
+            else:
+                no_good_answer = not kept
+                hits = kept
+        total = len(hits)
+        page = self._attach_papers(query, hits[offset:offset + k])
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return SearchResult(query=query, mode=used, hits=page, offset=offset, total=total,
+                            no_good_answer=no_good_answer, timings_ms=timings, notes=notes)
+
+    def _attach_papers(self, query: str, hits: list[SearchHit]) -> list[SearchHit]:
+        """Fill in paper ids and matched query terms for the page being returned."""
+        if not hits:
+            return []
+        papers = {p.rowid: p for p in get_papers_by_rowid(self.engine, [h.rowid for h in hits])}
+        page = []
+        for h in hits:
+            p = papers.get(h.rowid)
+            if p is None:  # deleted since it was indexed
+                continue
+            page.append(SearchHit(rowid=h.rowid, paper_id=p.paper_id, score=h.score, components=h.components,
+                                  matched_terms=matched_terms(query, [p.title, p.abstract])))
+        return page

@@ -1,0 +1,135 @@
+"""End-to-end search with the real bundled encoder on a small corpus, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from paperscope.embed import Encoded, Encoder, load_encoder
+from paperscope.index.build import build_index
+from paperscope.search import MODES, SearchEngine, SearchFilters, search
+from paperscope.settings import Settings
+from paperscope.store import get_papers_by_rowid, upsert_papers
+from tests.search_corpus import corpus
+
+
+class RememberingEncoder:
+    """The real bundled encoder, remembering what it encoded: every test indexes the same corpus on two
+    backends, and encoding it again would only cost time (the vectors are identical)."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self._docs: dict[str, Encoded] = {}
+        self._queries: dict[str, Encoded] = {}
+
+    def _cached(self, memo: dict[str, Encoded], texts: Sequence[str],
+                encode: Callable[[list[str]], list[Encoded]]) -> list[Encoded]:
+        missing = [t for t in dict.fromkeys(texts) if t not in memo]
+        if missing:
+            memo.update(zip(missing, encode(missing), strict=True))
+        return [memo[t] for t in texts]
+
+    def encode_documents(self, texts: Sequence[str], batch_size: int = 32) -> list[Encoded]:
+        return self._cached(self._docs, texts, self.inner.encode_documents)
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> list[Encoded]:
+        return self._cached(self._queries, texts, self.inner.encode_queries)
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return RememberingEncoder(load_encoder(Settings()))
+
+
+@pytest.fixture
+def indexed(engine: sa.Engine, settings: Settings, encoder: Encoder) -> SearchEngine:
+    upsert_papers(engine, corpus())
+    build_index(engine, settings.index_dir, encoder)
+    return SearchEngine(engine, settings, encoder=encoder)
+
+
+def titles(se: SearchEngine, rowids: list[int]) -> list[str]:
+    return [p.title for p in get_papers_by_rowid(se.engine, rowids)]
+
+
+def test_every_mode_finds_the_topic(indexed: SearchEngine) -> None:
+    for mode in MODES:
+        result = indexed.search("gravitational waves from merging black holes", mode=mode, k=3)
+        assert result.mode == mode and not result.notes
+        top = titles(indexed, [result.hits[0].rowid])
+        assert top == ["Black hole mergers observed by gravitational waves"]
+        assert result.hits[0].paper_id == "2503.00011"
+
+
+def test_vector_modes_match_meaning_not_just_words(indexed: SearchEngine) -> None:
+    # No paper shares a content word with this query; the vector modes still find the topic.
+    query = "automobile that steers itself"
+    assert indexed.search(query, mode="bm25").hits == []
+    for mode in ("dense", "late", "hybrid"):
+        top = indexed.search(query, mode=mode, k=1).hits[0]
+        assert titles(indexed, [top.rowid]) == ["Autonomous driving motion planning"], mode
+
+
+def test_hybrid_carries_component_scores_and_matched_terms(indexed: SearchEngine) -> None:
+    hit = indexed.search("prime numbers", mode="hybrid", k=1).hits[0]
+    assert set(hit.components) == {"bm25", "dense", "late"}
+    assert hit.matched_terms == ("prime", "numbers")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_filters_apply_in_every_mode(indexed: SearchEngine, mode: str) -> None:
+    by_cat = indexed.search("robots and galaxies", mode=mode, k=10,  # type: ignore[arg-type]
+                            filters=SearchFilters(categories=("cs.RO",)))
+    papers = get_papers_by_rowid(indexed.engine, [h.rowid for h in by_cat.hits])
+    assert papers and all(p.categories == ("cs.RO",) for p in papers)
+
+    window = SearchFilters(date_from=date(2025, 4, 1), date_to=date(2025, 4, 30), author="turing")
+    hits = indexed.search("robot galaxy protein translation", mode=mode,  # type: ignore[arg-type]
+                          k=20, filters=window).hits
+    papers = get_papers_by_rowid(indexed.engine, [h.rowid for h in hits])
+    assert papers and all(p.listed == date(2025, 4, 10) and p.authors == ("Alan Turing",) for p in papers)
+
+
+def test_paging_is_a_slice_of_the_ranking(indexed: SearchEngine) -> None:
+    full = [h.rowid for h in indexed.search("climate and weather", mode="hybrid", k=12).hits]
+    page2 = [h.rowid for h in indexed.search("climate and weather", mode="hybrid", k=4, offset=4).hits]
+    assert page2 == full[4:8]
+
+
+def test_odd_queries_never_error(indexed: SearchEngine) -> None:
+    for query in ['"unbalanced', "NEAR(", "***", "", "   ", "x" * 5000, "title:graph OR", "\x00;--"]:
+        for mode in MODES:
+            result = indexed.search(query, mode=mode, k=5)
+            assert result.mode == mode
+
+
+def test_threshold_says_when_nothing_is_relevant(indexed: SearchEngine) -> None:
+    nonsense = indexed.search("recipe for sourdough bread with rye flour", mode="hybrid", k=5, threshold=0.5)
+    assert nonsense.no_good_answer and nonsense.hits == []
+    good = indexed.search("protein folding structure prediction", mode="hybrid", k=5, threshold=0.5)
+    assert not good.no_good_answer
+    assert titles(indexed, [good.hits[0].rowid]) == ["Protein structure prediction"]
+    assert len(good.hits) < 5  # unrelated papers were cut
+    late = indexed.search("recipe for sourdough bread with rye flour", mode="late", k=5, threshold=0.5)
+    assert late.no_good_answer
+
+
+def test_without_vector_index_modes_fall_back_to_bm25(engine: sa.Engine, settings: Settings) -> None:
+    upsert_papers(engine, corpus())
+    result = search(engine, settings, "prime numbers", mode="hybrid", k=3)
+    assert result.mode == "bm25" and "fell back to bm25" in result.notes[0]
+    assert result.hits[0].paper_id == "2503.00029"
+
+
+def test_engine_sees_papers_indexed_after_it_opened(indexed: SearchEngine, settings: Settings,
+                                                     encoder: Encoder) -> None:
+    assert indexed.search("quantum teleportation", mode="dense", k=1).hits[0].paper_id != "2599.00001"
+    from paperscope.model import Paper
+
+    upsert_papers(indexed.engine, [Paper(arxiv_id="2599.00001", title="Quantum teleportation of qubits",
+                                         abstract="Entangled photons carry a quantum state.", source="test")])
+    build_index(indexed.engine, settings.index_dir, encoder)
+    assert indexed.search("quantum teleportation", mode="dense", k=1).hits[0].paper_id == "2599.00001"
