@@ -25,7 +25,7 @@ def load_papers(engine: sa.Engine, day: date, per_topic: int = 12) -> list[Paper
             n += 1
             batch.append(Paper(
                 arxiv_id=f"2611.{n:05d}", version=1, title=f"Advances in {topic} <part {i}>",
-                abstract=f"We study {topic}. " + "This sentence pads the abstract to a realistic length. " * 8,
+                abstract=f"We study {topic}. " + "This sentence pads the abstract out. " * 10,
                 authors=tuple(f"Author {k}" for k in range(1 + i % 9)), categories=(cat,),
                 published=day - timedelta(days=i % 3), listed=day - timedelta(days=i % 3), source="jsonl",
                 hf=HfInfo(upvotes=50 - i, submitted_at=datetime.combine(day, datetime.min.time(), UTC))

@@ -17,7 +17,12 @@ from paperscope.cli.digest import trending_fetch
 from paperscope.mail.runner import digest_composer
 from paperscope.settings import Settings
 from paperscope.store.mail_outbox import outbox_counts
-from paperscope.store.subscriptions import DigestChoice, SavedSearch, add_subscriptions_bulk, find_subscription
+from paperscope.store.subscriptions import (
+    DigestChoice,
+    SavedSearch,
+    add_subscriptions_bulk,
+    find_subscription,
+)
 from tests.mail_data import load_papers
 
 TUESDAY = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)

@@ -85,7 +85,8 @@ def test_every_subscriber_gets_one_digest_and_a_rerun_sends_nothing(
     assert got.sender == "digest@example.org"
 
 
-def test_no_paper_is_sent_twice_across_digests(engine: sa.Engine, settings: Settings, smtp: SmtpServer) -> None:
+def test_no_paper_is_sent_twice_across_digests(engine: sa.Engine, settings: Settings,
+                                               smtp: SmtpServer) -> None:
     load_papers(engine, TUESDAY.date() - timedelta(days=1), per_topic=12)
     add_subscriptions_bulk(engine, [
         ("fan@example.com", "daily", DigestChoice(categories=("cs.LG",))),
@@ -218,8 +219,8 @@ def test_dry_run_writes_eml_files_and_sends_nothing(
     subscribe_many(engine, 3, frequency="weekly")
     env = dict(os.environ, PAPERSCOPE_HOME=str(settings.home), PAPERSCOPE_DATABASE_URL=db_url,
                PAPERSCOPE_SMTP_PORT=str(smtp.port))
-    out = subprocess.run([sys.executable, "-m", "paperscope", "digest", "run", "--dry-run", str(tmp_path / "eml")],
-                         env=env, capture_output=True, text=True, timeout=120)
+    cmd = [sys.executable, "-m", "paperscope", "digest", "run", "--dry-run", str(tmp_path / "eml")]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "wrote 3 message(s)" in out.stdout
     assert len(list((tmp_path / "eml").glob("*.eml"))) == 3
