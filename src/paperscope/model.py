@@ -71,6 +71,10 @@ class Paper:
     rowid: int | None = None
     first_seen: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False)
+    # Upvotes cast by this installation's users (read from the store; sources never set it).
+    local_upvotes: int = field(default=0, compare=False)
+    # log2 of this installation's time-decayed votes and submissions (feed/trending.py), None if none.
+    community_trend: float | None = field(default=None, compare=False)
 
     @property
     def paper_id(self) -> str:
@@ -81,6 +85,11 @@ class Paper:
             return "doi:" + self.doi.strip().lower()
         norm = " ".join(re.sub(r"[^\w\s]", " ", self.title.lower()).split())
         return "t:" + hashlib.sha1(norm.encode()).hexdigest()[:16]
+
+    @property
+    def upvotes(self) -> int:
+        """The count every page, feed and API shows: Hugging Face upvotes plus local ones."""
+        return (self.hf.upvotes if self.hf else 0) + self.local_upvotes
 
     @property
     def primary_category(self) -> str | None:

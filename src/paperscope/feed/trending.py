@@ -12,21 +12,75 @@ roughly the time it took to reach its age so far, so a day-old paper needs ~2.8x
 that has stopped updating still has a meaningful trending list. Only papers listed in the last
 `window_days` days before `as_of` compete; papers without upvotes score 0 and follow, newest first.
 The page, the JSON API and the Atom feed all call `trending_papers`, so they show the same numbers.
+
+Local activity (this installation's upvotes and submissions) adds a second, exponentially decaying term:
+
+    score = hf_upvotes / (age_hours + 2) ** 1.5
+          + LOCAL_WEIGHT * sum over local events e of  w_e * 2 ** (-(as_of - t_e) / HALF_LIFE_HOURS)
+
+with w = 1 for an upvote and SUBMISSION_WEIGHT for a submission, HALF_LIFE_HOURS = 24 and
+LOCAL_WEIGHT = 2 ** -1.5, so a vote cast at `as_of` is worth what one Hugging Face upvote on a paper that
+has just reached the page is worth. Because the decay is exponential, the sum factors into
+2 ** (-(as_of - EPOCH) / HALF_LIFE_HOURS) times a per-paper number that never changes with time. The store
+keeps its log2 (`papers.community_trend`): each vote adds one term in O(1) (log-add-exp), un-votes
+recompute that one paper from its remaining events, and the local ordering at any moment is simply
+`ORDER BY community_trend DESC` on an index — no scan, no re-scoring of old papers.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
 from paperscope.model import Paper
-from paperscope.store.listings import latest_listing_day, listed_papers, upvoted_papers
+from paperscope.store.listings import community_papers, latest_listing_day, listed_papers, upvoted_papers
 
 GRAVITY = 1.5
 AGE_OFFSET_HOURS = 2.0
 WINDOW_DAYS = 7
+HALF_LIFE_HOURS = 24.0
+SUBMISSION_WEIGHT = 1.0
+LOCAL_WEIGHT = AGE_OFFSET_HOURS ** -GRAVITY
+# The fixed reference the stored community trend is relative to (any constant works; log2 keeps
+# the numbers small: about +365 per year after the epoch with a one-day half-life).
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _half_lives_since_epoch(when: datetime) -> float:
+    return (when - EPOCH).total_seconds() / 3600 / HALF_LIFE_HOURS
+
+
+def event_log2(when: datetime, weight: float = 1.0) -> float:
+    """The log2 contribution of one local event (vote or submission) at `when`."""
+    return math.log2(weight) + _half_lives_since_epoch(when)
+
+
+def add_event(trend: float | None, when: datetime, weight: float = 1.0) -> float:
+    """The stored trend after one more event: log2(2**trend + weight * 2**((when - EPOCH)/half-life))."""
+    term = event_log2(when, weight)
+    if trend is None:
+        return term
+    high, low = max(trend, term), min(trend, term)
+    return high + math.log2(1.0 + 2.0 ** (low - high))
+
+
+def trend_of(events: Iterable[tuple[datetime, float]]) -> float | None:
+    """The stored trend of a paper from all its events (used when one is taken back); None when none."""
+    trend: float | None = None
+    for when, weight in events:
+        trend = add_event(trend, when, weight)
+    return trend
+
+
+def community_score(trend: float | None, as_of: datetime) -> float:
+    """The local term of the score at `as_of` from the stored trend."""
+    if trend is None:
+        return 0.0
+    return LOCAL_WEIGHT * 2.0 ** (trend - _half_lives_since_epoch(as_of))
 
 
 @dataclass(frozen=True)
@@ -55,7 +109,8 @@ def score_paper(paper: Paper, as_of: datetime) -> TrendingPaper:
     """Score one paper at `as_of`."""
     age = (as_of - reached_at(paper)).total_seconds() / 3600
     upvotes = paper.hf.upvotes if paper.hf else 0
-    return TrendingPaper(paper, trending_score(upvotes, age), max(age, 0.0))
+    score = trending_score(upvotes, age) + community_score(paper.community_trend, as_of)
+    return TrendingPaper(paper, score, max(age, 0.0))
 
 
 def reference_time(engine: sa.Engine, now: datetime | None = None, category: str | None = None) -> datetime:
@@ -89,9 +144,13 @@ def trending_papers(engine: sa.Engine, *, category: str | None = None, limit: in
     else:
         last_day = (as_of - timedelta(microseconds=1)).date()
         first_day = last_day - timedelta(days=window_days - 1)
-    ranked = rank_trending(upvoted_papers(engine, first_day, last_day, category=category), as_of)
+    candidates = {p.paper_id: p for p in upvoted_papers(engine, first_day, last_day, category=category)}
+    for p in community_papers(engine, first_day, last_day, category=category):
+        candidates.setdefault(p.paper_id, p)
+    ranked = rank_trending(list(candidates.values()), as_of)
     upvoted = len(ranked)
-    # Papers without upvotes all score 0 and follow newest first: fetch only the slice this page shows.
+    # Papers without upvotes or local activity all score 0 and follow newest first: fetch only the
+    # slice this page shows.
     rest_offset = max(offset - upvoted, 0)
     rest_limit = max(offset + limit - max(offset, upvoted), 0)
     unvoted, unvoted_total = listed_papers(engine, first_day, last_day, category=category, order="newest",

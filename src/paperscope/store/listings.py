@@ -30,7 +30,11 @@ def _in_range(stmt: sa.Select, date_from: date | None, date_to: date | None,
         # per candidate row, so the planner still walks `listed` in index order and stops early.
         stmt = stmt.where(sa.exists().where(paper_categories.c.category == category,
                                             paper_categories.c.paper == papers.c.id))
-    return stmt
+    return stmt.where(papers.c.hidden.is_(False))  # moderators' hidden papers leave every listing
+
+
+# What pages show and sort by: Hugging Face upvotes plus this installation's own.
+TOTAL_UPVOTES = papers.c.hf_upvotes + papers.c.local_upvotes
 
 
 def listed_papers(
@@ -50,14 +54,15 @@ def listed_papers(
     """
     ordering: tuple[sa.UnaryExpression, ...]
     if order == "upvotes":
-        ordering = (papers.c.hf_upvotes.desc(), papers.c.listed.desc(), papers.c.paper_id.desc())
+        ordering = (TOTAL_UPVOTES.desc(), papers.c.listed.desc(), papers.c.paper_id.desc())
     else:
         ordering = (papers.c.listed.desc(), papers.c.paper_id.desc())
     page = _in_range(sa.select(papers), date_from, date_to, category).order_by(*ordering)
     count = _in_range(sa.select(sa.func.count()).select_from(papers), date_from, date_to, category)
     if without_upvotes:
-        page = page.where(papers.c.hf_upvotes == 0)
-        count = count.where(papers.c.hf_upvotes == 0)
+        quiet = sa.and_(TOTAL_UPVOTES == 0, papers.c.community_trend.is_(None))
+        page = page.where(quiet)
+        count = count.where(quiet)
     with engine.connect() as conn:
         rows = conn.execute(page.limit(limit).offset(offset)).mappings().all()
         total = int(conn.execute(count).scalar_one())
@@ -69,6 +74,20 @@ def upvoted_papers(engine: sa.Engine, date_from: date, date_to: date, *, categor
     """Papers in the range with at least one upvote (the trending candidates), most upvoted first."""
     stmt = _in_range(sa.select(papers).where(papers.c.hf_upvotes > 0), date_from, date_to, category)
     stmt = stmt.order_by(papers.c.hf_upvotes.desc(), papers.c.paper_id.desc()).limit(cap)
+    with engine.connect() as conn:
+        return [row_to_paper(r) for r in conn.execute(stmt).mappings()]
+
+
+def community_papers(engine: sa.Engine, date_from: date, date_to: date, *, category: str | None = None,
+                     cap: int = 2000) -> list[Paper]:
+    """Papers in the range with local votes or submissions, highest stored community trend first.
+
+    The stored trend orders papers the same way at every moment (see feed/trending.py), so this walks
+    the `community_trend` index and stops at `cap` instead of scoring every paper.
+    """
+    stmt = _in_range(sa.select(papers).where(papers.c.community_trend.is_not(None)), date_from, date_to,
+                     category)
+    stmt = stmt.order_by(papers.c.community_trend.desc(), papers.c.paper_id.desc()).limit(cap)
     with engine.connect() as conn:
         return [row_to_paper(r) for r in conn.execute(stmt).mappings()]
 

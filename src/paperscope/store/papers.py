@@ -105,6 +105,8 @@ def row_to_paper(row: sa.RowMapping | dict[str, Any]) -> Paper:
         hf=hf,
         rowid=row["id"],
         first_seen=_aware(row["first_seen"]),
+        local_upvotes=row.get("local_upvotes") or 0,
+        community_trend=row.get("community_trend"),
     )
 
 

@@ -36,6 +36,11 @@ papers = sa.Table(
     sa.Column("project_page", sa.String(1024)),
     sa.Column("hf_keywords", sa.JSON),
     sa.Column("hf_summary", sa.Text),
+    # Community (0004): local upvotes add to hf_upvotes in displayed counts; `community_trend` is the
+    # log2 of time-decayed local votes and submissions (see feed/trending.py); moderators hide papers.
+    sa.Column("local_upvotes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("community_trend", sa.Float, index=True),
+    sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 # One row per (paper, category) so category listings use an index instead of scanning JSON.
@@ -110,3 +115,86 @@ mail_sent_papers = sa.Table(
     sa.Column("outbox", sa.Integer, sa.ForeignKey("mail_outbox.id", ondelete="CASCADE"),
               nullable=False, index=True),
 )
+
+# Community (0004): accounts, their sessions and API tokens (only hashes are stored), sign-in/sign-up
+# events for rate limits, one vote per (user, paper), submissions to a day's feed, and comments.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(40), nullable=False, unique=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),  # argon2id
+    sa.Column("role", sa.String(16), nullable=False, server_default="user"),  # user | moderator | admin
+    sa.Column("status", sa.String(16), nullable=False, server_default="active"),  # active | suspended
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+user_sessions = sa.Table(
+    "user_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),  # sha256 of the cookie value
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # sha256 of the bearer token
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_used_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+auth_events = sa.Table(
+    "auth_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),  # signin-fail-account | signin-fail-ip | signup-ip
+    sa.Column("subject", sa.String(400), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_auth_events_lookup", auth_events.c.kind, auth_events.c.subject, auth_events.c.at)
+
+paper_votes = sa.Table(
+    "paper_votes",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("paper", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_paper_votes_paper", paper_votes.c.paper)
+
+paper_submissions = sa.Table(
+    "paper_submissions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("paper", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), index=True),
+    sa.Column("previous_listed", sa.Date),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("paper", "day", name="uq_paper_submissions_day"),
+)
+
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("paper", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("body", sa.Text, nullable=False),  # Markdown as written; rendered and sanitised on display
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("edited_at", sa.DateTime(timezone=True)),
+    sa.Column("removed_at", sa.DateTime(timezone=True)),
+    sa.Column("removed_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+)
+sa.Index("ix_comments_paper", comments.c.paper, comments.c.created_at)

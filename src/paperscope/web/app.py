@@ -14,8 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.web.cache import ResponseCache, ResponseCacheMiddleware
+from paperscope.web.community_view import install_community
 from paperscope.web.rendering import STATIC_DIR, TEMPLATES_DIR, JsonResponse, install_filters, render
-from paperscope.web.routes import atom, feed, hf_api, meta, papers, search, subscriptions
+from paperscope.web.routes import accounts, atom, community, feed, hf_api, meta, papers, search, subscriptions
+from paperscope.web.security import install_security
 
 # Read-only pages whose finished responses may be cached for anonymous visitors.
 CACHED_PREFIXES = ("/papers/", "/trending", "/categories", "/api/daily_papers", "/api/papers/", "/api/stats",
@@ -90,4 +92,11 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0) -> FastAPI:
     for router in (feed.router, search.router, hf_api.router, papers.router, atom.router, meta.router):
         app.include_router(router)
     app.include_router(subscriptions.router)  # digest subscriptions + the optional digest scheduler
+    install_security(app, settings.signing_key())  # accounts: sessions, CSRF, rate limits, tokens
+    install_community(app)
+    app.include_router(accounts.router)
+    app.include_router(community.router)
+    from paperscope.web.routes.similar import install_similar  # similar papers + library / "for you"
+
+    install_similar(app)
     return app

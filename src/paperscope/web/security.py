@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -37,6 +38,7 @@ CSRF_COOKIE = "ps_csrf"
 CSRF_HEADER = "x-csrf-token"
 SESSION_DAYS = 30
 CSRF_MAX_AGE = 12 * 3600
+CSRF_PROBLEM = "missing or invalid CSRF token; reload the page and try again"
 Clock = Callable[[], datetime]
 
 
@@ -59,6 +61,11 @@ class Refusal:
 
     reason: str
     retry_after: int
+
+
+def password_hasher() -> PasswordHasher:
+    """The one password hashing setup (web and CLI): argon2id with argon2-cffi's RFC 9106 defaults."""
+    return PasswordHasher()
 
 
 def _hasher(request: Request) -> PasswordHasher:
@@ -90,10 +97,8 @@ def verify_password(request: Request, user: User, password: str) -> bool:
 def dummy_verify(request: Request) -> None:
     """Spend the time a real verification takes, so unknown names cannot be told apart by timing."""
     hasher = _hasher(request)
-    try:
+    with contextlib.suppress(VerificationError):
         hasher.verify(request.app.state.dummy_hash, "not the password")
-    except VerificationError:
-        pass
 
 
 def now(request: Request) -> datetime:
@@ -198,9 +203,9 @@ def check_csrf(request: Request, token: str | None) -> None:
             raise BadSignature("missing")
         issued_to = _csrf_serializer(request).loads(token, max_age=CSRF_MAX_AGE)
     except BadSignature:
-        raise HTTPException(status_code=403, detail="missing or invalid CSRF token; reload the page") from None
+        raise HTTPException(status_code=403, detail=CSRF_PROBLEM) from None
     if not secrets.compare_digest(str(issued_to), binding):
-        raise HTTPException(status_code=403, detail="missing or invalid CSRF token; reload the page")
+        raise HTTPException(status_code=403, detail=CSRF_PROBLEM)
 
 
 def api_writer(request: Request) -> User:
@@ -304,7 +309,7 @@ def too_many(refusal: Refusal) -> HTTPException:
 
 def install_security(app: FastAPI, signing_key: str) -> None:
     """Put the hasher, CSRF signer, limits and clock on app.state; expose helpers to templates."""
-    hasher = PasswordHasher()  # argon2id
+    hasher = password_hasher()
     app.state.password_hasher = hasher
     app.state.dummy_hash = hasher.hash(secrets.token_urlsafe(16))
     app.state.csrf_serializer = URLSafeTimedSerializer(signing_key, salt="paperscope.csrf")

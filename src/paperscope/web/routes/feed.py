@@ -59,8 +59,8 @@ def trending(request: Request, category: Category = None, page: Page = 1, limit:
     items, total, as_of = trending_papers(state(request).engine, category=category, limit=limit,
                                           offset=(page - 1) * limit)
     data = {"category": category, "as_of": as_of.isoformat(), "total": total, "offset": (page - 1) * limit,
-            "limit": limit, "formula": "hf_upvotes / (age_hours + 2) ^ 1.5 + local votes and submissions, each "
-                       "2^-1.5 · 2^(-hours since / 24)",
+            "limit": limit, "formula": "hf_upvotes / (age_hours + 2) ^ 1.5 + Σ local votes and submissions "
+                                       "2^-1.5 · 2^(-hours since / 24)",
             "papers": [scored_json(i) for i in items]}
     return page_or_json(request, "trending.html", data, {"page": page, "title": "Trending"})
 

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from paperscope.model import Paper, parse_arxiv_id
 from paperscope.store import get_paper
+from paperscope.web.community_view import paper_extras
 from paperscope.web.params import Format
 from paperscope.web.rendering import page_or_json, state
 from paperscope.web.serialize import paper_json
@@ -45,5 +46,6 @@ def paper_page(request: Request, paper_id: Annotated[str, Path(max_length=200)],
     provider: SimilarPapers | None = getattr(request.app.state, "similar_papers", None)
     if provider is not None:
         similar = [paper_json(p, with_abstract=False) for p in provider(state(request).engine, paper, 6)]
-    data = {**paper_json(paper), "similar": similar if provider is not None else None}
+    data = {**paper_json(paper), "similar": similar if provider is not None else None,
+            **paper_extras(request, paper)}
     return page_or_json(request, "paper.html", data, {"title": paper.title})

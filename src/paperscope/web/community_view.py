@@ -1,0 +1,66 @@
+"""The community part of pages: comments rendered safely, and what a paper page adds for the viewer.
+
+Kept apart from routes/community.py so the paper page (routes/papers.py) can use it without a cycle.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import nh3
+from fastapi import FastAPI, HTTPException, Request
+from markdown_it import MarkdownIt
+
+from paperscope.model import Paper
+from paperscope.store import comments as comment_store
+from paperscope.store import votes as vote_store
+from paperscope.store.comments import Comment
+from paperscope.store.users import User
+from paperscope.web import security
+from paperscope.web.rendering import state
+
+EDIT_WINDOW = timedelta(minutes=15)
+
+
+def install_community(app: FastAPI) -> None:
+    """The Markdown renderer comments use (raw HTML in comments is escaped, then nh3 sanitises)."""
+    app.state.comment_markdown = MarkdownIt("commonmark", {"html": False}).enable("strikethrough")
+
+
+def render_comment(request: Request, body: str) -> str:
+    """Markdown -> HTML that is safe to embed: only harmless tags, http(s)/mailto links, rel=nofollow."""
+    md: MarkdownIt = request.app.state.comment_markdown
+    return nh3.clean(md.render(body), url_schemes={"http", "https", "mailto"},
+                     link_rel="nofollow noopener noreferrer")
+
+
+def comment_json(request: Request, comment: Comment, user: User | None) -> dict[str, Any]:
+    """A comment for pages and the API: the Markdown, its sanitised HTML, and what the viewer may do."""
+    until = comment.created_at + EDIT_WINDOW
+    return {"id": comment.id, "author": comment.username, "body": comment.body,
+            "html": render_comment(request, comment.body), "created_at": comment.created_at.isoformat(),
+            "edited_at": comment.edited_at.isoformat() if comment.edited_at else None,
+            "editable_until": until.isoformat(),
+            "can_edit": bool(user and user.id == comment.user_id and security.now(request) < until),
+            "can_remove": bool(user and user.is_moderator)}
+
+
+def paper_extras(request: Request, paper: Paper) -> dict[str, Any]:
+    """The community part of a paper page: comments, submitter, the viewer's vote. 404 when hidden
+    (moderators still see hidden papers, marked as such)."""
+    engine = state(request).engine
+    user = security.viewer(request)
+    rowid = paper.rowid or 0
+    hidden = vote_store.is_hidden(engine, rowid)
+    if hidden and not (user and user.is_moderator):
+        raise HTTPException(status_code=404, detail="this paper has been hidden by the moderators")
+    comments = [comment_json(request, c, user) for c in comment_store.paper_comments(engine, rowid)]
+    data: dict[str, Any] = {"discussion": comments, "hidden": hidden,
+                            "submissions": [{"day": s.day.isoformat(), "by": s.username}
+                                            for s in vote_store.submissions_of(engine, rowid)]}
+    if user is not None:
+        data["upvoted_by_you"] = rowid in vote_store.voted_papers(engine, user.id, [rowid])
+    return data
+
+

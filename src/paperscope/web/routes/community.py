@@ -1,0 +1,346 @@
+"""Community: upvotes, submitting papers to today's feed, comments, moderation — as forms and JSON API.
+
+Forms post to `/papers/{id}/upvote` etc. with a CSRF token and redirect back; the JSON API lives under
+`/api/v1/` and accepts `Authorization: Bearer <token>` (or the session cookie plus `X-CSRF-Token`).
+Counts shown anywhere are Hugging Face upvotes + local upvotes (`Paper.upvotes`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Path, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from paperscope.feed.trending import SUBMISSION_WEIGHT, add_event, trend_of
+from paperscope.model import Paper, Skipped, parse_arxiv_id
+from paperscope.sources.arxiv_api import ArxivQuery
+from paperscope.sources.http import PoliteClient, SourceError
+from paperscope.store import comments as comment_store
+from paperscope.store import get_paper, upsert_papers
+from paperscope.store import users as user_store
+from paperscope.store import votes as vote_store
+from paperscope.store.comments import Comment
+from paperscope.store.users import User
+from paperscope.web import security
+from paperscope.web.community_view import EDIT_WINDOW, comment_json, paper_extras
+from paperscope.web.rendering import JsonResponse, render, state, wants_json
+from paperscope.web.routes.papers import find_paper
+from paperscope.web.serialize import paper_json
+
+log = logging.getLogger("paperscope.community")
+router = APIRouter(tags=["community"])
+
+MAX_COMMENT = 10_000
+PaperId = Annotated[str, Path(max_length=200)]
+Csrf = Annotated[str, Form(max_length=400)]
+CommentBody = Annotated[str, Form(min_length=1, max_length=MAX_COMMENT)]
+
+
+def _changed(request: Request) -> None:
+    # Anonymous pages are cached for a few seconds; what they show just changed.
+    request.app.state.response_cache.clear()
+
+
+def _back(request: Request, paper: Paper, anchor: str = "") -> RedirectResponse:
+    return RedirectResponse(f"/papers/{paper.paper_id}{anchor}", status_code=303)
+
+
+# Votes -------------------------------------------------------------------------------------------------
+
+def _vote(request: Request, user: User, paper: Paper, up: bool) -> dict[str, Any]:
+    engine = state(request).engine
+    rowid = paper.rowid or 0
+    if up:
+        result = vote_store.upvote(engine, user.id, rowid, security.now(request), add_event)
+    else:
+        result = vote_store.unvote(engine, user.id, rowid, trend_of, SUBMISSION_WEIGHT)
+    if result.changed:
+        _changed(request)
+    fresh = get_paper(engine, paper.paper_id) or paper
+    return {"id": paper.paper_id, "upvoted": up, "changed": result.changed, "upvotes": fresh.upvotes,
+            "local_upvotes": fresh.local_upvotes, "hf_upvotes": fresh.hf.upvotes if fresh.hf else 0}
+
+
+@router.post("/papers/{paper_id:path}/upvote", summary="Upvote (form)")
+def upvote_form(request: Request, paper_id: PaperId, csrf: Csrf) -> Response:
+    user = security.require_user(request)
+    security.check_csrf(request, csrf)
+    paper = find_paper(request, paper_id)
+    _vote(request, user, paper, True)
+    return _back(request, paper)
+
+
+@router.post("/papers/{paper_id:path}/unvote", summary="Take an upvote back (form)")
+def unvote_form(request: Request, paper_id: PaperId, csrf: Csrf) -> Response:
+    user = security.require_user(request)
+    security.check_csrf(request, csrf)
+    paper = find_paper(request, paper_id)
+    _vote(request, user, paper, False)
+    return _back(request, paper)
+
+
+@router.post("/api/v1/papers/{paper_id:path}/upvote", summary="Upvote", tags=["community-api"])
+def upvote_api(request: Request, paper_id: PaperId) -> Response:
+    """One vote per account: repeating it changes nothing (`changed: false`)."""
+    user = security.api_writer(request)
+    return JsonResponse(_vote(request, user, find_paper(request, paper_id), True))
+
+
+@router.delete("/api/v1/papers/{paper_id:path}/upvote", summary="Take an upvote back", tags=["community-api"])
+def unvote_api(request: Request, paper_id: PaperId) -> Response:
+    user = security.api_writer(request)
+    return JsonResponse(_vote(request, user, find_paper(request, paper_id), False))
+
+
+# Submissions -------------------------------------------------------------------------------------------
+
+def fetch_from_arxiv(request: Request, arxiv_id: str) -> Paper:
+    """Metadata for a paper the store lacks, through the arXiv query API; stored before returning."""
+    st = state(request)
+    with PoliteClient(interval=st.settings.request_interval, user_agent=st.settings.user_agent,
+                      timeout=20.0, max_retries=1) as client:
+        try:
+            records = list(ArxivQuery(client, st.settings.arxiv_api_url).by_ids([arxiv_id]))
+        except SourceError as exc:
+            raise HTTPException(status_code=502, detail=f"could not reach arXiv: {exc}") from None
+    found = [r for r in records if isinstance(r, Paper)]
+    if not found:
+        reasons = "; ".join(r.reason for r in records if isinstance(r, Skipped)) or "not found"
+        raise HTTPException(status_code=404, detail=f"arXiv has no paper {arxiv_id}: {reasons}")
+    upsert_papers(st.engine, found[:1])
+    stored = get_paper(st.engine, found[0].paper_id)
+    if stored is None:  # pragma: no cover - the upsert just wrote it
+        raise HTTPException(status_code=500, detail="the paper could not be stored")
+    return stored
+
+
+def submit_paper(request: Request, user: User, reference: str) -> Paper:
+    """Put a paper (arXiv id or URL) on today's feed, fetching it from arXiv when it is new here."""
+    try:
+        arxiv_id = parse_arxiv_id(reference)[0]
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    engine = state(request).engine
+    paper = get_paper(engine, arxiv_id) or fetch_from_arxiv(request, arxiv_id)
+    at = security.now(request)
+    try:
+        vote_store.submit(engine, user.id, paper.rowid or 0, user.username, at.astimezone(UTC).date(), at,
+                          add_event, SUBMISSION_WEIGHT)
+    except vote_store.AlreadyListed as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    _changed(request)
+    log.info("paper %s submitted by %s", paper.paper_id, user.username)
+    return get_paper(engine, paper.paper_id) or paper
+
+
+@router.get("/submit", summary="Submit a paper (form)")
+def submit_form(request: Request) -> Response:
+    if security.viewer(request) is None:
+        return RedirectResponse("/signin?next=/submit", status_code=303)
+    return render(request, "accounts/submit.html",
+                  {"title": "Submit a paper", "csrf": security.csrf_token(request)})
+
+
+@router.post("/submit", summary="Submit a paper")
+def submit_post(request: Request, paper: Annotated[str, Form(max_length=300)], csrf: Csrf) -> Response:
+    user = security.require_user(request)
+    security.check_csrf(request, csrf)
+    try:
+        stored = submit_paper(request, user, paper)
+    except HTTPException as exc:
+        if exc.status_code in (400, 404, 409, 502):
+            return render(request, "accounts/submit.html", {"title": "Submit a paper", "error": exc.detail,
+                                                            "csrf": security.csrf_token(request),
+                                                            "value": paper}, status_code=exc.status_code)
+        raise
+    return RedirectResponse(f"/papers/{stored.paper_id}", status_code=303)
+
+
+class SubmissionIn(BaseModel):
+    paper: str = Field(min_length=1, max_length=300, description="arXiv id or abs/pdf URL")
+
+
+@router.post("/api/v1/submissions", summary="Submit a paper to today's feed", tags=["community-api"],
+             status_code=201)
+def submit_api(request: Request, body: SubmissionIn) -> Response:
+    """Lists the paper on today's feed credited to you (once per day); fetched from arXiv when new."""
+    user = security.api_writer(request)
+    return JsonResponse(paper_json(submit_paper(request, user, body.paper)), status_code=201)
+
+
+# Comments ----------------------------------------------------------------------------------------------
+
+def _add_comment(request: Request, user: User, paper: Paper, body: str) -> Comment:
+    if not body.strip():
+        raise HTTPException(status_code=400, detail="a comment needs some text")
+    comment = comment_store.add_comment(state(request).engine, paper.rowid or 0, user.id, body,
+                                        security.now(request))
+    _changed(request)
+    return comment
+
+
+def _edit_comment(request: Request, user: User, comment_id: int, body: str) -> Comment:
+    engine = state(request).engine
+    comment = comment_store.get_comment(engine, comment_id)
+    if comment is None or comment.removed:
+        raise HTTPException(status_code=404, detail="no such comment")
+    if comment.user_id != user.id:
+        raise HTTPException(status_code=403, detail="only its author can edit a comment")
+    at = security.now(request)
+    edited = body.strip() and comment_store.edit_comment(engine, comment_id, user.id, body, at,
+                                                         at - EDIT_WINDOW)
+    if not edited:
+        raise HTTPException(status_code=403, detail="comments can be edited for 15 minutes after posting")
+    _changed(request)
+    return comment_store.get_comment(engine, comment_id) or comment
+
+
+def _remove_comment(request: Request, moderator: User, comment_id: int) -> Comment:
+    engine = state(request).engine
+    if not comment_store.remove_comment(engine, comment_id, moderator.id, security.now(request)):
+        raise HTTPException(status_code=404, detail="no such comment")
+    _changed(request)
+    log.info("comment %d removed by %s", comment_id, moderator.username)
+    comment = comment_store.get_comment(engine, comment_id)
+    assert comment is not None
+    return comment
+
+
+def _paper_of(request: Request, comment: Comment) -> RedirectResponse:
+    pid = vote_store.paper_id_of(state(request).engine, comment.paper_rowid)
+    return RedirectResponse(f"/papers/{pid}#comments", status_code=303)
+
+
+@router.post("/papers/{paper_id:path}/comments", summary="Comment (form)")
+def comment_form(request: Request, paper_id: PaperId, body: CommentBody, csrf: Csrf) -> Response:
+    user = security.require_user(request)
+    security.check_csrf(request, csrf)
+    paper = find_paper(request, paper_id)
+    comment = _add_comment(request, user, paper, body)
+    return _back(request, paper, f"#comment-{comment.id}")
+
+
+@router.post("/comments/{comment_id}/edit", summary="Edit your comment (form)")
+def edit_form(request: Request, comment_id: Annotated[int, Path(ge=1)], body: CommentBody,
+              csrf: Csrf) -> Response:
+    user = security.require_user(request)
+    security.check_csrf(request, csrf)
+    return _paper_of(request, _edit_comment(request, user, comment_id, body))
+
+
+@router.post("/comments/{comment_id}/remove", summary="Remove a comment (moderators)")
+def remove_form(request: Request, comment_id: Annotated[int, Path(ge=1)], csrf: Csrf) -> Response:
+    moderator = security.require_moderator(request)
+    security.check_csrf(request, csrf)
+    return _paper_of(request, _remove_comment(request, moderator, comment_id))
+
+
+class CommentIn(BaseModel):
+    body: str = Field(min_length=1, max_length=MAX_COMMENT, description="Markdown")
+
+
+@router.get("/api/v1/papers/{paper_id:path}/comments", summary="A paper's comments", tags=["community-api"])
+def comments_api(request: Request, paper_id: PaperId) -> Response:
+    paper = find_paper(request, paper_id)
+    return JsonResponse(paper_extras(request, paper)["discussion"])
+
+
+@router.post("/api/v1/papers/{paper_id:path}/comments", summary="Comment on a paper", tags=["community-api"],
+             status_code=201)
+def comment_api(request: Request, paper_id: PaperId, body: CommentIn) -> Response:
+    user = security.api_writer(request)
+    comment = _add_comment(request, user, find_paper(request, paper_id), body.body)
+    return JsonResponse(comment_json(request, comment, user), status_code=201)
+
+
+@router.patch("/api/v1/comments/{comment_id}", summary="Edit your comment (15 minutes)",
+              tags=["community-api"])
+def edit_api(request: Request, comment_id: Annotated[int, Path(ge=1)], body: CommentIn) -> Response:
+    user = security.api_writer(request)
+    return JsonResponse(comment_json(request, _edit_comment(request, user, comment_id, body.body), user))
+
+
+@router.delete("/api/v1/comments/{comment_id}", summary="Remove a comment (moderators)",
+               tags=["community-api"])
+def remove_api(request: Request, comment_id: Annotated[int, Path(ge=1)]) -> Response:
+    user = security.api_writer(request)
+    if not user.is_moderator:
+        raise HTTPException(status_code=403, detail="moderators only")
+    comment = _remove_comment(request, user, comment_id)
+    return JsonResponse({"id": comment.id, "removed": True})
+
+
+# Moderation --------------------------------------------------------------------------------------------
+
+def _hide(request: Request, moderator: User, paper: Paper, hidden: bool) -> dict[str, Any]:
+    vote_store.set_hidden(state(request).engine, paper.rowid or 0, hidden)
+    _changed(request)
+    log.info("paper %s %s by %s", paper.paper_id, "hidden" if hidden else "shown", moderator.username)
+    return {"id": paper.paper_id, "hidden": hidden}
+
+
+def _suspend(request: Request, moderator: User, username: str, suspended: bool) -> dict[str, Any]:
+    engine = state(request).engine
+    target = user_store.find_user(engine, username)
+    if target is None:
+        raise HTTPException(status_code=404, detail="no such user")
+    if target.role == "admin" or (target.is_moderator and moderator.role != "admin"):
+        raise HTTPException(status_code=403, detail="only an admin can suspend a moderator")
+    user_store.set_status(engine, target.id, "suspended" if suspended else "active")
+    log.info("user %s %s by %s", target.username, "suspended" if suspended else "reinstated",
+             moderator.username)
+    return {"username": target.username, "status": "suspended" if suspended else "active"}
+
+
+@router.post("/moderation/papers/{paper_id:path}/hide", summary="Hide or show a paper (moderators)")
+def hide_form(request: Request, paper_id: PaperId, csrf: Csrf,
+              hidden: Annotated[bool, Form()] = True) -> Response:
+    moderator = security.require_moderator(request)
+    security.check_csrf(request, csrf)
+    paper = find_paper(request, paper_id)
+    _hide(request, moderator, paper, hidden)
+    return _back(request, paper)
+
+
+@router.post("/moderation/users/{username}/suspend", summary="Suspend or reinstate a user (moderators)")
+def suspend_form(request: Request, username: Annotated[str, Path(max_length=40)], csrf: Csrf,
+                 suspended: Annotated[bool, Form()] = True) -> Response:
+    moderator = security.require_moderator(request)
+    security.check_csrf(request, csrf)
+    result = _suspend(request, moderator, username, suspended)
+    if wants_json(request):
+        return JsonResponse(result)
+    return render(request, "accounts/message.html", {
+        "title": "Done", "heading": "Done",
+        "message": f"{result['username']} is now {result['status']}."})
+
+
+class HideIn(BaseModel):
+    hidden: bool = True
+
+
+class SuspendIn(BaseModel):
+    suspended: bool = True
+
+
+@router.post("/api/v1/moderation/papers/{paper_id:path}/hide", summary="Hide or show a paper",
+             tags=["community-api"])
+def hide_api(request: Request, paper_id: PaperId, body: HideIn) -> Response:
+    user = security.api_writer(request)
+    if not user.is_moderator:
+        raise HTTPException(status_code=403, detail="moderators only")
+    return JsonResponse(_hide(request, user, find_paper(request, paper_id), body.hidden))
+
+
+@router.post("/api/v1/moderation/users/{username}/suspend", summary="Suspend or reinstate a user",
+             tags=["community-api"])
+def suspend_api(request: Request, username: Annotated[str, Path(max_length=40)], body: SuspendIn) -> Response:
+    user = security.api_writer(request)
+    if not user.is_moderator:
+        raise HTTPException(status_code=403, detail="moderators only")
+    return JsonResponse(_suspend(request, user, username, body.suspended))
+
