@@ -1,0 +1,166 @@
+"""Search quality on BEIR SciFact: nDCG@10 / Recall@100 per mode, exact MaxSim beside FDE+HNSW late mode.
+
+    .venv/bin/python benchmarks/search_quality.py --split test [--workdir /tmp/ps/scifact]
+    .venv/bin/python benchmarks/search_quality.py --split train --tune --calibrate
+
+Loads the corpus into a SQLite store under --workdir and indexes it with the normal pipeline (both are
+reused on the next run). `--tune` grid-searches fusion weights, the RRF constant and the late-mode
+candidate depth; `--calibrate` fits the relevance-threshold calibration. Both refuse any split but
+train: the test split is only ever measured, never tuned on (and the holdout is never read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from paperscope.embed import load_encoder
+from paperscope.index.build import build_index
+from paperscope.search import SearchConfig, SearchEngine
+from paperscope.search.beir import BeirDataset, doc_ids_by_rowid, load_beir, load_corpus
+from paperscope.search.calibration import fit_logistic
+from paperscope.search.fusion import reciprocal_rank_fusion
+from paperscope.search.metrics import ndcg_at_k, percentile, recall_at_k
+from paperscope.settings import Settings
+from paperscope.store import open_database
+
+SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
+DEPTH = 100
+
+
+def mean_metrics(runs: dict[str, list[str]], ds: BeirDataset) -> tuple[float, float]:
+    n = len(ds.queries)
+    ndcg = sum(ndcg_at_k(runs.get(q, []), ds.qrels[q], 10) for q in ds.queries) / n
+    rec = sum(recall_at_k(runs.get(q, []), ds.qrels[q], 100) for q in ds.queries) / n
+    return ndcg, rec
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=SCIFACT)
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/paperscope-scifact"))
+    ap.add_argument("--tune", action="store_true", help="grid-search fusion (train split only)")
+    ap.add_argument("--calibrate", action="store_true", help="fit the threshold calibration (train only)")
+    args = ap.parse_args()
+    if (args.tune or args.calibrate) and args.split != "train":
+        raise SystemExit("--tune/--calibrate run on the train split only")
+
+    ds = load_beir(args.data, args.split)
+    settings = Settings(home=args.workdir, database_url="")
+    settings.ensure_home()
+    engine = open_database(settings.db_url)
+    load_corpus(engine, ds)
+    encoder = load_encoder(settings)
+    report = build_index(engine, settings.index_dir, encoder)
+    if report.added:
+        print(f"indexed {report.added} documents in {report.seconds:.0f}s")
+    se = SearchEngine(engine, settings, encoder=encoder)
+    idx = se.indexes
+    assert idx is not None
+    docs = doc_ids_by_rowid(engine)
+    all_keys = [int(k) for k in docs]
+    print(f"{args.data.name} {args.split}: {len(ds.queries)} queries, {len(docs)} documents, "
+          f"model {encoder.name}, FDE dim {idx.fde.config.output_dim}")
+
+    encoded = {q: se.encode_query(t) for q, t in ds.queries.items()}
+    cfg = se.config
+    per_mode: dict[str, dict[str, list[int]]] = {}
+    latency: dict[str, list[float]] = {}
+    scores: dict[str, dict[str, dict[int, float]]] = {}
+
+    def run(name: str, fn: object) -> None:
+        per_mode[name], latency[name], scores[name] = {}, [], {}
+        for q in ds.queries:
+            t = time.perf_counter()
+            ids, sc = fn(q)  # type: ignore[operator]
+            latency[name].append((time.perf_counter() - t) * 1000)
+            per_mode[name][q] = ids
+            scores[name][q] = dict(zip(ids, sc, strict=True))
+
+    def via_engine(mode: str, config: SearchConfig | None = None) -> object:
+        engine_for = SearchEngine(engine, settings, config=config or cfg, encoder=encoder)
+
+        def go(q: str) -> tuple[list[int], list[float]]:
+            hits = engine_for.search(ds.queries[q], mode=mode, k=DEPTH, encoded=encoded[q]).hits  # type: ignore[arg-type]
+            return [h.rowid for h in hits], [h.score for h in hits]
+        return go
+
+    def exact_maxsim(q: str) -> tuple[list[int], list[float]]:
+        r = SearchEngine.rerank_maxsim(encoded[q], idx, all_keys, DEPTH)
+        return r.ids, r.scores
+
+    for mode in ("bm25", "dense", "late", "hybrid"):
+        run(mode, via_engine(mode))
+    run("late, exact MaxSim (brute force)", exact_maxsim)
+
+    def as_docs(ranking: dict[str, list[int]]) -> dict[str, list[str]]:
+        return {q: [docs[i] for i in ids if i in docs] for q, ids in ranking.items()}
+
+    print("\n| mode | nDCG@10 | Recall@100 | p50 ms (excl. encoding) |\n|---|---|---|---|")
+    for name in per_mode:
+        ndcg, rec = mean_metrics(as_docs(per_mode[name]), ds)
+        print(f"| {name} | {ndcg:.4f} | {rec:.4f} | {percentile(latency[name], 50):.1f} |")
+    exact = per_mode["late, exact MaxSim (brute force)"]
+    overlap = np.mean([len(set(per_mode["late"][q][:10]) & set(exact[q][:10]))
+                       / max(1, min(10, len(exact[q]))) for q in ds.queries])
+    print(f"\nlate mode recall@10 of exact MaxSim: {overlap:.4f}")
+
+    if args.tune:
+        tune(ds, per_mode, as_docs, via_engine, cfg)
+    if args.calibrate:
+        feats, labels = [], []
+        for q in ds.queries:
+            for rowid in per_mode["dense"][q][:20]:
+                feats.append(scores["dense"][q][rowid])
+                labels.append(1 if ds.qrels[q].get(docs.get(rowid, ""), 0) > 0 else 0)
+        cal = fit_logistic(feats, labels)
+        print(f"\ncalibration on {len(feats)} (query, top-20 dense hit) pairs, {sum(labels)} relevant: "
+              f"slope={cal.slope:.3f} intercept={cal.intercept:.3f}; P=0.5 at cosine "
+              f"{-cal.intercept / cal.slope:.3f}")
+
+
+def tune(ds: BeirDataset, per_mode: dict[str, dict[str, list[int]]], as_docs: object, via_engine: object,
+         cfg: SearchConfig) -> None:
+    """Grid search on the (train) rankings already computed: fusion weights and RRF constant."""
+    results = []
+    grid = [0.0, 0.5, 1.0, 1.5, 2.0]
+    for wb, wd, wl, k in itertools.product(grid, grid, grid, (10, 20, 40, 60)):
+        if wb == wd == wl == 0:
+            continue
+        fused = {q: [i for i, _ in reciprocal_rank_fusion(
+            {"bm25": per_mode["bm25"][q], "dense": per_mode["dense"][q], "late": per_mode["late"][q]},
+            {"bm25": wb, "dense": wd, "late": wl}, k)][:DEPTH] for q in ds.queries}
+        ndcg, rec = mean_metrics(as_docs(fused), ds)  # type: ignore[operator]
+        results.append((ndcg, rec, wb, wd, wl, k))
+    results.sort(reverse=True)
+    print("\nbest fusion settings (train):\n| nDCG@10 | Recall@100 | w_bm25 | w_dense | w_late | rrf_k |")
+    for r in results[:8]:
+        print("| {:.4f} | {:.4f} | {} | {} | {} | {} |".format(*r))
+    from paperscope.store import fulltext
+
+    default = fulltext.FTS5_WEIGHTS
+    for weights in ((1.0, 1.0, 1.0), (1.5, 1.0, 0.5), (2.0, 1.0, 0.5), (3.0, 1.0, 0.5), (1.0, 1.0, 0.2)):
+        fulltext.FTS5_WEIGHTS = weights
+        go = via_engine("bm25")  # type: ignore[operator]
+        ndcg, rec = mean_metrics(as_docs({q: go(q)[0] for q in ds.queries}), ds)  # type: ignore[operator]
+        print(f"bm25 field weights (title, abstract, authors)={weights}: "
+              f"nDCG@10 {ndcg:.4f} Recall@100 {rec:.4f}")
+    fulltext.FTS5_WEIGHTS = default
+    for depth in (100, 200, 300, 500, 1000):
+        conf = replace(cfg, late_candidates=depth)
+        go = via_engine("late", conf)  # type: ignore[operator]
+        t = time.perf_counter()
+        runs = {q: go(q)[0] for q in ds.queries}
+        ms = (time.perf_counter() - t) * 1000 / len(ds.queries)
+        ndcg, rec = mean_metrics(as_docs(runs), ds)  # type: ignore[operator]
+        print(f"late_candidates={depth}: nDCG@10 {ndcg:.4f} Recall@100 {rec:.4f} ({ms:.1f} ms/query)")
+
+
+if __name__ == "__main__":
+    main()
