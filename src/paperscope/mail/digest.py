@@ -10,9 +10,10 @@ by what they were asked, so a saved search shared by a thousand subscribers runs
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import sqlalchemy as sa
 
@@ -34,6 +35,9 @@ from paperscope.store.subscriptions import (
 
 # Candidates fetched per section: enough to fill `per_section` after dropping already-sent papers.
 CANDIDATE_FACTOR = 4
+# Saved searches run ahead of composing on this many threads: the database does the work and both
+# SQLite and psycopg release the GIL meanwhile, so two cores rank two queries at once.
+SEARCH_THREADS = 2
 DAILY_WINDOW_DAYS = 3  # covers a weekend gap; the sent log drops anything already delivered
 WEEKLY_WINDOW_DAYS = 8
 
@@ -75,10 +79,22 @@ class CandidateSection:
     papers: Sequence[Paper]
 
 
+def candidate_depth(sub: Subscription) -> int:
+    """How many candidates each section fetches for `sub`."""
+    return max(sub.per_section * CANDIDATE_FACTOR, 20)
+
+
 class SectionProvider(Protocol):
     """Something that contributes sections to a subscriber's digest."""
 
     def sections(self, sub: Subscription, period: DigestPeriod, depth: int) -> list[CandidateSection]: ...
+
+
+@runtime_checkable
+class Prefetching(Protocol):
+    """A provider that can do its work for a whole run up front (e.g. run each distinct search once)."""
+
+    def prefetch(self, subs: Sequence[Subscription], period: DigestPeriod) -> None: ...
 
 
 TrendingFetch = Callable[[date, date, int], list[Paper]]
@@ -141,6 +157,16 @@ class SavedSearchSections:
                 self._papers[paper.rowid] = paper
         return [self._papers[i] for i in ids if i in self._papers]
 
+    def prefetch(self, subs: Sequence[Subscription], period: DigestPeriod) -> None:
+        """Run every distinct saved search of `subs` once, on SEARCH_THREADS threads."""
+        jobs = list(dict.fromkeys((saved, candidate_depth(sub))
+                                  for sub in subs for saved in sub.choice.searches))
+        jobs = [(s, d) for s, d in jobs if (s, period.first_day, period.last_day, d) not in self._cache]
+        with ThreadPoolExecutor(max_workers=SEARCH_THREADS) as pool:
+            results = pool.map(lambda job: self._run(job[0], period, job[1]), jobs)
+            for (saved, depth), papers in zip(jobs, results, strict=True):
+                self._cache[(saved, period.first_day, period.last_day, depth)] = papers
+
     def sections(self, sub: Subscription, period: DigestPeriod, depth: int) -> list[CandidateSection]:
         found = []
         for saved in sub.choice.searches:
@@ -166,7 +192,7 @@ def plan_digest(sub: Subscription, period: DigestPeriod, providers: Sequence[Sec
                 already_sent: set[str], composer: Composer) -> list[DigestSection]:
     """The sections of `sub`'s digest: top `per_section` unseen papers each; empty sections dropped."""
     used = set(already_sent)
-    depth = max(sub.per_section * CANDIDATE_FACTOR, 20)
+    depth = candidate_depth(sub)
     planned = []
     for provider in providers:
         for cand in provider.sections(sub, period, depth):
@@ -221,6 +247,12 @@ class DigestComposer:
         periods = due_periods(now, latest_listing_day(self.engine))
         report.periods = [p.key for p in periods]
         for period in periods:
+            prefetching = [p for p in self.providers if isinstance(p, Prefetching)]
+            if prefetching:
+                everyone = [s for batch in iter_active(self.engine, [period.frequency], 5000) for s in batch]
+                for provider in prefetching:
+                    provider.prefetch(everyone, period)
+                del everyone
             for subs in iter_active(self.engine, [period.frequency], self.batch_size):
                 ids = [s.id for s in subs]
                 done = composed_for(self.engine, ids, "digest", period.key)

@@ -3,8 +3,9 @@
 Exactly-once rules:
 - A message is composed and stored (with its papers in the sent log) before any SMTP traffic, so a
   crash before sending loses nothing: the next run sends it.
-- Each message is recorded `transmitting` just before its body goes out and `sent` right after the
-  250 reply, each in its own transaction, so a crash can leave at most one message in doubt.
+- Each message is recorded `transmitting` just before its body goes out; its 250 reply is recorded as
+  `sent` in the same transaction as the next message's marker (or at once after a failure or at the
+  end of a batch), so a crash can leave at most one message in doubt, at one commit per message.
 - Only one sender runs per home directory (an OS file lock, released by the kernel when a process dies).
   Whoever takes the lock first calls `recover_orphans`: claimed-but-not-transmitting rows are re-queued,
   a `transmitting` row becomes `uncertain` and is not re-sent (see store.mail_outbox for the trade-off).
@@ -94,6 +95,12 @@ class Deliverer:
         self.batch_size = batch_size
         self.clock = clock
         self.kind = kind  # only this kind of message (e.g. "confirm" from the web app), else all
+        self._unrecorded: int | None = None  # accepted by the server, `sent` not yet committed
+
+    def _record_sent(self) -> None:
+        if self._unrecorded is not None:
+            mark_sent(self.engine, self._unrecorded, self.clock())
+            self._unrecorded = None
 
     def _temporary(self, msg: ClaimedMessage, error: str, report: DeliveryReport) -> None:
         attempts = msg.attempts + 1
@@ -110,6 +117,14 @@ class Deliverer:
         report = DeliveryReport()
         report.requeued, report.uncertain = recover_orphans(self.engine)
         claim = uuid.uuid4().hex
+        try:
+            self._deliver_batches(claim, limit, report, on_progress)
+        finally:
+            self._record_sent()  # whatever stopped us, do not leave an accepted message unrecorded
+        return report
+
+    def _deliver_batches(self, claim: str, limit: int | None, report: DeliveryReport,
+                         on_progress: Callable[[DeliveryReport], None] | None) -> None:
         handled = 0
         while limit is None or handled < limit:
             size = self.batch_size if limit is None else min(self.batch_size, limit - handled)
@@ -121,6 +136,7 @@ class Deliverer:
                 try:
                     self.transport.send(msg.recipient, msg.raw, before_body=self._marker(msg.id))
                 except SendFailure as exc:
+                    self._record_sent()
                     if exc.permanent:
                         mark_failed(self.engine, msg.id, msg.attempts + 1, str(exc))
                         report.failed += 1
@@ -131,16 +147,19 @@ class Deliverer:
                         # them queued (no attempt counted) for the next run.
                         release(self.engine, [m.id for m in batch[n + 1:]])
                         report.stopped = str(exc)
-                        return report
+                        return
                 else:
-                    mark_sent(self.engine, msg.id, self.clock())
+                    self._unrecorded = msg.id
                     report.sent += 1
                 if on_progress is not None and handled % 50 == 0:
                     on_progress(report)
-        return report
+            self._record_sent()
 
     def _marker(self, outbox_id: int) -> Callable[[], None]:
-        return lambda: mark_transmitting(self.engine, outbox_id)
+        def mark() -> None:
+            mark_transmitting(self.engine, outbox_id, sent_before=self._unrecorded, now=self.clock())
+            self._unrecorded = None
+        return mark
 
     def _reconnects(self) -> bool:
         try:

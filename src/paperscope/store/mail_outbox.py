@@ -75,11 +75,11 @@ def recover_orphans(engine: sa.Engine) -> tuple[int, int]:
     """Deal with rows a killed run left claimed. Call only while holding the single-sender lock.
 
     `sending` rows never reached the SMTP server's DATA phase, so they go back to the queue: nothing is
-    lost and nothing is sent twice. `transmitting` rows may or may not have been accepted (the process
-    died between handing over the body and recording the 250 reply). We choose at-most-once: they become
-    `uncertain` and are not re-sent, because a duplicate digest is worse for the reader than the small
-    chance of a lost one, and the window is only the time of one body transfer. Returns (requeued,
-    uncertain).
+    lost and nothing is sent twice. A `transmitting` row is the one message whose body was in flight,
+    or whose 250 reply had arrived but was not yet recorded (the sender records it together with the
+    next message's marker). We choose at-most-once: it becomes `uncertain` and is not re-sent, because
+    a duplicate digest is worse for the reader than the small chance of a lost one, and the only way
+    to lose it is a crash during one body transfer. Returns (requeued, uncertain).
     """
     with engine.begin() as conn:
         requeued = conn.execute(mail_outbox.update().where(mail_outbox.c.status == "sending")
@@ -119,9 +119,17 @@ def claim_due(engine: sa.Engine, claim: str, limit: int, now: datetime | None = 
     return [ClaimedMessage(r.id, r.recipient, bytes(r.raw), r.attempts, r.kind) for r in rows]
 
 
-def mark_transmitting(engine: sa.Engine, outbox_id: int) -> None:
-    """Record the point of no return: the body is about to go to the SMTP server."""
+def mark_transmitting(engine: sa.Engine, outbox_id: int, sent_before: int | None = None,
+                      now: datetime | None = None) -> None:
+    """Record the point of no return: the body is about to go to the SMTP server.
+
+    `sent_before` is the previous message, whose 250 reply arrived: it is marked sent in the same
+    transaction, so a run costs one commit per message instead of two.
+    """
     with engine.begin() as conn:
+        if sent_before is not None:
+            conn.execute(mail_outbox.update().where(mail_outbox.c.id == sent_before)
+                         .values(status="sent", sent_at=now or utcnow(), claim=None, last_error=None))
         conn.execute(mail_outbox.update().where(mail_outbox.c.id == outbox_id)
                      .values(status="transmitting"))
 
