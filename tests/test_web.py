@@ -85,10 +85,15 @@ def test_paper_page_escapes_and_links(client: TestClient) -> None:
     attn = client.get("/papers/2503.10001").text
     assert '<span class="math">O(n^2)</span>' in attn
     assert 'href="https://github.com/example/attn"' in attn
-    assert "Similar papers" not in attn  # the slot stays hidden until that feature exists
     # Versioned ids, arXiv URLs and old-style ids all resolve.
     assert client.get("/papers/2503.10001v2?format=json").json()["title"] == "Attention Is Still All You Need"
     assert client.get("/papers/hep-th/9901001?format=json").json()["id"] == "hep-th/9901001"
+
+
+def test_similar_slot_is_hidden_without_a_provider(client: TestClient) -> None:
+    client.app.state.similar_papers = None  # type: ignore[attr-defined]
+    assert "Similar papers" not in client.get("/papers/2503.10001").text
+    assert client.get("/papers/2503.10001?format=json").json()["similar"] is None
 
 
 def test_unknown_paper_and_bad_input_are_clear_4xx(client: TestClient) -> None:
