@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from paperscope.mail.smtp import SendFailure, SmtpConfig, SmtpTransport
 from paperscope.settings import Settings
@@ -189,8 +189,16 @@ def me(request: Request) -> Response:
 
 # Password reset --------------------------------------------------------------------------------------------
 
-def _reset_serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.signing_key(), salt="paperscope.password-reset")
+def _reset_serializer(request: Request) -> URLSafeTimedSerializer:
+    clock = request.app.state.clock
+
+    class ClockSigner(TimestampSigner):
+        # Token age is measured on the app's clock, the same one sessions and rate limits use.
+        def get_timestamp(self) -> int:
+            return int(clock().timestamp())
+
+    return URLSafeTimedSerializer(state(request).settings.signing_key(), salt="paperscope.password-reset",
+                                  signer=ClockSigner)
 
 
 def _fingerprint(password_hash: str) -> str:
@@ -201,13 +209,13 @@ def _fingerprint(password_hash: str) -> str:
 def reset_token(request: Request, user: User) -> str:
     """A signed token naming the account and its current password hash's fingerprint."""
     stored = user_store.password_hash_of(state(request).engine, user.id) or ""
-    return str(_reset_serializer(state(request).settings).dumps([user.id, _fingerprint(stored)]))
+    return str(_reset_serializer(request).dumps([user.id, _fingerprint(stored)]))
 
 
 def _reset_user(request: Request, token: str) -> User:
     st = state(request)
     try:
-        user_id, fingerprint = _reset_serializer(st.settings).loads(token, max_age=RESET_MAX_AGE)
+        user_id, fingerprint = _reset_serializer(request).loads(token, max_age=RESET_MAX_AGE)
         user = user_store.get_user(st.engine, int(user_id))
     except SignatureExpired:
         raise HTTPException(status_code=410,
