@@ -106,7 +106,7 @@ def test_reader_walks_the_site(site: str, page: object) -> None:
     pg.goto(site + "/?date=2025-03-17")  # type: ignore[attr-defined]
     pg.click("text=Attention Is Still All You Need")  # type: ignore[attr-defined]
     expect(pg.locator("h1")).to_have_text("Attention Is Still All You Need")  # type: ignore[attr-defined]
-    expect(pg.locator("a", has_text="PDF")).to_have_attribute(  # type: ignore[attr-defined]
+    expect(pg.locator(".paper .actions a", has_text="PDF")).to_have_attribute(  # type: ignore[attr-defined]
         "href", "https://arxiv.org/pdf/2503.10001")
     expect(pg.locator(".math")).to_have_text("O(n^2)")  # type: ignore[attr-defined]
     shoot(pg, "5-paper")

@@ -9,7 +9,7 @@ from typing import Literal
 import sqlalchemy as sa
 
 from paperscope.feed.periods import Period, period_of
-from paperscope.feed.trending import TrendingPaper, reference_time, score_paper, trending_papers
+from paperscope.feed.trending import TrendingPaper, as_of_for, score_paper, trending_papers
 from paperscope.store.listings import latest_listing_day, listed_papers, neighbouring_listing_days
 
 FeedSort = Literal["upvotes", "trending", "newest"]
@@ -35,9 +35,9 @@ class Listing:
 def daily_listing(engine: sa.Engine, period: Period | None, *, sort: FeedSort = "upvotes",
                   category: str | None = None, limit: int = 30, offset: int = 0) -> Listing:
     """Build a feed page. With no period, show the latest day that has papers (in the category)."""
-    as_of = reference_time(engine, category=category)
+    latest = latest_listing_day(engine, category)
+    as_of = as_of_for(latest)
     if period is None:
-        latest = latest_listing_day(engine, category)
         period = period_of("day", latest) if latest else None
     if period is None:
         return Listing(None, sort, category, [], 0, offset, limit, None, None, as_of)

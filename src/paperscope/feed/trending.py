@@ -113,14 +113,17 @@ def score_paper(paper: Paper, as_of: datetime) -> TrendingPaper:
     return TrendingPaper(paper, score, max(age, 0.0))
 
 
-def reference_time(engine: sa.Engine, now: datetime | None = None, category: str | None = None) -> datetime:
-    """`as_of`: now, or the end of the newest listing day when the store's data is older than that."""
+def as_of_for(latest: date | None, now: datetime | None = None) -> datetime:
+    """`as_of` given the newest listing day: now, or the end of that day when it is earlier."""
     now = now or datetime.now(UTC)
-    latest = latest_listing_day(engine, category)
     if latest is None:
         return now
-    end_of_latest = datetime.combine(latest + timedelta(days=1), time(0, 0), tzinfo=UTC)
-    return min(now, end_of_latest)
+    return min(now, datetime.combine(latest + timedelta(days=1), time(0, 0), tzinfo=UTC))
+
+
+def reference_time(engine: sa.Engine, now: datetime | None = None, category: str | None = None) -> datetime:
+    """`as_of`: now, or the end of the newest listing day when the store's data is older than that."""
+    return as_of_for(latest_listing_day(engine, category), now)
 
 
 def rank_trending(candidates: list[Paper], as_of: datetime) -> list[TrendingPaper]:

@@ -20,7 +20,8 @@ from paperscope.web.routes import accounts, atom, community, feed, hf_api, meta,
 from paperscope.web.security import install_security
 
 # Read-only pages whose finished responses may be cached for anonymous visitors.
-CACHED_PREFIXES = ("/papers/", "/trending", "/categories", "/api/daily_papers", "/api/papers/", "/api/stats",
+CACHED_PREFIXES = ("/papers/", "/trending", "/categories", "/search", "/api/search", "/api/daily_papers",
+                   "/api/papers/", "/api/stats",
                    "/feeds/")
 
 
