@@ -33,7 +33,7 @@ router = APIRouter(tags=["accounts"])
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,39}$")
 MIN_PASSWORD = 10
 RESET_MAX_AGE = 3600
-Csrf = Annotated[str, Form(max_length=400)]
+Csrf = Annotated[str | None, Form(max_length=400)]  # optional so a missing token is a 403, not a 422
 Password = Annotated[str, Form(max_length=1024)]
 
 
@@ -69,7 +69,7 @@ def signup_form(request: Request) -> Response:
 
 @router.post("/signup", summary="Create an account")
 def signup(request: Request, username: Annotated[str, Form(max_length=40)],
-           email: Annotated[str, Form(max_length=320)], password: Password, csrf: Csrf) -> Response:
+           email: Annotated[str, Form(max_length=320)], password: Password, csrf: Csrf = None) -> Response:
     """Create the account and sign it in. Rate limited per IP."""
     security.check_csrf(request, csrf)
     values = {"username": username, "email": email}
@@ -108,8 +108,8 @@ def signin_form(request: Request) -> Response:
 
 
 @router.post("/signin", summary="Sign in")
-def signin(request: Request, login: Annotated[str, Form(max_length=320)], password: Password, csrf: Csrf,
-           next: Annotated[str, Form(max_length=500)] = "/") -> Response:
+def signin(request: Request, login: Annotated[str, Form(max_length=320)], password: Password,
+           csrf: Csrf = None, next: Annotated[str, Form(max_length=500)] = "/") -> Response:
     """Check the password (argon2id); throttled per account and per IP; a new session id each time."""
     security.check_csrf(request, csrf)
     user = user_store.find_user(state(request).engine, login)
@@ -138,7 +138,7 @@ def signin(request: Request, login: Annotated[str, Form(max_length=320)], passwo
 
 
 @router.post("/signout", summary="Sign out")
-def signout(request: Request, csrf: Csrf) -> Response:
+def signout(request: Request, csrf: Csrf = None) -> Response:
     security.check_csrf(request, csrf)
     response = _redirect("/")
     security.end_session(request, response)
@@ -163,7 +163,7 @@ def account(request: Request) -> Response:
 
 @router.post("/account/tokens", summary="Create an API token")
 def create_token(request: Request, name: Annotated[str, Form(min_length=1, max_length=100)],
-                 csrf: Csrf) -> Response:
+                 csrf: Csrf = None) -> Response:
     """Create a bearer token for scripts; shown once on the page that answers (only its hash is kept)."""
     user = security.require_user(request)
     security.check_csrf(request, csrf)
@@ -173,7 +173,7 @@ def create_token(request: Request, name: Annotated[str, Form(min_length=1, max_l
 
 
 @router.post("/account/tokens/{token_id}/revoke", summary="Revoke an API token")
-def revoke_token(request: Request, token_id: Annotated[int, Path(ge=1)], csrf: Csrf) -> Response:
+def revoke_token(request: Request, token_id: Annotated[int, Path(ge=1)], csrf: Csrf = None) -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
     if not user_store.revoke_api_token(state(request).engine, user.id, token_id):
@@ -254,7 +254,7 @@ def reset_request_form(request: Request) -> Response:
 
 @router.post("/password-reset", summary="Mail a password reset link")
 def reset_request(request: Request, background: BackgroundTasks,
-                  email: Annotated[str, Form(max_length=320)], csrf: Csrf) -> Response:
+                  email: Annotated[str, Form(max_length=320)], csrf: Csrf = None) -> Response:
     """Mail a signed link valid for an hour. The answer is the same whether or not the address is known."""
     security.check_csrf(request, csrf)
     refusal = security.hourly_refusal(request, "reset-ip")
@@ -279,7 +279,7 @@ def reset_form(request: Request, token: Annotated[str, Path(max_length=400)]) ->
 
 @router.post("/password-reset/{token}", summary="Set the new password")
 def reset_submit(request: Request, token: Annotated[str, Path(max_length=400)], password: Password,
-                 csrf: Csrf) -> Response:
+                 csrf: Csrf = None) -> Response:
     """Set the password, end every session of the account, and sign in afresh."""
     security.check_csrf(request, csrf)
     user = _reset_user(request, token)

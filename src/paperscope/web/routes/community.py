@@ -36,7 +36,7 @@ router = APIRouter(tags=["community"])
 
 MAX_COMMENT = 10_000
 PaperId = Annotated[str, Path(max_length=200)]
-Csrf = Annotated[str, Form(max_length=400)]
+Csrf = Annotated[str | None, Form(max_length=400)]  # optional so a missing token is a 403, not a 422
 CommentBody = Annotated[str, Form(min_length=1, max_length=MAX_COMMENT)]
 
 
@@ -66,7 +66,7 @@ def _vote(request: Request, user: User, paper: Paper, up: bool) -> dict[str, Any
 
 
 @router.post("/papers/{paper_id:path}/upvote", summary="Upvote (form)")
-def upvote_form(request: Request, paper_id: PaperId, csrf: Csrf) -> Response:
+def upvote_form(request: Request, paper_id: PaperId, csrf: Csrf = None) -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
     paper = find_paper(request, paper_id)
@@ -75,7 +75,7 @@ def upvote_form(request: Request, paper_id: PaperId, csrf: Csrf) -> Response:
 
 
 @router.post("/papers/{paper_id:path}/unvote", summary="Take an upvote back (form)")
-def unvote_form(request: Request, paper_id: PaperId, csrf: Csrf) -> Response:
+def unvote_form(request: Request, paper_id: PaperId, csrf: Csrf = None) -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
     paper = find_paper(request, paper_id)
@@ -107,7 +107,7 @@ def fetch_from_arxiv(request: Request, arxiv_id: str) -> Paper:
             records = list(ArxivQuery(client, st.settings.arxiv_api_url).by_ids([arxiv_id]))
         except SourceError as exc:
             raise HTTPException(status_code=502, detail=f"could not reach arXiv: {exc}") from None
-    found = [r for r in records if isinstance(r, Paper)]
+    found = [r for r in records if isinstance(r, Paper) and r.arxiv_id == arxiv_id]
     if not found:
         reasons = "; ".join(r.reason for r in records if isinstance(r, Skipped)) or "not found"
         raise HTTPException(status_code=404, detail=f"arXiv has no paper {arxiv_id}: {reasons}")
@@ -146,7 +146,7 @@ def submit_form(request: Request) -> Response:
 
 
 @router.post("/submit", summary="Submit a paper")
-def submit_post(request: Request, paper: Annotated[str, Form(max_length=300)], csrf: Csrf) -> Response:
+def submit_post(request: Request, paper: Annotated[str, Form(max_length=300)], csrf: Csrf = None) -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
     try:
@@ -216,7 +216,7 @@ def _paper_of(request: Request, comment: Comment) -> RedirectResponse:
 
 
 @router.post("/papers/{paper_id:path}/comments", summary="Comment (form)")
-def comment_form(request: Request, paper_id: PaperId, body: CommentBody, csrf: Csrf) -> Response:
+def comment_form(request: Request, paper_id: PaperId, body: CommentBody, csrf: Csrf = None) -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
     paper = find_paper(request, paper_id)
@@ -226,14 +226,14 @@ def comment_form(request: Request, paper_id: PaperId, body: CommentBody, csrf: C
 
 @router.post("/comments/{comment_id}/edit", summary="Edit your comment (form)")
 def edit_form(request: Request, comment_id: Annotated[int, Path(ge=1)], body: CommentBody,
-              csrf: Csrf) -> Response:
+              csrf: Csrf = None) -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
     return _paper_of(request, _edit_comment(request, user, comment_id, body))
 
 
 @router.post("/comments/{comment_id}/remove", summary="Remove a comment (moderators)")
-def remove_form(request: Request, comment_id: Annotated[int, Path(ge=1)], csrf: Csrf) -> Response:
+def remove_form(request: Request, comment_id: Annotated[int, Path(ge=1)], csrf: Csrf = None) -> Response:
     moderator = security.require_moderator(request)
     security.check_csrf(request, csrf)
     return _paper_of(request, _remove_comment(request, moderator, comment_id))
@@ -297,7 +297,7 @@ def _suspend(request: Request, moderator: User, username: str, suspended: bool) 
 
 
 @router.post("/moderation/papers/{paper_id:path}/hide", summary="Hide or show a paper (moderators)")
-def hide_form(request: Request, paper_id: PaperId, csrf: Csrf,
+def hide_form(request: Request, paper_id: PaperId, csrf: Csrf = None,
               hidden: Annotated[bool, Form()] = True) -> Response:
     moderator = security.require_moderator(request)
     security.check_csrf(request, csrf)
@@ -307,7 +307,7 @@ def hide_form(request: Request, paper_id: PaperId, csrf: Csrf,
 
 
 @router.post("/moderation/users/{username}/suspend", summary="Suspend or reinstate a user (moderators)")
-def suspend_form(request: Request, username: Annotated[str, Path(max_length=40)], csrf: Csrf,
+def suspend_form(request: Request, username: Annotated[str, Path(max_length=40)], csrf: Csrf = None,
                  suspended: Annotated[bool, Form()] = True) -> Response:
     moderator = security.require_moderator(request)
     security.check_csrf(request, csrf)
