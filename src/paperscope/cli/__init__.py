@@ -10,6 +10,7 @@ import typer
 from paperscope.cli import digest as digest_cmds
 from paperscope.cli import ingest as ingest_cmds
 from paperscope.cli import search as search_cmds
+from paperscope.cli import similar as similar_cmds
 from paperscope.cli import store as store_cmds
 from paperscope.cli import users as users_cmds
 from paperscope.cli import web as web_cmds
@@ -39,6 +40,7 @@ app.add_typer(users_cmds.app, name="user")
 store_cmds.register(app)
 ingest_cmds.register(app)
 search_cmds.register(app)
+similar_cmds.register(app)
 web_cmds.register(app)
 
 

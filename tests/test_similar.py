@@ -1,0 +1,229 @@
+"""Similar papers end to end (real encoder, real indexes, both store backends): the API, the CLI, the
+paper page, the cache and its refresh, sets of papers and the diverse option."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from paperscope.cli import app as cli_app
+from paperscope.embed import Encoded, Encoder, load_encoder
+from paperscope.feed.similar import SimilarPapers, more_like_this_terms
+from paperscope.index.build import build_index
+from paperscope.model import Paper
+from paperscope.search import SearchEngine
+from paperscope.search.dpp import intra_list_similarity, pooled_vectors
+from paperscope.settings import Settings
+from paperscope.store import get_paper, upsert_papers
+from paperscope.web.app import create_app
+
+TOPICS = {
+    "q-bio.BM": [
+        ("Protein structure prediction with deep learning",
+         "Amino acid sequences are folded into 3D shapes."),
+        ("Protein folding dynamics simulated at atomic detail",
+         "Molecular dynamics shows how proteins fold."),
+        ("Predicting protein contacts from coevolution",
+         "Residue pairs that coevolve touch in the folded protein."),
+        ("Designing new proteins with generative models", "Novel protein backbones are sampled and folded."),
+    ],
+    "astro-ph.GA": [
+        ("Dark matter halos of dwarf galaxies", "Rotation curves constrain the mass of small galaxies."),
+        ("Star formation in spiral galaxy arms",
+         "Molecular clouds collapse into young stars along the arms."),
+        ("Galaxy mergers and their supermassive black holes",
+         "Colliding galaxies feed their central black holes."),
+        ("The stellar halo of the Milky Way galaxy", "Old stars around our galaxy record past accretion."),
+    ],
+    "econ.GN": [
+        ("Inflation expectations of households", "Surveys show how consumers anticipate rising prices."),
+        ("Minimum wage effects on employment", "Raising the wage floor changes hiring in restaurants."),
+        ("Housing prices and interest rates", "Mortgage rates drive the cost of homes and rents."),
+        ("Monetary policy and inflation", "Central banks raise interest rates to slow price growth."),
+    ],
+    "cs.RO": [
+        ("Legged robots walking on rough terrain", "A quadruped robot learns to walk over rocks and stairs."),
+        ("Robotic grasping of unknown objects", "A robot hand picks up household items it has never seen."),
+        ("Drone navigation in dense forests", "Small aerial robots avoid trees while flying fast."),
+        ("Motion planning for mobile robots", "A robot plans collision-free paths through a warehouse."),
+    ],
+}
+
+
+def corpus() -> list[Paper]:
+    papers = []
+    for t, (category, items) in enumerate(TOPICS.items()):
+        for i, (title, abstract) in enumerate(items):
+            papers.append(Paper(arxiv_id=f"2504.{t + 1:02d}{i + 1:03d}", version=1, title=title,
+                                abstract=abstract, authors=("A. Author",), categories=(category,),
+                                listed=date(2025, 4, 1 + i), source="test"))
+    return papers
+
+
+def topic_of(se: SearchEngine, paper_id: str) -> str:
+    paper = get_paper(se.engine, paper_id)
+    assert paper is not None
+    return paper.categories[0]
+
+
+class MemoEncoder:
+    """The real bundled encoder, remembering documents it has encoded: every test indexes the same
+    corpus (on two backends), and encoding it again would only cost time."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self._docs: dict[str, Encoded] = {}
+
+    def encode_documents(self, texts: Sequence[str], batch_size: int = 32) -> list[Encoded]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._docs]
+        if missing:
+            self._docs.update(zip(missing, self.inner.encode_documents(missing), strict=True))
+        return [self._docs[t] for t in texts]
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> list[Encoded]:
+        return self.inner.encode_queries(texts, batch_size)
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return MemoEncoder(load_encoder(Settings()))
+
+
+@pytest.fixture
+def indexed(engine: sa.Engine, settings: Settings, encoder: Encoder) -> SearchEngine:
+    upsert_papers(engine, corpus())
+    build_index(engine, settings.index_dir, encoder)
+    return SearchEngine(engine, settings, encoder=encoder)
+
+
+def seed(se: SearchEngine, paper_id: str) -> Paper:
+    paper = get_paper(se.engine, paper_id)
+    assert paper is not None
+    return paper
+
+
+def test_neighbours_come_from_the_same_topic_and_exclude_the_paper(indexed: SearchEngine) -> None:
+    service = SimilarPapers(indexed)
+    for paper_id in ("2504.01001", "2504.02001", "2504.03002", "2504.04003"):
+        result = service.similar([seed(indexed, paper_id)], k=3)
+        ids = [h.paper_id for h in result.hits]
+        assert paper_id not in ids
+        assert len(ids) == 3
+        topic = topic_of(indexed, paper_id)
+        # Each topic has three other papers; at least the two closest are found first.
+        assert [topic_of(indexed, i) for i in ids[:2]] == [topic] * 2, (paper_id, ids)
+        # Both signals contributed to the top result.
+        assert {"late_rank", "lexical_rank"} <= set(result.hits[0].components)
+
+
+def test_cached_until_the_index_grows(indexed: SearchEngine, engine: sa.Engine, settings: Settings,
+                                      encoder: Encoder) -> None:
+    service = SimilarPapers(indexed)
+    paper = seed(indexed, "2504.01001")
+    first = service.similar([paper], k=5)
+    assert not first.cached
+    again = service.similar([paper], k=5)
+    assert again.cached and [h.rowid for h in again.hits] == [h.rowid for h in first.hits]
+    # A new, very close paper arrives and is indexed: the cached list is recomputed and shows it first.
+    upsert_papers(engine, [Paper(arxiv_id="2505.09999", version=1, source="test", categories=("q-bio.BM",),
+                                 title="Protein structure prediction with deep neural networks",
+                                 abstract="Amino acid sequences are folded into 3D protein shapes.")])
+    build_index(engine, settings.index_dir, encoder)
+    fresh = service.similar([paper], k=5)
+    assert not fresh.cached
+    assert fresh.hits[0].paper_id == "2505.09999"
+
+
+def test_similar_to_a_set_covers_every_paper_in_it(indexed: SearchEngine) -> None:
+    service = SimilarPapers(indexed)
+    seeds = [seed(indexed, "2504.01001"), seed(indexed, "2504.04001")]  # proteins + robots
+    result = service.similar(seeds, k=6)
+    ids = [h.paper_id for h in result.hits]
+    assert not {"2504.01001", "2504.04001"} & set(ids)
+    topics = [topic_of(indexed, i) for i in ids]
+    assert topics.count("q-bio.BM") >= 2 and topics.count("cs.RO") >= 2
+
+
+def test_diverse_option_makes_the_list_less_redundant(indexed: SearchEngine) -> None:
+    service = SimilarPapers(indexed)
+    seeds = [seed(indexed, "2504.03004")]  # monetary policy: neighbours span economics and more
+    idx = indexed.indexes
+    assert idx is not None
+
+    def ils(rowids: list[int]) -> float:
+        vectors = pooled_vectors(idx.pooled, rowids)
+        return intra_list_similarity(np.stack([vectors[r] for r in rowids]))
+
+    plain = service.similar(seeds, k=6)
+    diverse = service.similar(seeds, k=6, diverse=True, theta=0.2)
+    assert diverse.diverse and diverse.cached  # re-ranks the cached list, no new retrieval
+    assert sorted(h.rowid for h in diverse.hits) != sorted(h.rowid for h in plain.hits) or \
+        [h.rowid for h in diverse.hits] != [h.rowid for h in plain.hits]
+    assert ils([h.rowid for h in diverse.hits]) < ils([h.rowid for h in plain.hits])
+    same = service.similar(seeds, k=6, diverse=True, theta=1.0)
+    assert [h.rowid for h in same.hits] == [h.rowid for h in plain.hits]
+
+
+def test_without_an_index_similar_papers_use_words(engine: sa.Engine, settings: Settings) -> None:
+    upsert_papers(engine, corpus())
+    service = SimilarPapers(SearchEngine(engine, settings))
+    result = service.similar([get_paper(engine, "2504.02001")], k=2)  # type: ignore[list-item]
+    assert result.notes and "index" in result.notes[0]
+    assert result.hits and topic_of(service.search_engine, result.hits[0].paper_id) == "astro-ph.GA"
+
+
+def test_more_like_this_terms_prefer_title_words() -> None:
+    paper = Paper(title="Graph neural networks for molecules", abstract="We propose a method. The method "
+                  "uses graph networks on molecules and atoms, with 3 results.", source="test")
+    terms = more_like_this_terms(paper, 4)
+    assert terms[:2] == ["graph", "networks"] or set(terms[:3]) >= {"graph", "networks", "molecules"}
+    assert "method" not in terms and "we" not in terms and "3" not in terms
+
+
+@pytest.fixture
+def client(indexed: SearchEngine, settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings, cache_seconds=0)
+    with TestClient(app) as c:
+        yield c
+    app.state.engine.dispose()
+
+
+def test_api_page_and_paper_page(client: TestClient) -> None:
+    data = client.get("/api/papers/2504.02001/similar?limit=3").json()
+    assert data["seeds"] == ["2504.02001"]
+    assert len(data["papers"]) == 3 and all(p["id"].startswith("2504.02") for p in data["papers"])
+    assert client.get("/api/papers/2504.02001/similar?limit=3").json()["cached"] is True
+    diverse = client.get("/api/papers/2504.02001/similar?limit=3&diverse=true&theta=0.3").json()
+    assert diverse["diverse"] is True and diverse["theta"] == 0.3
+    assert client.get("/api/papers/2504.02001/similar?theta=2").status_code == 422
+    assert client.get("/api/papers/9999.99999/similar").status_code == 404
+    # The Hugging Face paper route still answers for the paper itself.
+    assert client.get("/api/papers/2504.02001").status_code == 200
+    group = client.get("/api/similar?ids=2504.01001,2504.04001&limit=4").json()
+    assert len(group["papers"]) == 4 and group["seeds"] == ["2504.01001", "2504.04001"]
+    assert client.get("/api/similar?ids=").status_code in (400, 422)
+    page = client.get("/papers/2504.02001")
+    assert "Similar papers" in page.text
+    neighbour = data["papers"][0]["title"]
+    assert neighbour in page.text
+    html = client.get("/similar?ids=2504.01001,2504.04001").text
+    assert "Similar to 2 papers" in html and group["papers"][0]["title"] in html
+
+
+def test_cli(indexed: SearchEngine, settings: Settings) -> None:
+    runner = CliRunner()
+    args = ["--home", str(settings.home), "--database-url", settings.db_url]
+    result = runner.invoke(cli_app, [*args, "similar", "2504.04002", "-k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    data = json.loads(result.stdout)
+    assert len(data["papers"]) == 2 and all(p["paper_id"].startswith("2504.04") for p in data["papers"])
+    missing = runner.invoke(cli_app, [*args, "similar", "2504.99999"])
+    assert missing.exit_code == 2
