@@ -9,6 +9,7 @@ import typer
 
 from paperscope.cli import digest as digest_cmds
 from paperscope.cli import ingest as ingest_cmds
+from paperscope.cli import models as model_cmds
 from paperscope.cli import search as search_cmds
 from paperscope.cli import similar as similar_cmds
 from paperscope.cli import store as store_cmds
@@ -37,6 +38,7 @@ def _root(
 app.add_typer(ingest_cmds.app, name="ingest")
 app.add_typer(digest_cmds.app, name="digest")
 app.add_typer(users_cmds.app, name="user")
+app.add_typer(model_cmds.app, name="model")
 store_cmds.register(app)
 ingest_cmds.register(app)
 search_cmds.register(app)
