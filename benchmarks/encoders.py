@@ -10,8 +10,10 @@ Encoded corpora are cached under --cache (keyed by candidate name) so re-runs on
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -115,7 +117,7 @@ def candidates(settings: Settings, model_dirs: list[str]) -> dict[str, Callable[
     }
     for item in model_dirs:
         name, _, path = item.partition("=")
-        found[name] = lambda path=path: model_dir_spec(Path(path))
+        found[name] = functools.partial(model_dir_spec, Path(path))
     return found
 
 
@@ -131,7 +133,7 @@ def main() -> None:
     parser.add_argument("--speed-docs", type=int, default=256, help="docs timed for throughput")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--skip-quality", action="store_true", help="only measure throughput")
+    parser.add_argument("--quality", nargs="*", help="candidates to score on SciFact (default: all)")
     args = parser.parse_args()
 
     doc_ids, doc_texts, query_ids, query_texts, qrels = load_scifact(args.scifact)
@@ -140,19 +142,26 @@ def main() -> None:
     specs = candidates(settings, args.model_dir)
     names = args.only or list(specs)
     encoders = {name: OnnxEncoder(specs[name]()) for name in names}
-    rows = {name: {"name": name} for name in names}
+    rows: dict[str, dict[str, object]] = {name: {"name": name} for name in names}
+    timings: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     # Interleave the timing runs so a burst of load from another process hits every candidate alike.
     for _ in range(args.repeats):
         for name, encoder in encoders.items():
-            wall, cpu = time_encoding(encoder, speed_texts, 1, args.batch_size)
-            rows[name].setdefault("wall", []).append(wall)
-            rows[name].setdefault("cpu", []).append(cpu)
+            timings[name].append(time_encoding(encoder, speed_texts, 1, args.batch_size))
+    reference = encoders[names[0]].encode_documents(speed_texts)
     for name, encoder in encoders.items():
         row = rows[name]
-        row["docs_per_s"] = round(statistics.median(row.pop("wall")), 1)
-        row["docs_per_cpu_s"] = round(statistics.median(row.pop("cpu")), 1)
-        if not args.skip_quality:
-            row.update(quality(encoder, name, args.cache, doc_ids, doc_texts, query_ids, query_texts, qrels))
+        row["docs_per_s"] = round(statistics.median(t[0] for t in timings[name]), 1)
+        row["docs_per_cpu_s"] = round(statistics.median(t[1] for t in timings[name]), 1)
+        pooled_cos = [float(a.pooled @ b.pooled)
+                      for a, b in zip(encoder.encode_documents(speed_texts), reference, strict=True)]
+        row[f"pooled_cos_to_{names[0]}"] = {"mean": round(float(np.mean(pooled_cos)), 4),
+                                            "min": round(float(np.min(pooled_cos)), 4)}
+        print(json.dumps(row), flush=True)
+    for name in args.quality if args.quality is not None else names:
+        row = rows[name]
+        row.update(quality(encoders[name], name, args.cache, doc_ids, doc_texts,
+                           query_ids, query_texts, qrels))
         print(json.dumps(row), flush=True)
 
 
@@ -165,8 +174,15 @@ def quality(encoder: OnnxEncoder, name: str, cache: Path, doc_ids: list[str], do
         docs = dict(np.load(path))
     else:
         cache.mkdir(parents=True, exist_ok=True)
-        docs = pack(encoder.encode_documents(doc_texts))
-        np.savez(path.with_suffix(".tmp.npz"), **docs)
+        encoded: list[Encoded] = []
+        started = time.perf_counter()
+        for start in range(0, len(doc_texts), 512):
+            encoded += encoder.encode_documents(doc_texts[start:start + 512])
+            print(f"{name}: {len(encoded)}/{len(doc_texts)} docs, "
+                  f"{len(encoded) / (time.perf_counter() - started):.1f} docs/s", file=sys.stderr, flush=True)
+        docs = pack(encoded)
+        np.savez(path.with_suffix(".tmp.npz"), pooled=docs["pooled"], tokens=docs["tokens"],
+                 offsets=docs["offsets"])
         path.with_suffix(".tmp.npz").rename(path)
     queries = encoder.encode_queries(query_texts)
     pooled_scores = np.stack([q.pooled for q in queries]) @ docs["pooled"].T
