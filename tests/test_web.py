@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from paperscope.feed.trending import trending_score
+from paperscope.model import Paper
 from paperscope.settings import Settings
-from paperscope.store import open_database
+from paperscope.store import get_paper, open_database
 from paperscope.web.app import create_app
 from tests.test_web_data import MON, THU, TUE, load_library
 
@@ -90,10 +92,26 @@ def test_paper_page_escapes_and_links(client: TestClient) -> None:
     assert client.get("/papers/hep-th/9901001?format=json").json()["id"] == "hep-th/9901001"
 
 
-def test_similar_slot_is_hidden_without_a_provider(client: TestClient) -> None:
+def test_similar_papers_load_after_the_page(client: TestClient) -> None:
+    asked: list[str] = []
+
+    def provider(engine: sa.Engine, paper: Paper, k: int) -> list[Paper]:
+        asked.append(paper.paper_id)
+        found = get_paper(engine, "2503.20002")
+        return [found] if found else []
+
+    client.app.state.similar_papers = provider  # type: ignore[attr-defined]
+    page = client.get("/papers/2503.10001")
+    assert 'hx-get="/papers/2503.10001/similar"' in page.text and not asked  # the page never waits for it
+    fragment = client.get("/papers/2503.10001/similar").text
+    assert "Similar papers" in fragment and "Sparse Retrieval Revisited" in fragment
+    assert asked == ["2503.10001"]
+    data = client.get("/papers/2503.10001?format=json").json()
+    assert data["similar_url"] == "/api/papers/2503.10001/similar"
+    # Without the feature the slot is not rendered at all.
     client.app.state.similar_papers = None  # type: ignore[attr-defined]
-    assert "Similar papers" not in client.get("/papers/2503.10001").text
-    assert client.get("/papers/2503.10001?format=json").json()["similar"] is None
+    assert "similar" not in client.get("/papers/2503.10001").text.split("<main", 1)[1].lower()
+    assert client.get("/papers/2503.10001?format=json").json()["similar_url"] is None
 
 
 def test_unknown_paper_and_bad_input_are_clear_4xx(client: TestClient) -> None:

@@ -12,7 +12,7 @@ from paperscope.model import Paper, parse_arxiv_id
 from paperscope.store import get_paper
 from paperscope.web.community_view import paper_extras
 from paperscope.web.params import Format
-from paperscope.web.rendering import page_or_json, state
+from paperscope.web.rendering import page_or_json, render, state
 from paperscope.web.serialize import paper_json
 
 router = APIRouter(tags=["pages"])
@@ -37,15 +37,33 @@ def find_paper(request: Request, paper_id: str) -> Paper:
     return paper
 
 
+def _similar_provider(request: Request) -> SimilarPapers | None:
+    return getattr(request.app.state, "similar_papers", None)
+
+
+# Declared before the page route: `{paper_id:path}` would otherwise swallow the `/similar` suffix.
+@router.get("/papers/{paper_id:path}/similar", include_in_schema=False)
+def similar_fragment(request: Request, paper_id: Annotated[str, Path(max_length=200)]) -> Response:
+    """The "similar papers" block of a paper page, fetched by htmx after the page has painted."""
+    paper = find_paper(request, paper_id)
+    provider = _similar_provider(request)
+    similar = ([paper_json(p, with_abstract=False) for p in provider(state(request).engine, paper, 6)]
+               if provider is not None else [])
+    return render(request, "_similar.html", {"similar": similar})
+
+
 @router.get("/papers/{paper_id:path}", summary="Paper page")
 def paper_page(request: Request, paper_id: Annotated[str, Path(max_length=200)],
                format: Format = None) -> Response:
-    """Title, authors, abstract, links to arXiv (abstract and PDF), code and upvotes."""
+    """Title, authors, abstract, links to arXiv (abstract and PDF), code and upvotes.
+
+    Similar papers (when that feature is installed) load separately — `similar_url` — so finding them
+    never delays the page itself.
+    """
     paper = find_paper(request, paper_id)
-    similar: list[dict[str, Any]] = []
-    provider: SimilarPapers | None = getattr(request.app.state, "similar_papers", None)
-    if provider is not None:
-        similar = [paper_json(p, with_abstract=False) for p in provider(state(request).engine, paper, 6)]
-    data = {**paper_json(paper), "similar": similar if provider is not None else None,
+    has_similar = _similar_provider(request) is not None
+    data = {**paper_json(paper),
+            "similar_url": f"/api/papers/{paper.paper_id}/similar" if has_similar else None,
+            "similar_fragment": f"/papers/{paper.paper_id}/similar" if has_similar else None,
             **paper_extras(request, paper)}
     return page_or_json(request, "paper.html", data, {"title": paper.title})
