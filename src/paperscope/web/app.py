@@ -45,7 +45,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
-        return _error(request, exc.status_code, message)
+        response = _error(request, exc.status_code, message)
+        if exc.headers:  # e.g. Retry-After on 429, WWW-Authenticate on 401
+            response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
