@@ -24,6 +24,7 @@ import numpy as np
 
 # Tokens handled per internal chunk: bounds the (tokens x reps x buckets) Hamming table to tens of MB.
 _CHUNK_TOKENS = 8192
+_CHUNK_DOCS = 512
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
@@ -125,32 +126,41 @@ class FDE:
 
     def sign_codes(self, tokens: np.ndarray) -> np.ndarray:
         """SimHash sign pattern of each token per repetition as an integer: ``(n_tokens, r_reps)``."""
-        bits = self._bits(np.asarray(tokens, dtype=np.float32))
-        return (bits @ self._bit_weights).astype(np.int64)
+        return self._codes(np.asarray(tokens, dtype=np.float32))[0].astype(np.int64)
 
     def bucket_ids(self, tokens: np.ndarray) -> np.ndarray:
         """Bucket of each token per repetition (Gray-decoded sign pattern): ``(n_tokens, r_reps)``."""
-        bits = self._bits(np.asarray(tokens, dtype=np.float32))
-        # Gray -> binary: binary bit i is the XOR of Gray bits 0..i (prefix XOR from the top bit).
-        binary = np.bitwise_xor.accumulate(bits, axis=2)
-        return (binary @ self._bit_weights).astype(np.int64)
+        return self._codes(np.asarray(tokens, dtype=np.float32))[1].astype(np.int64)
 
     # -- internals --------------------------------------------------------------------------------------
 
-    def _bits(self, x: np.ndarray) -> np.ndarray:
+    def _codes(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sign pattern and bucket id of each token per repetition, both ``(T, R)`` uint8."""
         cfg = self.config
-        return (x @ self._simhash > 0).reshape(len(x), cfg.r_reps, cfg.k_sim).astype(np.int64)
+        if cfg.k_sim == 0:
+            zeros = np.zeros((len(x), cfg.r_reps), dtype=np.uint8)
+            return zeros, zeros
+        bits = (x @ self._simhash > 0).reshape(len(x), cfg.r_reps, cfg.k_sim)
+        sign = np.packbits(bits, axis=-1, bitorder="big")[..., 0] >> np.uint8(8 - cfg.k_sim)
+        # Gray -> binary: binary bit i is the XOR of Gray bits 0..i; three shift-XORs cover 8 bits.
+        bucket = sign.copy()
+        for shift in (1, 2, 4):
+            bucket ^= bucket >> np.uint8(shift)
+        return sign, bucket
 
     def _encode_many(self, items: Sequence[np.ndarray], *, is_query: bool) -> np.ndarray:
         cfg = self.config
         out = np.zeros((len(items), cfg.output_dim), dtype=np.float32)
-        # Group whole documents into chunks of about _CHUNK_TOKENS tokens; each chunk is one vectorised pass.
+        # Whole documents go into chunks of about _CHUNK_TOKENS tokens (and at most _CHUNK_DOCS
+        # documents); each chunk is one vectorised pass with bounded memory.
         lengths = np.array([len(t) for t in items], dtype=np.int64)
         start = 0
         while start < len(items):
             stop = start + 1
             total = lengths[start]
-            while stop < len(items) and total + lengths[stop] <= _CHUNK_TOKENS:
+            while (
+                stop < len(items) and stop - start < _CHUNK_DOCS and total + lengths[stop] <= _CHUNK_TOKENS
+            ):
                 total += lengths[stop]
                 stop += 1
             block = self._encode_chunk(items[start:stop], lengths[start:stop], is_query=is_query)
@@ -169,49 +179,52 @@ class FDE:
         x = np.concatenate([np.asarray(t, dtype=np.float32).reshape(-1, cfg.dim) for t in items])
         n_tokens = len(x)
         doc_of_token = np.repeat(np.arange(n_docs), lengths)
-
-        bits = self._bits(x)  # (T, R, k)
-        bucket = (np.bitwise_xor.accumulate(bits, axis=2) @ self._bit_weights).astype(np.int64)  # (T, R)
+        sign, bucket = self._codes(x)
+        # Row t*R + r holds token t as projected for repetition r.
         if self._projection is not None:
             projected = (x @ self._projection).reshape(n_tokens * reps, width)
         else:
-            projected = np.repeat(x, reps, axis=0)  # row t*R + r, matching cell.ravel() below
+            projected = np.repeat(x, reps, axis=0)
 
-        # Cell = (document, repetition, bucket); sum the projected tokens of each cell via sort + reduceat.
+        # Cell = (document, repetition, bucket); one weighted bincount per output column sums each cell.
         cell = ((doc_of_token[:, None] * reps + np.arange(reps)) * n_buckets + bucket).ravel()
-        order = np.argsort(cell, kind="stable")
-        sorted_cell = cell[order]
-        starts = np.flatnonzero(np.r_[True, sorted_cell[1:] != sorted_cell[:-1]])
-        sums = np.zeros((n_cells, width), dtype=np.float32)
-        sums[sorted_cell[starts]] = np.add.reduceat(projected[order], starts, axis=0)
+        columns = np.ascontiguousarray(projected.T, dtype=np.float64)
+        sums = np.empty((n_cells, width), dtype=np.float32)
+        for j in range(width):
+            sums[:, j] = np.bincount(cell, weights=columns[j], minlength=n_cells)
         if is_query:
             return sums.reshape(n_docs, cfg.fde_dim)
 
         counts = np.bincount(cell, minlength=n_cells)
         filled = counts > 0
         sums[filled] /= counts[filled, None]
-        empty_cells = np.flatnonzero(~filled & np.repeat(lengths > 0, reps * n_buckets))
-        if len(empty_cells):
-            nearest = self._hamming_nearest_tokens(bits, lengths)  # (docs, R, B) global token index
-            token = nearest.ravel()[empty_cells]
-            rep = (empty_cells // n_buckets) % reps
-            sums[empty_cells] = projected[token * reps + rep]
+        empty = np.flatnonzero(~filled & np.repeat(lengths > 0, reps * n_buckets))
+        if len(empty):
+            token = self._hamming_nearest_tokens(cell, empty, n_cells, n_tokens)
+            sums[empty] = projected[token * reps + (empty // n_buckets) % reps]
         return sums.reshape(n_docs, cfg.fde_dim)
 
-    def _hamming_nearest_tokens(self, bits: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """For every (document, repetition, bucket): the document's first token whose sign pattern is
-        nearest in Hamming distance to the bucket's pattern. Returns global token indices."""
-        codes = (bits @ self._bit_weights).astype(np.uint8)  # (T, R) sign pattern
-        distance = _POPCOUNT[codes[:, :, None] ^ self._bucket_patterns[None, None, :]]  # (T, R, B)
-        # Encode (distance, token) in one integer so a segment minimum picks the smallest distance and,
-        # among ties, the first token - a per-document argmin without a Python loop.
-        n_tokens = len(codes)
-        key = distance.astype(np.int64) * n_tokens + np.arange(n_tokens)[:, None, None]
-        nonempty = lengths > 0
-        doc_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[nonempty]
-        best = np.zeros((len(lengths),) + key.shape[1:], dtype=np.int64)
-        best[nonempty] = np.minimum.reduceat(key, doc_starts, axis=0) % n_tokens
-        return best
+    def _hamming_nearest_tokens(
+        self, cell: np.ndarray, empty: np.ndarray, n_cells: int, n_tokens: int
+    ) -> np.ndarray:
+        """For each empty cell: the first token of the same document whose sign pattern is nearest in
+        Hamming distance to the cell's bucket pattern.
+
+        Tokens sharing a bucket share its pattern, so it suffices to compare the empty bucket with the
+        document's occupied buckets (B x B work per document and repetition, not tokens x B), remembering
+        the first token of each occupied bucket for the tie-break.
+        """
+        n_buckets = self.config.n_buckets
+        reps = self.config.r_reps
+        first = np.full(n_cells, n_tokens, dtype=np.int64)
+        np.minimum.at(first, cell, np.repeat(np.arange(n_tokens), reps))
+        occupied_first = first.reshape(-1, n_buckets)[empty // n_buckets]  # (E, B)
+        patterns = self._bucket_patterns
+        hamming = _POPCOUNT[patterns[:, None] ^ patterns[None, :]].astype(np.int64)  # (B, B)
+        # One integer orders by (distance, token): the minimum picks the nearest bucket, first token on ties.
+        key = hamming[empty % n_buckets] * (n_tokens + 1) + occupied_first
+        key[occupied_first == n_tokens] = np.iinfo(np.int64).max
+        return occupied_first[np.arange(len(empty)), key.argmin(axis=1)]
 
     def _final_projection(self, block: np.ndarray) -> np.ndarray:
         """Count-Sketch: coordinate i goes to a random output slot with a random sign."""
