@@ -333,6 +333,7 @@ def report(corpus: Corpus, cache: Path, with_store: bool) -> None:
         Variant("FDE 10,240-d, HNSW f16", FDEConfig(dim=384), "f16", 10240 * 2),
         Variant("FDE -> 2,048-d Count-Sketch, HNSW i8", FDEConfig(dim=384, final_dim=2048), "i8", 2048),
         Variant("FDE -> 1,024-d Count-Sketch, HNSW f16", FDEConfig(dim=384, final_dim=1024), "f16", 2048),
+        Variant("FDE -> 512-d Count-Sketch, HNSW f16", FDEConfig(dim=384, final_dim=512), "f16", 1024),
     ]
     results, deployed = [], []
     for variant in variants:

@@ -2,7 +2,7 @@
 
 Storage is compact: ``f16`` halves the float32 payload; ``i8`` quarters it. usearch normalises float input
 to unit length when it casts to i8 (turning inner product into cosine), so for ``i8`` we quantise ourselves
-with one scale per index - fixed by the first ``add`` and kept in a small JSON file next to the index - and
+with one scale per index - fixed by the first ``add`` (add a representative batch first) and kept in a small JSON file next to the index - and
 hand usearch int8 vectors, for which its inner product is the exact integer dot product.
 """
 
@@ -79,7 +79,9 @@ class AnnIndex:
         if self.dtype != "i8":
             return vectors
         if self._i8_scale is None:
-            peak = float(np.abs(vectors).max()) if vectors.size else 0.0
+            # The 99.99th percentile, not the maximum: one outlier would otherwise squeeze every other
+            # value into a few int8 steps. Rarer extremes are clipped.
+            peak = float(np.quantile(np.abs(vectors), 0.9999)) if vectors.size else 0.0
             self._i8_scale = 127.0 / peak if peak > 0 else 1.0
         return np.clip(np.rint(vectors * self._i8_scale), -127, 127).astype(np.int8)
 
