@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 
 import pytest
@@ -10,9 +10,11 @@ import sqlalchemy as sa
 
 from paperscope.embed import Encoded, Encoder, load_encoder
 from paperscope.index.build import build_index
+from paperscope.model import Paper
 from paperscope.search import MODES, SearchEngine, SearchFilters, search
 from paperscope.settings import Settings
-from paperscope.store import get_papers_by_rowid, upsert_papers
+from paperscope.store import get_papers_by_rowid, open_database, upsert_papers
+from tests.conftest import _new_pg_database
 from tests.search_corpus import corpus
 
 
@@ -44,11 +46,26 @@ def encoder() -> Encoder:
     return RememberingEncoder(load_encoder(Settings()))
 
 
-@pytest.fixture
-def indexed(engine: sa.Engine, settings: Settings, encoder: Encoder) -> SearchEngine:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def indexed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            encoder: Encoder) -> Iterator[SearchEngine]:
+    """The corpus stored and indexed once per backend; tests that change data use their own store."""
+    home = tmp_path_factory.mktemp("search")
+    admin = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{home / 'paperscope.db'}"
+    else:
+        url, admin = _new_pg_database(request.getfixturevalue("pg_server"))
+    settings = Settings(home=home, database_url=url)
+    engine = open_database(url)
     upsert_papers(engine, corpus())
     build_index(engine, settings.index_dir, encoder)
-    return SearchEngine(engine, settings, encoder=encoder)
+    yield SearchEngine(engine, settings, encoder=encoder)
+    engine.dispose()
+    if admin is not None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def titles(se: SearchEngine, rowids: list[int]) -> list[str]:
@@ -124,12 +141,13 @@ def test_without_vector_index_modes_fall_back_to_bm25(engine: sa.Engine, setting
     assert result.hits[0].paper_id == "2503.00029"
 
 
-def test_engine_sees_papers_indexed_after_it_opened(indexed: SearchEngine, settings: Settings,
+def test_engine_sees_papers_indexed_after_it_opened(engine: sa.Engine, settings: Settings,
                                                      encoder: Encoder) -> None:
-    assert indexed.search("quantum teleportation", mode="dense", k=1).hits[0].paper_id != "2599.00001"
-    from paperscope.model import Paper
-
-    upsert_papers(indexed.engine, [Paper(arxiv_id="2599.00001", title="Quantum teleportation of qubits",
-                                         abstract="Entangled photons carry a quantum state.", source="test")])
-    build_index(indexed.engine, settings.index_dir, encoder)
-    assert indexed.search("quantum teleportation", mode="dense", k=1).hits[0].paper_id == "2599.00001"
+    upsert_papers(engine, corpus())
+    build_index(engine, settings.index_dir, encoder)
+    se = SearchEngine(engine, settings, encoder=encoder)
+    assert se.search("quantum teleportation", mode="dense", k=1).hits[0].paper_id != "2599.00001"
+    upsert_papers(engine, [Paper(arxiv_id="2599.00001", title="Quantum teleportation of qubits",
+                                 abstract="Entangled photons carry a quantum state.", source="test")])
+    build_index(engine, settings.index_dir, encoder)
+    assert se.search("quantum teleportation", mode="dense", k=1).hits[0].paper_id == "2599.00001"

@@ -6,6 +6,7 @@ one); it notices when `paperscope index` has published new papers and re-opens t
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ class SearchEngine:
         self._layout = IndexLayout(settings.index_dir)
         self._indexes: IndexSet | None = None
         self._manifest_mtime: float | None = None
+        # The web app searches from several threads; opening indexes or the model must happen once.
+        self._lock = threading.Lock()
 
     # -- resources -------------------------------------------------------------------------------------
 
@@ -81,17 +84,20 @@ class SearchEngine:
         try:
             mtime = self._layout.manifest.stat().st_mtime
         except FileNotFoundError:
-            self._indexes, self._manifest_mtime = None, None
             return None
         if mtime != self._manifest_mtime:
-            self._indexes = IndexSet.open(self._layout.root)
-            self._manifest_mtime = mtime
+            with self._lock:
+                if mtime != self._manifest_mtime:
+                    self._indexes = IndexSet.open(self._layout.root)
+                    self._manifest_mtime = mtime
         return self._indexes
 
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_encoder(self.settings)
+            with self._lock:
+                if self._encoder is None:
+                    self._encoder = load_encoder(self.settings)
         return self._encoder
 
     def encode_query(self, query: str) -> Encoded:
