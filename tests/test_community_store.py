@@ -149,3 +149,20 @@ def test_comments_edit_window_author_only_and_soft_removal(engine: sa.Engine) ->
     assert comment_store.paper_comments(engine, rowid) == []
     assert comment_store.paper_comments(engine, rowid, include_removed=True)[0].removed
     assert comment_store.comment_counts(engine, [rowid]) == {}
+
+
+def test_trending_pages_with_local_activity_match_the_full_ranking(engine: sa.Engine) -> None:
+    rowids = _papers(engine, 8)
+    voters = [_user(engine, f"v{i}") for i in range(6)]
+    # Paper k (k = 0..5) gets k+1 votes at staggered times; papers 6 and 7 stay quiet.
+    for k, rowid in enumerate(rowids[:6]):
+        for v in voters[:k + 1]:
+            vote_store.upvote(engine, v.id, rowid, T0 - timedelta(hours=k), add_event)
+    full, total, _ = trending_papers(engine, as_of=T0, limit=100)
+    paged = []
+    for page in range(4):
+        items, page_total, _ = trending_papers(engine, as_of=T0, limit=2, offset=page * 2)
+        assert page_total == total == 8
+        paged += items
+    assert [i.paper.paper_id for i in paged] == [i.paper.paper_id for i in full]
+    assert [i.score > 0 for i in full] == [True] * 6 + [False] * 2

@@ -148,10 +148,15 @@ def trending_papers(engine: sa.Engine, *, category: str | None = None, limit: in
         last_day = (as_of - timedelta(microseconds=1)).date()
         first_day = last_day - timedelta(days=window_days - 1)
     candidates = {p.paper_id: p for p in upvoted_papers(engine, first_day, last_day, category=category)}
-    for p in community_papers(engine, first_day, last_day, category=category):
+    # Of the papers with only local activity, the top `offset + limit` by stored trend are enough: every
+    # paper below them scores less than each of them. The query walks the trend index and stops there.
+    for p in community_papers(engine, first_day, last_day, category=category, cap=offset + limit):
         candidates.setdefault(p.paper_id, p)
     ranked = rank_trending(list(candidates.values()), as_of)
-    upvoted = len(ranked)
+    # How many papers have any upvote or local activity (they all rank before the zero-score tail).
+    _, in_range = listed_papers(engine, first_day, last_day, category=category, limit=0)
+    _, quiet = listed_papers(engine, first_day, last_day, category=category, limit=0, without_upvotes=True)
+    upvoted = in_range - quiet
     # Papers without upvotes or local activity all score 0 and follow newest first: fetch only the
     # slice this page shows.
     rest_offset = max(offset - upvoted, 0)
