@@ -198,3 +198,33 @@ comments = sa.Table(
     sa.Column("removed_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
 )
 sa.Index("ix_comments_paper", comments.c.paper, comments.c.created_at)
+
+# A user's saved papers ("library"), each with free-form tags; `source` is manual | bibtex.
+library_items = sa.Table(
+    "library_items",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("paper", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_library_items_paper", library_items.c.paper)
+
+# 👍 (+1) / 👎 (-1) a user gave a paper from any list; feeds the personal "for you" model.
+paper_feedback = sa.Table(
+    "paper_feedback",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("paper", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("value", sa.SmallInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Bumped on every library/feedback change of a user: the key under which the trained model is cached.
+library_versions = sa.Table(
+    "library_versions",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)

@@ -104,3 +104,6 @@ def install_similar(app: FastAPI) -> None:
 
     if app.state.similar is not None:
         app.state.similar_papers = provider
+    from paperscope.web.routes.library import install_library
+
+    install_library(app)

@@ -1,0 +1,226 @@
+"""The personal "For you" feed: a per-user logistic regression over paper pooled vectors.
+
+Training data: positives are the user's library and 👍 papers (minus any 👎); negatives are 👎 papers
+plus a sample of papers the user has not touched ("unseen": most papers are not for any one user, so
+they act as soft negatives, weighted lower than an explicit 👎). Classes are re-weighted to count
+equally, and an L2 penalty keeps the 384-dim model sane with a handful of positives. It is fitted by
+Newton's method (IRLS), exact and fast at this size (a (d+1)² Hessian).
+
+The weights are cached in `home/cache/foryou/<user>.npz` under the user's library version
+(store/library.py bumps it on every change), so a model is retrained only after feedback changed.
+The feed ranks recently listed papers the user has not seen by the model's score; each comes with its
+reason: the liked papers nearest to it (cosine of pooled vectors).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+from paperscope.search.dpp import DEFAULT_THETA, diversify, pooled_vectors
+from paperscope.search.engine import SearchEngine
+from paperscope.search.types import SearchHit
+from paperscope.store import get_papers_by_rowid
+from paperscope.store.library import (
+    feedback_of,
+    library_rowids,
+    library_version,
+    random_rowids,
+    recent_rowids,
+    titles_of,
+)
+
+UNSEEN_WEIGHT = 0.3  # an unseen paper counts this much as a negative, relative to an explicit 👎
+L2 = 1.0
+
+
+@dataclass
+class PreferenceModel:
+    """A linear scorer over pooled vectors: score = w·x + b (a logit; higher = more likely liked)."""
+
+    weights: np.ndarray
+    bias: float
+    version: int = 0
+    positives: int = 0
+    negatives: int = 0
+
+    def score(self, vectors: np.ndarray) -> np.ndarray:
+        return np.asarray(vectors, dtype=np.float64) @ self.weights + self.bias
+
+
+def fit_preferences(positives: np.ndarray, negatives: np.ndarray, unseen: np.ndarray | None = None, *,
+                    unseen_weight: float = UNSEEN_WEIGHT, l2: float = L2,
+                    iterations: int = 25) -> PreferenceModel:
+    """Weighted, L2-regularised logistic regression (Newton/IRLS). Positive and negative classes carry
+    equal total weight; within the negatives an unseen paper weighs `unseen_weight` of a 👎."""
+    pos = np.asarray(positives, dtype=np.float64).reshape(len(positives), -1)
+    neg_parts = [np.asarray(negatives, dtype=np.float64).reshape(len(negatives), pos.shape[1])]
+    neg_w = [np.ones(len(negatives))]
+    if unseen is not None and len(unseen):
+        neg_parts.append(np.asarray(unseen, dtype=np.float64).reshape(len(unseen), pos.shape[1]))
+        neg_w.append(np.full(len(unseen), unseen_weight))
+    neg = np.concatenate(neg_parts)
+    wn = np.concatenate(neg_w)
+    if len(pos) == 0 or len(neg) == 0:
+        raise ValueError("need at least one positive and one negative paper")
+    x = np.hstack([np.concatenate([pos, neg]), np.ones((len(pos) + len(neg), 1))])
+    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
+    sample_w = np.concatenate([np.full(len(pos), 1.0 / len(pos)), wn / wn.sum()])
+    penalty = np.full(x.shape[1], l2 / len(y))
+    penalty[-1] = 0.0  # the bias is not shrunk
+    theta = np.zeros(x.shape[1])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ theta, -30, 30)))
+        grad = x.T @ (sample_w * (p - y)) + penalty * theta
+        hess = (x * (sample_w * p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        theta -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    return PreferenceModel(weights=theta[:-1], bias=float(theta[-1]), positives=len(pos), negatives=len(neg))
+
+
+@dataclass
+class Reason:
+    """A liked paper close to a recommended one."""
+
+    paper_id: str
+    title: str
+    similarity: float
+
+
+@dataclass
+class ForYouItem:
+    rowid: int
+    paper_id: str
+    score: float
+    reasons: list[Reason]
+
+
+@dataclass
+class ForYouResult:
+    items: list[ForYouItem]
+    total: int = 0
+    model_version: int = 0
+    retrained: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class ForYou:
+    """Trains (and caches) each user's model and ranks recent papers with it."""
+
+    def __init__(self, search_engine: SearchEngine, cache_dir: Path | None = None, *,
+                 unseen_sample: int = 500, seed: int = 13) -> None:
+        self.search_engine = search_engine
+        self.engine: sa.Engine = search_engine.engine
+        default_dir = search_engine.settings.home / "cache" / "foryou"
+        self.cache_dir = cache_dir if cache_dir is not None else default_dir
+        self.unseen_sample = unseen_sample
+        self.seed = seed
+
+    def _liked_and_disliked(self, user_id: int) -> tuple[list[int], list[int]]:
+        votes = feedback_of(self.engine, user_id)
+        disliked = sorted(r for r, v in votes.items() if v < 0)
+        liked = sorted((library_rowids(self.engine, user_id) | {r for r, v in votes.items() if v > 0})
+                       - set(disliked))
+        return liked, disliked
+
+    def _cached(self, user_id: int, version: int) -> PreferenceModel | None:
+        path = self.cache_dir / f"{user_id}.npz"
+        try:
+            with np.load(path) as data:
+                if int(data["version"]) != version:
+                    return None
+                return PreferenceModel(weights=data["weights"], bias=float(data["bias"]), version=version,
+                                       positives=int(data["positives"]), negatives=int(data["negatives"]))
+        except (FileNotFoundError, KeyError, ValueError, OSError):
+            return None
+
+    def _store(self, user_id: int, model: PreferenceModel) -> None:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        path = self.cache_dir / f"{user_id}.npz"
+        tmp = path.with_name(f".{user_id}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, weights=model.weights, bias=model.bias, version=model.version,
+                 positives=model.positives, negatives=model.negatives)
+        os.replace(tmp, path)
+
+    def model(self, user_id: int) -> tuple[PreferenceModel | None, bool]:
+        """The user's model (None without liked papers or a vector index) and whether it was retrained."""
+        idx = self.search_engine.indexes
+        if idx is None:
+            return None, False
+        version = library_version(self.engine, user_id)
+        cached = self._cached(user_id, version)
+        if cached is not None:
+            return cached, False
+        liked, disliked = self._liked_and_disliked(user_id)
+        seen = set(liked) | set(disliked)
+        sample = random_rowids(self.engine, self.unseen_sample, self.seed + user_id)
+        unseen = [r for r in sample if r not in seen]
+        vectors = pooled_vectors(idx.pooled, liked + disliked + unseen)
+        pos = [vectors[r] for r in liked if r in vectors]
+        neg = [vectors[r] for r in disliked if r in vectors]
+        rest = [vectors[r] for r in unseen if r in vectors]
+        if not pos or not (neg or rest):
+            return None, False
+        dim = idx.pooled.dim
+        fitted = fit_preferences(np.array(pos).reshape(-1, dim), np.array(neg).reshape(-1, dim),
+                                 np.array(rest).reshape(-1, dim))
+        fitted.version = version
+        self._store(user_id, fitted)
+        return fitted, True
+
+    def feed(self, user_id: int, *, k: int = 20, offset: int = 0, days: int = 7, diverse: bool = False,
+             theta: float = DEFAULT_THETA, reasons: int = 2) -> ForYouResult:
+        """Recent papers (listed within `days` of the newest listing) ranked for the user."""
+        model, retrained = self.model(user_id)
+        idx = self.search_engine.indexes
+        if idx is None:
+            return ForYouResult(items=[], notes=["no vector index yet (run `paperscope index`)"])
+        if model is None:
+            return ForYouResult(items=[], notes=["save papers or mark them 👍 to get a personal feed"])
+        liked, disliked = self._liked_and_disliked(user_id)
+        seen = set(liked) | set(disliked)
+        candidates = [r for r in recent_rowids(self.engine, days) if r not in seen]
+        vectors = pooled_vectors(idx.pooled, candidates)
+        ids = [r for r in candidates if r in vectors]
+        if not ids:
+            return ForYouResult(items=[], model_version=model.version, retrained=retrained,
+                                notes=["no recent indexed papers you have not seen"])
+        matrix = np.stack([vectors[r] for r in ids])
+        scores = model.score(matrix)
+        order = np.argsort(-scores, kind="stable")
+        hits = [SearchHit(rowid=ids[i], paper_id="", score=float(scores[i])) for i in order]
+        if diverse:
+            hits = diversify(hits[:100], vectors, theta=theta, k=offset + k) + hits[100:]
+        page = hits[offset:offset + k]
+        return ForYouResult(items=self._explain(page, liked, reasons), total=len(hits),
+                            model_version=model.version, retrained=retrained)
+
+    def _explain(self, page: list[SearchHit], liked: list[int], n: int) -> list[ForYouItem]:
+        idx = self.search_engine.indexes
+        assert idx is not None
+        liked_vectors = pooled_vectors(idx.pooled, liked)
+        liked_ids = [r for r in liked if r in liked_vectors]
+        page_vectors = pooled_vectors(idx.pooled, [h.rowid for h in page])
+        papers = {p.rowid: p for p in get_papers_by_rowid(self.engine, [h.rowid for h in page])}
+        titles = titles_of(self.engine, liked_ids)
+        liked_papers = {p.rowid: p.paper_id for p in get_papers_by_rowid(self.engine, liked_ids)}
+        items = []
+        for h in page:
+            paper = papers.get(h.rowid)
+            if paper is None:
+                continue
+            why: list[Reason] = []
+            if liked_ids and h.rowid in page_vectors:
+                sims = np.stack([liked_vectors[r] for r in liked_ids]) @ page_vectors[h.rowid]
+                for i in np.argsort(-sims)[:n]:
+                    r = liked_ids[int(i)]
+                    why.append(Reason(paper_id=liked_papers.get(r, ""), title=titles.get(r, ""),
+                                      similarity=float(sims[int(i)])))
+            items.append(ForYouItem(rowid=h.rowid, paper_id=paper.paper_id, score=h.score, reasons=why))
+        return items
