@@ -166,21 +166,22 @@ def test_unreachable_server_keeps_everything_queued(engine: sa.Engine, settings:
 
 # -- the sender process killed mid-batch ------------------------------------------------------------------
 
-def _run_cli(settings: Settings, db_url: str, port: int) -> subprocess.Popen[bytes]:
+def _run_cli(settings: Settings, db_url: str, port: int, connections: int = 1) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PAPERSCOPE_HOME=str(settings.home), PAPERSCOPE_DATABASE_URL=db_url,
                PAPERSCOPE_SMTP_HOST="127.0.0.1", PAPERSCOPE_SMTP_PORT=str(port),
-               PAPERSCOPE_MAIL_FROM="paperscope <digest@example.org>")
+               PAPERSCOPE_MAIL_FROM="paperscope <digest@example.org>",
+               PAPERSCOPE_SMTP_CONNECTIONS=str(connections))
     return subprocess.Popen([sys.executable, "-m", "paperscope", "digest", "run"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def _killed_then_rerun(engine: sa.Engine, settings: Settings, db_url: str, smtp: SmtpServer,
-                       hook: str) -> str:
+                       hook: str, connections: int = 1) -> str:
     """Kill `digest run` at the 4th MAIL or right after the 4th accepted DATA; re-run; return output."""
     today = datetime.now(UTC).date()
     load_papers(engine, today - timedelta(days=1))
     emails = subscribe_many(engine, 8, frequency="weekly")  # weekly editions are due on any day
-    proc = _run_cli(settings, db_url, smtp.port)
+    proc = _run_cli(settings, db_url, smtp.port, connections)
 
     def kill_at(n: int) -> None:
         if n == 4:
@@ -191,7 +192,7 @@ def _killed_then_rerun(engine: sa.Engine, settings: Settings, db_url: str, smtp:
     assert proc.returncode == -signal.SIGKILL, proc.stdout.read().decode() if proc.stdout else ""
     setattr(smtp.handler, hook, None)
     assert len(smtp.handler.received) < 8, "the kill came too late to interrupt the batch"
-    rerun = _run_cli(settings, db_url, smtp.port)
+    rerun = _run_cli(settings, db_url, smtp.port, connections)
     output = rerun.communicate(timeout=120)[0].decode()
     assert rerun.returncode == 0, output
     got = sorted(r.recipient for r in smtp.handler.received)
@@ -206,6 +207,14 @@ def test_sender_killed_between_messages_resumes_without_loss_or_duplicates(
     # sender records that with the next message's marker, which never came: in doubt, not re-sent.
     assert "recovered from an earlier crash 5 (+1 possibly delivered, not re-sent)" in output
     assert outbox_counts(engine) == {"sent": 7, "uncertain": 1}
+
+
+def test_sender_killed_with_two_connections_still_delivers_exactly_once(
+        engine: sa.Engine, settings: Settings, db_url: str, smtp: SmtpServer) -> None:
+    output = _killed_then_rerun(engine, settings, db_url, smtp, "on_mail", connections=2)
+    counts = outbox_counts(engine)
+    assert counts.get("uncertain", 0) <= 2, "at most one message in doubt per connection"
+    assert counts["sent"] + counts.get("uncertain", 0) == 8, output
 
 
 def test_sender_killed_while_a_message_is_in_flight_does_not_resend_it(

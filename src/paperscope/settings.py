@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: SecretStr = SecretStr("")
     mail_from: str = "paperscope <digest@localhost>"
+    smtp_connections: int = 2  # SMTP sessions used at once by a digest run
     # Digests: `paperscope serve` composes and sends them itself every N minutes when enabled (off by
     # default: use cron with `paperscope digest run` instead, or as well; one sender runs at a time).
     digest_scheduler: bool = False

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -82,6 +85,18 @@ class DeliveryReport:
     uncertain: int = 0  # orphans that may have been delivered: not re-sent
     stopped: str = ""  # why the pass ended early (SMTP server unreachable), else ""
 
+    @classmethod
+    def total(cls, reports: Sequence[DeliveryReport]) -> DeliveryReport:
+        """The sum of several workers' reports (the first reason to stop, if any)."""
+        out = cls()
+        for rep in reports:
+            for f in fields(cls):
+                if f.name == "stopped":
+                    out.stopped = out.stopped or rep.stopped
+                else:
+                    setattr(out, f.name, getattr(out, f.name) + getattr(rep, f.name))
+        return out
+
 
 class Deliverer:
     """Sends due outbox messages over one SMTP transport, recording each outcome as it happens."""
@@ -96,6 +111,7 @@ class Deliverer:
         self.clock = clock
         self.kind = kind  # only this kind of message (e.g. "confirm" from the web app), else all
         self._unrecorded: int | None = None  # accepted by the server, `sent` not yet committed
+        self._compose_done: threading.Event | None = None
 
     def _record_sent(self) -> None:
         if self._unrecorded is not None:
@@ -112,10 +128,17 @@ class Deliverer:
             report.retrying += 1
 
     def deliver(self, on_progress: Callable[[DeliveryReport], None] | None = None,
-                limit: int | None = None) -> DeliveryReport:
-        """Send every due message (or up to `limit`). Call while holding `sender_lock`."""
+                limit: int | None = None, recover: bool = True,
+                compose_done: threading.Event | None = None) -> DeliveryReport:
+        """Send every due message (or up to `limit`). Call while holding `sender_lock`.
+
+        With `compose_done`, an empty queue means "wait for more" until the event is set, so sending
+        runs alongside composing. `recover=False` when another worker of the same run already did.
+        """
         report = DeliveryReport()
-        report.requeued, report.uncertain = recover_orphans(self.engine)
+        if recover:
+            report.requeued, report.uncertain = recover_orphans(self.engine)
+        self._compose_done = compose_done
         claim = uuid.uuid4().hex
         try:
             self._deliver_batches(claim, limit, report, on_progress)
@@ -130,7 +153,10 @@ class Deliverer:
             size = self.batch_size if limit is None else min(self.batch_size, limit - handled)
             batch = claim_due(self.engine, claim, size, self.clock(), self.kind)
             if not batch:
-                break
+                if self._compose_done is None or self._compose_done.is_set():
+                    break
+                time.sleep(0.05)  # the composer is still filling the outbox
+                continue
             for n, msg in enumerate(batch):
                 handled += 1
                 try:
@@ -167,3 +193,34 @@ class Deliverer:
         except SendFailure:
             return False
         return True
+
+
+def deliver_concurrently(engine: sa.Engine, make_transport: Callable[[], SmtpTransport], connections: int,
+                         policy: RetryPolicy | None = None, compose_done: threading.Event | None = None,
+                         kind: str | None = None,
+                         on_progress: Callable[[DeliveryReport], None] | None = None) -> DeliveryReport:
+    """Deliver with `connections` SMTP sessions at once, one thread each (call under `sender_lock`).
+
+    Each message costs a few round trips; while one thread waits for the server's reply (the GIL is
+    released), another prepares or records its message, so the sender and the server work at the same
+    time. Each worker keeps the single-worker guarantees, so a crash leaves at most one message in
+    doubt per connection.
+    """
+    connections = max(connections, 1)
+    first = DeliveryReport()
+    first.requeued, first.uncertain = recover_orphans(engine)
+    reports = [DeliveryReport() for _ in range(connections)]
+
+    def progress(_: DeliveryReport) -> None:
+        if on_progress is not None:
+            on_progress(DeliveryReport.total(reports))
+
+    def work(n: int) -> None:
+        with make_transport() as transport:
+            deliverer = Deliverer(engine, transport, policy, kind=kind)
+            reports[n] = deliverer.deliver(progress, recover=False, compose_done=compose_done)
+
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        for future in [pool.submit(work, n) for n in range(connections)]:
+            future.result()
+    return DeliveryReport.total([first, *reports])

@@ -4,7 +4,10 @@ take the sender lock, compose due digests into the outbox, deliver what is due."
 from __future__ import annotations
 
 import ssl
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +22,14 @@ from paperscope.mail.digest import (
     TrendingFetch,
     default_providers,
 )
-from paperscope.mail.outbox import Deliverer, DeliveryReport, RetryPolicy, SenderBusy, sender_lock
+from paperscope.mail.outbox import (
+    Deliverer,
+    DeliveryReport,
+    RetryPolicy,
+    SenderBusy,
+    deliver_concurrently,
+    sender_lock,
+)
 from paperscope.mail.smtp import SmtpConfig, SmtpTransport
 from paperscope.mail.tokens import MailTokens
 from paperscope.search import SearchEngine
@@ -34,6 +44,8 @@ class CycleReport:
     compose: ComposeReport = field(default_factory=ComposeReport)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     dry_run_files: list[Path] = field(default_factory=list)
+    compose_seconds: float = 0.0
+    seconds: float = 0.0
 
 
 def digest_composer(engine: sa.Engine, settings: Settings, trending: TrendingFetch | None,
@@ -74,16 +86,35 @@ def run_cycle(engine: sa.Engine, settings: Settings, *, trending: TrendingFetch 
               now: datetime | None = None, policy: RetryPolicy | None = None,
               ssl_context: ssl.SSLContext | None = None, compose: bool = True,
               on_progress: Callable[[str, int], None] | None = None) -> CycleReport:
-    """Compose due digests and deliver the outbox, holding the single-sender lock (SenderBusy if held)."""
+    """Compose due digests and deliver the outbox, holding the single-sender lock (SenderBusy if held).
+
+    Delivery starts at once, on `settings.smtp_connections` sessions, and sends each batch as soon as
+    the composer has stored it, so composing and sending overlap.
+    """
     now = now or utcnow()
     report = CycleReport()
+    started = time.perf_counter()
     with sender_lock(settings):
-        if compose:
-            composer = digest_composer(engine, settings, trending)
-            report.compose = composer.compose_due(
-                now, on_batch=(lambda n: on_progress("composed", n)) if on_progress else None)
-        with SmtpTransport(SmtpConfig.from_settings(settings, ssl_context)) as transport:
-            deliverer = Deliverer(engine, transport, policy)
-            report.delivery = deliverer.deliver(
-                on_progress=(lambda r: on_progress("sent", r.sent)) if on_progress else None)
+        composed = threading.Event()
+
+        def transport() -> SmtpTransport:
+            return SmtpTransport(SmtpConfig.from_settings(settings, ssl_context))
+
+        def sent(rep: DeliveryReport) -> None:
+            if on_progress is not None:
+                on_progress("sent", rep.sent)
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            sending = pool.submit(deliver_concurrently, engine, transport, settings.smtp_connections, policy,
+                                  composed, None, sent)
+            try:
+                if compose:
+                    composer = digest_composer(engine, settings, trending)
+                    report.compose = composer.compose_due(
+                        now, on_batch=(lambda n: on_progress("composed", n)) if on_progress else None)
+                    report.compose_seconds = time.perf_counter() - started
+            finally:
+                composed.set()  # even when composing failed: let the senders finish and stop
+            report.delivery = sending.result()
+    report.seconds = time.perf_counter() - started
     return report
