@@ -119,3 +119,8 @@ def test_reader_walks_the_site(site: str, page: object) -> None:
     assert response.status == 404
     expect(pg.locator("h1")).to_have_text("Not found")  # type: ignore[attr-defined]
     shoot(pg, "7-not-found")
+
+    # The API documentation renders from the vendored Swagger UI (no CDN).
+    pg.goto(site + "/docs")  # type: ignore[attr-defined]
+    expect(pg.locator(".opblock").first).to_be_visible()  # type: ignore[attr-defined]
+    assert pg.locator(".opblock").count() >= 10  # type: ignore[attr-defined]

@@ -81,6 +81,9 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0) -> FastAPI:
         description="Self-hosted research-paper discovery. HTML pages have JSON twins (`?format=json`); "
                     "`/api/daily_papers`, `/api/papers/...` follow the Hugging Face API.",
         version="0.1.0",
+        # /docs is served from vendored Swagger UI files (routes/meta.py): no CDN, works offline.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = open_database(settings.db_url)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, Response
 
 from paperscope.store import store_stats
 from paperscope.web.rendering import JsonResponse, state
@@ -24,3 +25,12 @@ def health(request: Request) -> Response:
 
     latest = latest_listed(state(request).engine)
     return JsonResponse({"ok": True, "latest_listed": latest.isoformat() if latest else None})
+
+
+@router.get("/docs", include_in_schema=False)
+def api_docs() -> HTMLResponse:
+    """Interactive API documentation (Swagger UI, vendored under /static/swagger)."""
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="paperscope API",
+                               swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                               swagger_css_url="/static/swagger/swagger-ui.css",
+                               swagger_favicon_url="/static/favicon.svg")
