@@ -23,8 +23,9 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from paperscope.store import count_papers, create_engine  # noqa: E402
 from tests.pg import start_pg  # noqa: E402
+
+from paperscope.store import count_papers, create_engine  # noqa: E402
 
 DEFAULT_FILE = ROOT.parent / "shared" / "data" / "arxiv-2025-2026.jsonl.gz"
 GOAL_RATE = 5000  # papers/s on SQLite

@@ -199,12 +199,12 @@ def upsert_papers(engine: sa.Engine, batch: Sequence[Paper]) -> UpsertCounts:
 def _insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """INSERT many rows. On PostgreSQL via COPY: executemany sends one INSERT per row; COPY measured
     half the client CPU and less server time for a bulk load (benchmarks/ingest.py)."""
-    if conn.dialect.name != "postgresql":
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
         conn.execute(table.insert(), rows)
         return
     names = list(rows[0])
     json_cols = {c.name for c in table.c if isinstance(c.type, sa.JSON)}
-    raw = conn.connection.driver_connection  # the psycopg connection, inside this transaction
+    raw = conn.connection.driver_connection  # the psycopg 3 connection, inside this transaction
     with raw.cursor() as cur, cur.copy(  # type: ignore[union-attr]
         f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
     ) as copy:
