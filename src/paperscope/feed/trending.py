@@ -37,7 +37,13 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from paperscope.model import Paper
-from paperscope.store.listings import community_papers, latest_listing_day, listed_papers, upvoted_papers
+from paperscope.store.listings import (
+    community_papers,
+    latest_listing_day,
+    listed_papers,
+    upvoted_papers,
+    window_counts,
+)
 
 GRAVITY = 1.5
 AGE_OFFSET_HOURS = 2.0
@@ -154,8 +160,7 @@ def trending_papers(engine: sa.Engine, *, category: str | None = None, limit: in
         candidates.setdefault(p.paper_id, p)
     ranked = rank_trending(list(candidates.values()), as_of)
     # How many papers have any upvote or local activity (they all rank before the zero-score tail).
-    _, in_range = listed_papers(engine, first_day, last_day, category=category, limit=0)
-    _, quiet = listed_papers(engine, first_day, last_day, category=category, limit=0, without_upvotes=True)
+    in_range, quiet = window_counts(engine, first_day, last_day, category=category)
     upvoted = in_range - quiet
     # Papers without upvotes or local activity all score 0 and follow newest first: fetch only the
     # slice this page shows.

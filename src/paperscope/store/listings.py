@@ -83,17 +83,51 @@ def upvoted_papers(engine: sa.Engine, date_from: date, date_to: date, *, categor
 
 
 def community_papers(engine: sa.Engine, date_from: date, date_to: date, *, category: str | None = None,
-                     cap: int = 2000) -> list[Paper]:
+                     cap: int = 2000, chunk: int = 500) -> list[Paper]:
     """Papers in the range with local votes or submissions, highest stored community trend first.
 
     The stored trend orders papers the same way at every moment (see feed/trending.py), so this walks
-    the `community_trend` index and stops at `cap` instead of scoring every paper.
+    the `community_trend` index from the top in chunks and stops once `cap` papers of the range are
+    found. (Left to itself the planner prefers the `listed` range and sorts the whole window.) Recent
+    activity has the highest stored values, so papers of the range come first in that walk.
     """
-    stmt = _in_range(sa.select(papers).where(papers.c.community_trend.is_not(None)), date_from, date_to,
-                     category)
-    stmt = stmt.order_by(papers.c.community_trend.desc(), papers.c.paper_id.desc()).limit(cap)
+    found: list[int] = []
+    below: float | None = None
     with engine.connect() as conn:
-        return [row_to_paper(r) for r in conn.execute(stmt).mappings()]
+        while len(found) < cap:
+            # Narrow rows while walking; whole papers only for the ones kept.
+            stmt = sa.select(papers.c.id, papers.c.listed, papers.c.community_trend).where(
+                papers.c.community_trend.is_not(None), papers.c.hidden.is_(False))
+            if below is not None:
+                stmt = stmt.where(papers.c.community_trend < below)
+            rows = conn.execute(stmt.order_by(papers.c.community_trend.desc()).limit(chunk)).mappings().all()
+            in_range = [r for r in rows if r["listed"] is not None and date_from <= r["listed"] <= date_to]
+            if category and in_range:
+                members = set(conn.execute(sa.select(paper_categories.c.paper).where(
+                    paper_categories.c.category == category,
+                    paper_categories.c.paper.in_([r["id"] for r in in_range]))).scalars())
+                in_range = [r for r in in_range if r["id"] in members]
+            found += [r["id"] for r in in_range]
+            if len(rows) < chunk:
+                break
+            below = rows[-1]["community_trend"]
+        kept = found[:cap]
+        by_id: dict[int, Paper] = {}
+        if kept:
+            for row in conn.execute(sa.select(papers).where(papers.c.id.in_(kept))).mappings():
+                by_id[row["id"]] = row_to_paper(row)
+    return [by_id[i] for i in kept if i in by_id]
+
+
+def window_counts(engine: sa.Engine, date_from: date, date_to: date, *,
+                  category: str | None = None) -> tuple[int, int]:
+    """(papers listed in the range, of which without any upvote or local activity), in one pass."""
+    quiet = sa.and_(TOTAL_UPVOTES == 0, papers.c.community_trend.is_(None))
+    counts = sa.select(sa.func.count(), sa.func.sum(sa.case((quiet, 1), else_=0))).select_from(papers)
+    stmt = _in_range(counts, date_from, date_to, category)
+    with engine.connect() as conn:
+        total, silent = conn.execute(stmt).one()
+    return int(total or 0), int(silent or 0)
 
 
 def _last_day(category: str | None, before: date | None = None) -> sa.Select:
