@@ -90,6 +90,19 @@ def test_readding_replaces_and_reopen_sees_flushed_state(tmp_path: Path) -> None
     assert final.maxsim(q, np.array([5]))[0] == pytest.approx(chamfer(q, doc_tokens(5)), abs=0.1)
 
 
+def test_reader_refresh_sees_another_writers_flushes(tmp_path: Path) -> None:
+    writer = fitted_store(tmp_path / "tok")
+    writer.add(np.array([1]), [doc_tokens(1)])
+    writer.flush()
+    reader = TokenStore.open(tmp_path / "tok")
+    assert reader.refresh() is False
+    writer.add(np.array([2]), [doc_tokens(2)])
+    assert reader.refresh() is False and 2 not in reader  # not flushed yet
+    writer.flush()
+    assert reader.refresh() is True and 2 in reader
+    np.testing.assert_allclose(reader.get(2), writer.get(2))
+
+
 def test_add_requires_fit(tmp_path: Path) -> None:
     store = TokenStore.create(tmp_path / "tok", dim=DIM)
     with pytest.raises(RuntimeError):

@@ -48,6 +48,12 @@ def _write_atomically(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def _file_version(path: Path) -> tuple[int, int, int]:
+    """Identity of a file version: every atomic replace makes a new inode; mtime alone is too coarse."""
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def _npz_bytes(**arrays: np.ndarray | np.generic) -> bytes:
     import io
 
@@ -71,6 +77,7 @@ class TokenStore:
         self._dirty = False
         self._writer: BinaryIO | None = None
         self._mmap: np.ndarray | None = None
+        self._offsets_version: tuple[int, int, int] | None = None  # offsets file last read
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -95,17 +102,36 @@ class TokenStore:
         directory = Path(directory)
         meta = json.loads((directory / _META).read_text())
         store = cls(directory, int(meta["dim"]), int(meta["reduced_dim"]))
-        if (directory / _CODEC).exists():
-            with np.load(directory / _CODEC) as codec:
-                store._projection = codec["projection"].astype(np.float32)
-                store._scale = codec["scale"].astype(np.float32)
-        if (directory / _OFFSETS).exists():
-            with np.load(directory / _OFFSETS) as offsets:
-                keys, starts, counts = offsets["keys"], offsets["starts"], offsets["counts"]
-                store._committed_rows = store._rows = int(offsets["rows"])
-            columns = zip(keys.tolist(), starts.tolist(), counts.tolist(), strict=True)
-            store._spans = {int(k): (int(s), int(c)) for k, s, c in columns}
+        store._load_committed()
         return store
+
+    def _load_committed(self) -> None:
+        if self._projection is None and (self.directory / _CODEC).exists():
+            with np.load(self.directory / _CODEC) as codec:
+                self._projection = codec["projection"].astype(np.float32)
+                self._scale = codec["scale"].astype(np.float32)
+        path = self.directory / _OFFSETS
+        if path.exists():
+            self._offsets_version = _file_version(path)
+            with np.load(path) as offsets:
+                keys, starts, counts = offsets["keys"], offsets["starts"], offsets["counts"]
+                self._committed_rows = self._rows = int(offsets["rows"])
+            columns = zip(keys.tolist(), starts.tolist(), counts.tolist(), strict=True)
+            self._spans = {int(k): (int(s), int(c)) for k, s, c in columns}
+            self._mmap = None
+
+    def refresh(self) -> bool:
+        """For readers: pick up papers another process has flushed since ``open``. True if anything changed.
+
+        Must not be called with unflushed adds of our own (they would be forgotten)."""
+        if self._dirty:
+            raise RuntimeError("refresh() with unflushed adds; call flush() first")
+        path = self.directory / _OFFSETS
+        version = _file_version(path) if path.exists() else None
+        if version == self._offsets_version:
+            return False
+        self._load_committed()
+        return True
 
     @classmethod
     def exists(cls, directory: Path) -> bool:
@@ -189,6 +215,7 @@ class TokenStore:
         pairs = np.array(list(spans.values()), dtype=np.int64).reshape(-1, 2)
         payload = _npz_bytes(keys=keys, starts=pairs[:, 0], counts=pairs[:, 1], rows=np.int64(self._rows))
         _write_atomically(self.directory / _OFFSETS, payload)
+        self._offsets_version = _file_version(self.directory / _OFFSETS)
         self._committed_rows = self._rows
         self._dirty = False
 
