@@ -7,8 +7,10 @@ SQLite) and runs wrk against three pages:
 - paper  — paper pages, rotating over 2,000 different papers (`/papers/<id>`)
 - search — the search page in bm25 mode, rotating over 40 queries (`/search?q=...&mode=bm25`)
 
-Each is measured twice: with the response cache (the default, 30 s) and with it off
-(`--cache-seconds 0`: every request queries the store and renders the template).
+Each is measured with the response cache (the default, 30 s) and with it off (`--cache-seconds 0`:
+every request queries the store and renders the template); uncached also at one connection, which
+gives the service time of one request without queueing. The load average before each run is printed:
+other work on the machine shows up directly in these figures.
 
     .venv/bin/python benchmarks/web_load.py [--home DIR] [--workers 2] [--duration 10] [--connections 50]
 
@@ -58,6 +60,7 @@ class WrkResult:
     rps: float
     non_2xx: int
     errors: int
+    load1: float  # the machine's 1-minute load average just before the run
 
 
 def free_port() -> int:
@@ -111,8 +114,9 @@ def _ms(text: str) -> float:
 
 def run_wrk(url: str, script: Path, page: str, cache: str, duration: int, connections: int) -> WrkResult:
     # A 10 s timeout so slow answers count in the percentiles instead of vanishing as socket errors.
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "--latency",
-           "-s", str(script), url]
+    cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
+           "--latency", "-s", str(script), url]
+    load1 = os.getloadavg()[0]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
@@ -126,6 +130,7 @@ def run_wrk(url: str, script: Path, page: str, cache: str, duration: int, connec
         rps=float(rps.group(1)) if rps else 0.0,
         non_2xx=int(non2xx.group(1)) if non2xx else 0,
         errors=sum(int(x) for x in errors.groups()) if errors else 0,
+        load1=load1,
     )
 
 
@@ -197,20 +202,23 @@ def main() -> int:
                             [f"/search?q={quote_plus(q)}&mode=bm25" for q in QUERIES],
                     }
                     label = f"{cache_seconds:.0f} s" if cache_seconds else "off"
+                    # Uncached, also at one connection: the service time of a request with no queueing.
+                    runs = [(args.connections, label)] + ([(1, "off, 1 conn")] if not cache_seconds else [])
                     for name, paths in pages.items():
-                        script = lua_rotation(paths, scripts, f"s{len(results)}")
-                        r = run_wrk(base, script, name, label, args.duration, args.connections)
-                        results.append(r)
-                        print(f"{r.page:45s} cache {r.cache:5s} p50 {r.p50_ms:7.1f} ms  "
-                              f"p99 {r.p99_ms:7.1f} ms  {r.rps:8.0f} req/s  non-2xx {r.non_2xx}  "
-                              f"socket errors {r.errors}", flush=True)
+                        for connections, run_label in runs:
+                            script = lua_rotation(paths, scripts, f"s{len(results)}")
+                            r = run_wrk(base, script, name, run_label, args.duration, connections)
+                            results.append(r)
+                            print(f"{r.page:45s} cache {r.cache:5s} p50 {r.p50_ms:7.1f} ms  "
+                                  f"p99 {r.p99_ms:7.1f} ms  {r.rps:8.0f} req/s  non-2xx {r.non_2xx}  "
+                                  f"socket errors {r.errors}  load {r.load1:.1f}", flush=True)
                 finally:
                     stop(proc)
-        print("\n| page | response cache | p50 | p99 | requests/s | non-2xx | socket errors/timeouts |")
-        print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        print("\n| page | response cache | p50 | p99 | requests/s | non-2xx | socket errors | load avg |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in results:
             print(f"| {r.page} | {r.cache} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.rps:,.0f} "
-                  f"| {r.non_2xx} | {r.errors} |")
+                  f"| {r.non_2xx} | {r.errors} | {r.load1:.1f} |")
         return 0
     finally:
         if own_home:
