@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from paperscope.feed.trending import trending_score
 from paperscope.model import Paper
 from paperscope.settings import Settings
-from paperscope.store import get_paper, open_database
+from paperscope.store import get_paper, open_database, upsert_papers
 from paperscope.web.app import create_app
 from tests.test_web_data import MON, THU, TUE, load_library
 
@@ -167,3 +167,26 @@ def test_search_pagination(client: TestClient) -> None:
     second = client.get("/api/search?q=language+models&mode=bm25&limit=5&page=2").json()
     assert first["has_more"] and len(first["results"]) == 5
     assert not {r["id"] for r in first["results"]} & {r["id"] for r in second["results"]}
+
+
+def test_response_cache_serves_anonymous_pages_and_skips_cookies(settings: Settings) -> None:
+    engine = open_database(settings.db_url)
+    load_library(engine)
+    app = create_app(settings, cache_seconds=60)
+    with TestClient(app) as c:
+        assert c.get("/papers/2503.20002?format=json").json()["title"] == "Sparse Retrieval Revisited"
+        upsert_papers(engine, [Paper(title="Sparse Retrieval Re-Revisited", arxiv_id="2503.20002", version=9,
+                                     source="test")])
+        # Anonymous visitors see the cached page until it expires or the cache is cleared...
+        assert c.get("/papers/2503.20002?format=json").json()["title"] == "Sparse Retrieval Revisited"
+        # ...a request with a cookie (possibly signed in) always gets a fresh one.
+        fresh = c.get("/papers/2503.20002?format=json", headers={"cookie": "x=1"}).json()
+        assert fresh["title"] == "Sparse Retrieval Re-Revisited"
+        app.state.response_cache.clear()
+        assert c.get("/papers/2503.20002?format=json").json()["title"] == "Sparse Retrieval Re-Revisited"
+        # Errors are never cached.
+        assert c.get("/papers/2599.00001").status_code == 404
+        upsert_papers(engine, [Paper(title="Now Here", arxiv_id="2599.00001", source="test")])
+        assert c.get("/papers/2599.00001").status_code == 200
+    app.state.engine.dispose()
+    engine.dispose()
