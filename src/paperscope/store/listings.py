@@ -35,6 +35,10 @@ def _in_range(stmt: sa.Select, date_from: date | None, date_to: date | None,
 
 # What pages show and sort by: Hugging Face upvotes plus this installation's own.
 TOTAL_UPVOTES = papers.c.hf_upvotes + papers.c.local_upvotes
+# Papers nobody has upvoted here or on Hugging Face. The `+ 0` stops SQLite from answering the IS NULL
+# through the community_trend index (almost every paper is NULL there, so it would visit them all)
+# instead of walking the listing-date range: 540 ms -> 18 ms for a week of the 74.7k snapshot.
+QUIET = sa.and_(TOTAL_UPVOTES == 0, (papers.c.community_trend + 0).is_(None))
 
 
 def listed_papers(
@@ -62,7 +66,7 @@ def listed_papers(
     page = _in_range(sa.select(papers.c.id), date_from, date_to, category).order_by(*ordering)
     count = _in_range(sa.select(sa.func.count()).select_from(papers), date_from, date_to, category)
     if without_upvotes:
-        quiet = sa.and_(TOTAL_UPVOTES == 0, papers.c.community_trend.is_(None))
+        quiet = QUIET
         page = page.where(quiet)
         count = count.where(quiet)
     with engine.connect() as conn:
@@ -122,7 +126,7 @@ def community_papers(engine: sa.Engine, date_from: date, date_to: date, *, categ
 def window_counts(engine: sa.Engine, date_from: date, date_to: date, *,
                   category: str | None = None) -> tuple[int, int]:
     """(papers listed in the range, of which without any upvote or local activity), in one pass."""
-    quiet = sa.and_(TOTAL_UPVOTES == 0, papers.c.community_trend.is_(None))
+    quiet = QUIET
     counts = sa.select(sa.func.count(), sa.func.sum(sa.case((quiet, 1), else_=0))).select_from(papers)
     stmt = _in_range(counts, date_from, date_to, category)
     with engine.connect() as conn:
