@@ -250,9 +250,13 @@ class DigestComposer:
             prefetching = [p for p in self.providers if isinstance(p, Prefetching)]
             if prefetching:
                 everyone = [s for batch in iter_active(self.engine, [period.frequency], 5000) for s in batch]
+                # Only for those still waiting for this edition: a cron run every 15 minutes that finds
+                # everything composed must not re-run every saved search.
+                done = composed_for(self.engine, [s.id for s in everyone], "digest", period.key)
+                waiting = [s for s in everyone if s.id not in done]
                 for provider in prefetching:
-                    provider.prefetch(everyone, period)
-                del everyone
+                    provider.prefetch(waiting, period)
+                del everyone, waiting
             for subs in iter_active(self.engine, [period.frequency], self.batch_size):
                 ids = [s.id for s in subs]
                 done = composed_for(self.engine, ids, "digest", period.key)
