@@ -166,3 +166,15 @@ def test_trending_pages_with_local_activity_match_the_full_ranking(engine: sa.En
         paged += items
     assert [i.paper.paper_id for i in paged] == [i.paper.paper_id for i in full]
     assert [i.score > 0 for i in full] == [True] * 6 + [False] * 2
+
+
+def test_old_auth_events_and_expired_sessions_are_pruned(engine: sa.Engine) -> None:
+    alice = _user(engine, "alice")
+    user_store.record_auth_event(engine, "signin-fail-ip", "10.0.0.1", T0 - timedelta(hours=2))
+    user_store.record_auth_event(engine, "signin-fail-ip", "10.0.0.1", T0)
+    assert user_store.prune_auth_events(engine, T0 - timedelta(hours=1)) == 1
+    assert user_store.recent_auth_events(engine, "signin-fail-ip", "10.0.0.1", T0 - timedelta(days=1)) == [T0]
+    user_store.create_session(engine, alice.id, "old", T0 - timedelta(seconds=1), T0 - timedelta(days=30))
+    user_store.create_session(engine, alice.id, "live", T0 + timedelta(days=1), T0)
+    assert user_store.prune_sessions(engine, T0) == 1
+    assert user_store.session_user(engine, "live", T0) == alice

@@ -165,6 +165,12 @@ def session_user(engine: sa.Engine, token: str, now: datetime | None = None) -> 
     return _user(row)
 
 
+def prune_sessions(engine: sa.Engine, now: datetime) -> int:
+    """Delete expired sessions; returns how many went."""
+    with engine.begin() as conn:
+        return conn.execute(user_sessions.delete().where(user_sessions.c.expires_at <= now)).rowcount
+
+
 def delete_session(engine: sa.Engine, token: str) -> None:
     """End one session (sign-out); harmless if it is already gone."""
     with engine.begin() as conn:

@@ -286,7 +286,11 @@ def record_signin_failure(request: Request, account: str) -> None:
 
 
 def record_signin_success(request: Request, account: str) -> None:
-    user_store.clear_auth_events(request.app.state.engine, "signin-fail-account", account.lower())
+    engine, at = request.app.state.engine, now(request)
+    user_store.clear_auth_events(engine, "signin-fail-account", account.lower())
+    # Housekeeping on a path that is rare and already slow (argon2): old events and dead sessions go.
+    user_store.prune_auth_events(engine, at - max(_limits(request).window, timedelta(hours=1)))
+    user_store.prune_sessions(engine, at)
 
 
 def hourly_refusal(request: Request, kind: str) -> Refusal | None:
