@@ -178,3 +178,17 @@ def test_old_auth_events_and_expired_sessions_are_pruned(engine: sa.Engine) -> N
     user_store.create_session(engine, alice.id, "live", T0 + timedelta(days=1), T0)
     assert user_store.prune_sessions(engine, T0) == 1
     assert user_store.session_user(engine, "live", T0) == alice
+
+
+def test_simultaneous_double_clicks_count_once(engine: sa.Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rowid = _papers(engine, 1)[0]
+    alice = _user(engine, "alice")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda _: vote_store.upvote(engine, alice.id, rowid, T0, add_event),
+                                range(6)))
+    assert sum(r.changed for r in results) == 1
+    paper = get_paper(engine, "2503.00001")
+    assert paper is not None and paper.local_upvotes == 1
+    assert paper.community_trend == pytest.approx(add_event(None, T0, 1.0))

@@ -69,7 +69,17 @@ def _events(conn: sa.Connection, rowid: int, submission_weight: float) -> list[t
 
 
 def upvote(engine: sa.Engine, user_id: int, rowid: int, now: datetime, add_event: AddEvent) -> VoteResult:
-    """One vote per user and paper: a second vote changes nothing."""
+    """One vote per user and paper: a second vote changes nothing, even when both arrive at once."""
+    try:
+        return _upvote(engine, user_id, rowid, now, add_event)
+    except sa.exc.IntegrityError:
+        # A concurrent request by the same user inserted the vote first (the primary key refused ours).
+        with engine.connect() as conn:
+            count = conn.execute(sa.select(papers.c.local_upvotes).where(papers.c.id == rowid)).scalar_one()
+        return VoteResult(False, int(count))
+
+
+def _upvote(engine: sa.Engine, user_id: int, rowid: int, now: datetime, add_event: AddEvent) -> VoteResult:
     with engine.begin() as conn:
         current = _lock_paper(conn, rowid)
         exists = conn.execute(sa.select(paper_votes.c.user_id).where(
