@@ -53,6 +53,19 @@ def load_scifact(root: Path) -> tuple[list[str], list[str], list[str], list[str]
     return doc_ids, doc_texts, query_ids, [queries[q] for q in query_ids], qrels
 
 
+def sub_corpus(doc_ids: list[str], doc_texts: list[str], qrels: dict[str, dict[str, int]],
+               size: int) -> tuple[list[str], list[str]]:
+    """Every document judged for a test query plus a fixed random sample of the rest, `size` in all."""
+    judged = {d for rel in qrels.values() for d in rel}
+    keep = [i for i, d in enumerate(doc_ids) if d in judged]
+    others = [i for i, d in enumerate(doc_ids) if d not in judged]
+    rng = np.random.default_rng(0)
+    extra = max(0, min(len(others), size - len(keep)))
+    keep += [int(i) for i in rng.choice(others, size=extra, replace=False)]
+    keep.sort()
+    return [doc_ids[i] for i in keep], [doc_texts[i] for i in keep]
+
+
 def ndcg_at_10(rankings: list[list[str]], query_ids: list[str], qrels: dict[str, dict[str, int]]) -> float:
     """Mean nDCG@10 with graded gains, as BEIR's evaluator computes it."""
     scores = []
@@ -134,9 +147,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--quality", nargs="*", help="candidates to score on SciFact (default: all)")
+    parser.add_argument("--max-docs", type=int, default=0,
+                        help="score on a sub-corpus: every judged test doc + random others up to this many "
+                             "(for a loaded machine; not comparable with full-corpus nDCG)")
     args = parser.parse_args()
 
     doc_ids, doc_texts, query_ids, query_texts, qrels = load_scifact(args.scifact)
+    if args.max_docs:
+        doc_ids, doc_texts = sub_corpus(doc_ids, doc_texts, qrels, args.max_docs)
     settings = Settings(home=args.home)
     speed_texts = doc_texts[:args.speed_docs]
     specs = candidates(settings, args.model_dir)
@@ -160,6 +178,7 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     for name in args.quality if args.quality is not None else names:
         row = rows[name]
+        row["corpus_docs"] = len(doc_ids)
         row.update(quality(encoders[name], name, args.cache, doc_ids, doc_texts,
                            query_ids, query_texts, qrels))
         print(json.dumps(row), flush=True)
