@@ -119,6 +119,13 @@ def claim_due(engine: sa.Engine, claim: str, limit: int, now: datetime | None = 
     return [ClaimedMessage(r.id, r.recipient, bytes(r.raw), r.attempts, r.kind) for r in rows]
 
 
+# Built once: these run once per message, and building the statement cost more than executing it.
+_TRANSMITTING = (mail_outbox.update().where(mail_outbox.c.id == sa.bindparam("outbox_id"))
+                 .values(status="transmitting"))
+_SENT = (mail_outbox.update().where(mail_outbox.c.id == sa.bindparam("outbox_id"))
+         .values(status="sent", sent_at=sa.bindparam("sent_at"), claim=None, last_error=None))
+
+
 def mark_transmitting(engine: sa.Engine, outbox_id: int, sent_before: int | None = None,
                       now: datetime | None = None) -> None:
     """Record the point of no return: the body is about to go to the SMTP server.
@@ -128,17 +135,14 @@ def mark_transmitting(engine: sa.Engine, outbox_id: int, sent_before: int | None
     """
     with engine.begin() as conn:
         if sent_before is not None:
-            conn.execute(mail_outbox.update().where(mail_outbox.c.id == sent_before)
-                         .values(status="sent", sent_at=now or utcnow(), claim=None, last_error=None))
-        conn.execute(mail_outbox.update().where(mail_outbox.c.id == outbox_id)
-                     .values(status="transmitting"))
+            conn.execute(_SENT, {"outbox_id": sent_before, "sent_at": now or utcnow()})
+        conn.execute(_TRANSMITTING, {"outbox_id": outbox_id})
 
 
 def mark_sent(engine: sa.Engine, outbox_id: int, now: datetime | None = None) -> None:
     """The server replied 250 to the body."""
     with engine.begin() as conn:
-        conn.execute(mail_outbox.update().where(mail_outbox.c.id == outbox_id)
-                     .values(status="sent", sent_at=now or utcnow(), claim=None, last_error=None))
+        conn.execute(_SENT, {"outbox_id": outbox_id, "sent_at": now or utcnow()})
 
 
 def release(engine: sa.Engine, outbox_ids: Sequence[int]) -> None:
