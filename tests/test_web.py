@@ -158,6 +158,11 @@ def test_search_page_highlights_safely(client: TestClient) -> None:
     assert "<script>alert(1)</script>" not in html
     garbage = client.get('/search?q=%22%27%3Cb%3E%20AND%20NEAR(%20*&mode=bm25')
     assert garbage.status_code == 200 and "<b>" not in garbage.text.split("<main", 1)[1]
+    symbols = client.get("/api/search?q=%25%25%25+%3F%21")
+    assert symbols.status_code == 400 and "nothing to search for" in symbols.json()["error"]
+    assert client.get("/api/papers/search?q=***").status_code == 400
+    page = client.get("/search?q=%3F%3F%3F")
+    assert page.status_code == 400 and "nothing to search for" in page.text
     filtered = client.get(f"/api/search?q=retrieval&mode=bm25&category=cs.CL&date_from={THU}").json()
     assert [r["id"] for r in filtered["results"]] == ["2503.40001"]
 

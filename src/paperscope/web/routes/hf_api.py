@@ -17,7 +17,7 @@ from paperscope.store import get_papers_by_rowid
 from paperscope.web.params import DayParam, MonthParam, WeekParam, period_or_400
 from paperscope.web.rendering import JsonResponse, state
 from paperscope.web.routes.papers import find_paper
-from paperscope.web.routes.search import searcher
+from paperscope.web.routes.search import require_words, searcher
 from paperscope.web.serialize import hf_daily_item, hf_paper
 
 router = APIRouter(tags=["huggingface-compatible"])
@@ -48,6 +48,7 @@ def papers_search(request: Request, q: Annotated[str, Query(max_length=500)] = "
     """Papers matching a query (BM25 words), best first."""
     if not q.strip():
         return JsonResponse([])
+    require_words(q)
     engine = searcher(request)
     if engine is None:
         raise HTTPException(status_code=503, detail="search is not available on this server")

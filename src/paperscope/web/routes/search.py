@@ -25,6 +25,7 @@ Categories = Annotated[list[str] | None, Query(max_length=20, description="Restr
 DateFrom = Annotated[date | None, Query(description="Listed on or after (YYYY-MM-DD).")]
 DateTo = Annotated[date | None, Query(description="Listed on or before (YYYY-MM-DD).")]
 MAX_RESULTS = 1000
+_WORD = re.compile(r"[^\W_]", re.UNICODE)  # a letter or digit
 
 
 class Searcher(Protocol):
@@ -37,6 +38,13 @@ class Searcher(Protocol):
 def searcher(request: Request) -> Searcher | None:
     """The app's search engine, or None when the search stage is not installed (pages say so)."""
     return getattr(request.app.state, "search_engine", None)
+
+
+def require_words(q: str) -> None:
+    """400 for a query with nothing to search for (only punctuation or symbols), instead of an empty page
+    that would look like "no paper matches"."""
+    if not _WORD.search(q):
+        raise HTTPException(status_code=400, detail=f"nothing to search for in {q[:80]!r}: use words")
 
 
 def execute_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
@@ -64,6 +72,7 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
     }
     if not q.strip():
         return data, []
+    require_words(q)
     engine = searcher(request)
     if engine is None:
         data["available"] = False
