@@ -134,6 +134,11 @@ def test_web_save_feedback_import_and_api(client: TestClient) -> None:
     assert evil.headers["location"] == "/papers/2501.00001"
     assert client.post("/papers/2501.00002/save", data={"csrf": "forged"}).status_code == 403
     client.post("/papers/2501.00002/feedback", data={"value": "down", "csrf": token})
+    # Every paper card and the paper page carry the controls, showing the viewer's own marks.
+    saved_page = client.get("/papers/2501.00001").text
+    assert "Saved ✓" in saved_page and 'action="/papers/2501.00001/unsave"' in saved_page
+    disliked = client.get("/papers/2501.00002").text
+    assert 'name="value" value="clear"' in disliked and 'action="/papers/2501.00002/save"' in disliked
     page = client.get("/library").text
     assert "Attention Is All You Need, Again" in page and "reading" in page
     data = client.get("/api/v1/library").json()

@@ -226,8 +226,22 @@ def foryou_api(request: Request, page: Page = 1, limit: Limit = 20, days: Days =
                                      theta))
 
 
+def library_marks(request: Request, paper_id: str) -> dict[str, Any]:
+    """For templates: whether the signed-in viewer saved a paper and their 👍/👎 (0 when anonymous)."""
+    user = security.viewer(request)
+    rowid = library_store.rowids_by_arxiv_id(state(request).engine, [paper_id]).get(paper_id) if user else None
+    if user is None or rowid is None:
+        return {"saved": False, "feedback": 0}
+    saved, feedback = library_store.marks_for(state(request).engine, user.id, [rowid])[rowid]
+    return {"saved": saved, "feedback": feedback}
+
+
 def install_library(app: FastAPI) -> None:
-    """Add the routes (ahead of the `/papers/{id}` page catch-all) and the ForYou service."""
+    """Add the routes (ahead of the `/papers/{id}` page catch-all), the ForYou service, and the
+    save/👍/👎 controls every paper card shows to signed-in visitors."""
+    env = app.state.templates.env
+    env.globals["library_marks"] = library_marks
+    env.globals["library_actions"] = True
     search_engine = getattr(app.state, "search_engine", None)
     app.state.foryou = ForYou(search_engine) if search_engine is not None else None
     before = len(app.router.routes)
