@@ -172,6 +172,8 @@ def test_comments_markdown_edit_window_and_moderation(site: tuple[FastAPI, Clock
     assert "<strong>result</strong>" in comment["html"]
     assert 'rel="nofollow noopener noreferrer"' in comment["html"]
     assert comment["author"] == "alice" and comment["can_edit"]
+    hf = {x["paper"]["id"]: x["numComments"] for x in c.get("/api/daily_papers?date=2025-03-17").json()}
+    assert hf == {"2503.10001": 1, "2503.10002": 0}
     cid = comment["id"]
     assert c.patch(f"/api/v1/comments/{cid}", json={"body": "hijack"}, headers=bob).status_code == 403
     clock.advance(minutes=10)

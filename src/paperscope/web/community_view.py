@@ -19,6 +19,7 @@ from paperscope.store.comments import Comment
 from paperscope.store.users import User
 from paperscope.web import security
 from paperscope.web.rendering import state
+from paperscope.web.serialize import hf_daily_item
 
 EDIT_WINDOW = timedelta(minutes=15)
 
@@ -64,3 +65,9 @@ def paper_extras(request: Request, paper: Paper) -> dict[str, Any]:
     return data
 
 
+
+
+def hf_items(engine: Any, papers: list[Paper]) -> list[dict[str, Any]]:
+    """Hugging Face daily-paper items with `numComments` from the local comments (one query)."""
+    counts = comment_store.comment_counts(engine, [p.rowid for p in papers if p.rowid is not None])
+    return [{**hf_daily_item(p), "numComments": counts.get(p.rowid or 0, 0)} for p in papers]

@@ -14,11 +14,12 @@ from fastapi.responses import Response
 from paperscope.feed.daily import daily_listing
 from paperscope.search.types import SearchFilters
 from paperscope.store import get_papers_by_rowid
+from paperscope.web.community_view import hf_items
 from paperscope.web.params import DayParam, MonthParam, WeekParam, period_or_400
 from paperscope.web.rendering import JsonResponse, state
 from paperscope.web.routes.papers import find_paper
 from paperscope.web.routes.search import require_words, searcher
-from paperscope.web.serialize import hf_daily_item, hf_paper
+from paperscope.web.serialize import hf_paper
 
 router = APIRouter(tags=["huggingface-compatible"])
 
@@ -39,7 +40,7 @@ def daily_papers(request: Request, date: DayParam = None, week: WeekParam = None
     items = [item.paper for item in listing.items]
     if submitter:
         items = [x for x in items if x.hf and x.hf.submitted_by == submitter]
-    return JsonResponse([hf_daily_item(x) for x in items])
+    return JsonResponse(hf_items(state(request).engine, items))
 
 
 @router.get("/api/papers/search", summary="Search papers (Hugging Face API)")
@@ -55,7 +56,7 @@ def papers_search(request: Request, q: Annotated[str, Query(max_length=500)] = "
     st = state(request)
     result = engine.search(q, mode="bm25", k=limit, offset=0, filters=SearchFilters())
     papers = get_papers_by_rowid(st.engine, [h.rowid for h in result.hits])
-    return JsonResponse([hf_daily_item(x) for x in papers])
+    return JsonResponse(hf_items(st.engine, papers))
 
 
 @router.get("/api/papers/{arxiv_id:path}", summary="One paper (Hugging Face API)")
