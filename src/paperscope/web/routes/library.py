@@ -229,8 +229,10 @@ def foryou_api(request: Request, page: Page = 1, limit: Limit = 20, days: Days =
 def library_marks(request: Request, paper_id: str) -> dict[str, Any]:
     """For templates: whether the signed-in viewer saved a paper and their 👍/👎 (0 when anonymous)."""
     user = security.viewer(request)
-    rowid = library_store.rowids_by_arxiv_id(state(request).engine, [paper_id]).get(paper_id) if user else None
-    if user is None or rowid is None:
+    if user is None:
+        return {"saved": False, "feedback": 0}
+    rowid = library_store.rowids_by_arxiv_id(state(request).engine, [paper_id]).get(paper_id)
+    if rowid is None:
         return {"saved": False, "feedback": 0}
     saved, feedback = library_store.marks_for(state(request).engine, user.id, [rowid])[rowid]
     return {"saved": saved, "feedback": feedback}
