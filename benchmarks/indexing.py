@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from paperscope.embed import load_encoder, paper_text
+from paperscope.embed import OnnxEncoder, load_encoder, paper_text
+from paperscope.embed.bundled import bundled_spec
 from paperscope.index.build import READ_BATCH, IndexSet, build_index
 from paperscope.settings import Settings
 from paperscope.sources.jsonl import JsonlSource
@@ -38,6 +39,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--papers", type=int, default=1000)
     ap.add_argument("--data", type=Path, default=ARXIV)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="encoder threads (default: one per core; 1 is faster on an overloaded machine)")
     args = ap.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="paperscope-indexing-"))
@@ -47,7 +50,7 @@ def main() -> None:
     ingest_records(engine, JsonlSource(args.data, limit=args.papers))
     papers = list(itertools.chain.from_iterable(iter_papers(engine, batch_size=READ_BATCH)))
     texts = [paper_text(p.title, p.abstract) for p in papers]
-    encoder = load_encoder(settings)
+    encoder = OnnxEncoder(bundled_spec(settings), args.threads) if args.threads else load_encoder(settings)
     encoder.encode_documents(texts[:32])  # warm-up: graph initialisation is not throughput
 
     def bare() -> float:

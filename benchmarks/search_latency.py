@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from paperscope.embed import load_encoder
+from paperscope.embed import OnnxEncoder, load_encoder
+from paperscope.embed.bundled import bundled_spec
 from paperscope.index.build import build_index
 from paperscope.search import SearchEngine
 from paperscope.search.metrics import percentile
@@ -34,6 +35,8 @@ def main() -> None:
     ap.add_argument("--papers", type=int, default=10000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--data", type=Path, default=ARXIV)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="encoder threads (default: one per core; 1 is faster on an overloaded machine)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/paperscope-arxiv"))
     args = ap.parse_args()
 
@@ -42,7 +45,7 @@ def main() -> None:
     engine = open_database(settings.db_url)
     if count_papers(engine) < args.papers:
         ingest_records(engine, JsonlSource(args.data, limit=args.papers))
-    encoder = load_encoder(settings)
+    encoder = OnnxEncoder(bundled_spec(settings), args.threads) if args.threads else load_encoder(settings)
     report = build_index(engine, settings.index_dir, encoder, limit=args.papers)
     if report.added:
         print(f"indexed {report.added} papers in {report.seconds:.0f}s ({report.rate:.1f}/s)")

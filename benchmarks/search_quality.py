@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from paperscope.embed import load_encoder
+from paperscope.embed import OnnxEncoder, load_encoder
+from paperscope.embed.bundled import bundled_spec
 from paperscope.index.build import build_index
 from paperscope.search import SearchConfig, SearchEngine
 from paperscope.search.beir import BeirDataset, doc_ids_by_rowid, load_beir, load_corpus
@@ -50,6 +51,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/paperscope-scifact"))
     ap.add_argument("--tune", action="store_true", help="grid-search fusion (train split only)")
     ap.add_argument("--calibrate", action="store_true", help="fit the threshold calibration (train only)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="encoder threads (default: one per core; more only helps on a busy machine)")
     ap.add_argument("--postgres", action="store_true",
                     help="also measure bm25 on a throwaway PostgreSQL server (tsvector + ts_rank_cd)")
     args = ap.parse_args()
@@ -61,7 +64,7 @@ def main() -> None:
     settings.ensure_home()
     engine = open_database(settings.db_url)
     load_corpus(engine, ds)
-    encoder = load_encoder(settings)
+    encoder = OnnxEncoder(bundled_spec(settings), args.threads) if args.threads else load_encoder(settings)
     report = build_index(engine, settings.index_dir, encoder)
     if report.added:
         print(f"indexed {report.added} documents in {report.seconds:.0f}s")
