@@ -1,15 +1,18 @@
 """Side by side: `store.papers.upsert_papers` as of an older git revision against the current one.
 
 Loads the same N papers of the shared snapshot into fresh stores, alternating old/new twice, and
-reports wall time and this process's CPU time (on PostgreSQL also the server's CPU, from ps).
+reports wall time and this process's CPU time (on PostgreSQL also the CPU of the server process
+that served the load, from /proc).
 
     .venv/bin/python benchmarks/upsert_ab.py --rev 2313f1d --backend sqlite|postgresql [--limit 10000]
+        [--drop-fts]   # drop the full-text triggers first, to see what indexing costs
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 import tempfile
@@ -43,13 +46,23 @@ def load_old(rev: str, tmp: Path) -> object:
     return module
 
 
-def server_cpu_seconds() -> float:
-    out = subprocess.run(["ps", "-u", "postgres", "-o", "cputime="], capture_output=True, text=True).stdout
-    total = 0.0
-    for line in out.split():
-        parts = line.split("-")[-1].split(":")
-        total += sum(float(p) * 60 ** i for i, p in enumerate(reversed(parts)))
-    return total
+def backend_cpu_seconds(pid: int | None) -> float:
+    """CPU time of one PostgreSQL backend process (the one serving our pooled connection)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def drop_fulltext_triggers(engine: sa.Engine) -> None:
+    """Remove the triggers that keep the full-text index in step with `papers` (migration 0002)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            for name in ("papers_fts_ai", "papers_fts_ad", "papers_fts_au"):
+                conn.execute(sa.text(f"DROP TRIGGER IF EXISTS {name}"))
+        else:
+            for name in ("paper_search_ins", "paper_search_upd"):
+                conn.execute(sa.text(f"DROP TRIGGER IF EXISTS {name} ON papers"))
 
 
 def main() -> None:
@@ -57,6 +70,7 @@ def main() -> None:
     ap.add_argument("--rev", required=True)
     ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     ap.add_argument("--limit", type=int, default=10000)
+    ap.add_argument("--drop-fts", action="store_true", help="drop migration 0002's full-text triggers")
     args = ap.parse_args()
     papers = [p for p in JsonlSource(SNAPSHOT, limit=args.limit) if not hasattr(p, "reason")]
     server = start_pg() if args.backend == "postgresql" else None
@@ -74,13 +88,19 @@ def main() -> None:
                         with admin.connect() as conn:
                             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
                         engine = open_database(f"{server.base_url}/{name}")
-                    cpu, wall, srv = time.process_time(), time.perf_counter(), server_cpu_seconds()
+                    if args.drop_fts:
+                        drop_fulltext_triggers(engine)
+                    pid = None
+                    if server is not None:  # the pool hands this same connection to every upsert
+                        with engine.connect() as conn:
+                            pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+                    cpu, wall, srv = time.process_time(), time.perf_counter(), backend_cpu_seconds(pid)
                     for i in range(0, len(papers), 2000):
                         module.upsert_papers(engine, papers[i:i + 2000])  # type: ignore[attr-defined]
                     line = (f"{args.backend} {label:>8}: wall {time.perf_counter() - wall:6.2f}s  "
                             f"client CPU {time.process_time() - cpu:5.2f}s")
                     if server is not None:
-                        line += f"  server CPU {server_cpu_seconds() - srv:5.1f}s"
+                        line += f"  server CPU {backend_cpu_seconds(pid) - srv:5.2f}s"
                     print(line, flush=True)
                     engine.dispose()
         finally:
