@@ -86,3 +86,36 @@ def test_preview_command_prints_the_next_digest_and_stores_nothing(
     missing = subprocess.run([sys.executable, "-m", "paperscope", "digest", "preview", "nobody@example.com"],
                              env=env, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "no subscription for nobody@example.com" in missing.stderr
+
+
+def test_each_distinct_saved_search_runs_once_per_run(engine: sa.Engine, settings: Settings) -> None:
+    from typing import Any
+
+    from paperscope.mail.compose import Composer
+    from paperscope.mail.digest import DigestComposer, default_providers
+    from paperscope.mail.tokens import MailTokens
+    from paperscope.search import SearchEngine, SearchResult
+
+    class CountingSearch(SearchEngine):
+        calls: list[str] = []
+
+        def search(self, query: str, **kw: Any) -> SearchResult:
+            self.calls.append(query)
+            return super().search(query, **kw)
+
+    load_papers(engine, TUESDAY.date() - timedelta(days=1))
+    shared = (SavedSearch("protein folding"), SavedSearch("robot grasping"))
+    add_subscriptions_bulk(engine, [(f"r{i}@example.com", "daily", DigestChoice(searches=shared[: 1 + i % 2]))
+                                    for i in range(6)])
+    counting = CountingSearch(engine, settings)
+
+    def composer() -> DigestComposer:
+        return DigestComposer(engine, Composer(settings), MailTokens(settings),
+                              default_providers(engine, counting, None), batch_size=2)
+
+    first = composer().compose_due(TUESDAY)
+    assert first.composed == 6
+    assert sorted(counting.calls) == ["protein folding", "robot grasping"]
+    again = composer().compose_due(TUESDAY + timedelta(hours=1))  # a later cron run, same edition
+    assert (again.composed, again.already) == (0, 6)
+    assert len(counting.calls) == 2, "nothing was waiting, so no search should have run"
