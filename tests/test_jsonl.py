@@ -113,7 +113,8 @@ def test_cli_ingest_summary_and_exit_codes(tmp_path: Path, db_url: str) -> None:
 
 
 def test_limit(tmp_path: Path, engine: sa.Engine) -> None:
-    path = write_lines(tmp_path / "many.jsonl", [json.dumps(dict(COMPACT, id=f"2501.{i:05d}")) for i in range(30)])
+    lines = [json.dumps(dict(COMPACT, id=f"2501.{i:05d}")) for i in range(30)]
+    path = write_lines(tmp_path / "many.jsonl", lines)
     assert sum(isinstance(r, Paper) for r in read_jsonl(path, limit=7)) == 7
 
 

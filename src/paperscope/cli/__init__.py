@@ -25,7 +25,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 def _root(
     ctx: typer.Context,
     home: Annotated[Path | None, typer.Option(help="Data folder (PAPERSCOPE_HOME).")] = None,
-    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (PAPERSCOPE_DATABASE_URL).")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL (PAPERSCOPE_DATABASE_URL).")
+    ] = None,
 ) -> None:
     overrides: dict[str, object] = {}
     if home is not None:

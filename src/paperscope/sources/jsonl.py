@@ -40,7 +40,7 @@ class JsonlSource:
             self._raw = raw
             magic = raw.read(2)
             raw.seek(0)
-            # GzipFile buffers in small reads, so a truncated file still yields every whole line before the cut.
+            # GzipFile buffers in small reads: a truncated file still yields every whole line before the cut.
             stream: BinaryIO = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw  # type: ignore[assignment]
             yield from self._records(stream)
 

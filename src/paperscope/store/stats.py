@@ -23,7 +23,7 @@ def store_stats(engine: sa.Engine, top_categories: int = 30) -> StoreStats:
     """Count papers overall, per source, per primary category (largest first) and per listing month."""
     with engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one()
-        by_source = dict(conn.execute(
+        by_source: dict[str, int] = dict(conn.execute(
             sa.select(papers.c.source, sa.func.count()).group_by(papers.c.source)).all())
         n = sa.func.count().label("n")
         by_cat = conn.execute(
