@@ -192,9 +192,10 @@ def rowids_by_doi(engine: sa.Engine, dois: Sequence[str]) -> dict[str, int]:
 
 def normalise_title(title: str) -> str:
     """Title for matching: accents stripped, lower case, only letters and digits, single spaces."""
-    text = unicodedata.normalize("NFKD", title)
+    text = re.sub(r"\\[\'\"`^~=.uvHc]\s*", "", title)  # TeX accents: Schr{\"o}dinger -> Schr{o}dinger
+    text = re.sub(r"\\[a-zA-Z]+\s*", " ", text).replace("{", "").replace("}", "")
+    text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    text = re.sub(r"\\[a-z]+|[{}$]", " ", text)  # TeX commands and braces from BibTeX
     return " ".join(re.findall(r"[a-z0-9]+", text))
 
 
