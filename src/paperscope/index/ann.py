@@ -2,8 +2,9 @@
 
 Storage is compact: ``f16`` halves the float32 payload; ``i8`` quarters it. usearch normalises float input
 to unit length when it casts to i8 (turning inner product into cosine), so for ``i8`` we quantise ourselves
-with one scale per index - fixed by the first ``add`` (add a representative batch first) and kept in a small JSON file next to the index - and
-hand usearch int8 vectors, for which its inner product is the exact integer dot product.
+with one scale per index - fixed by the first ``add`` (so add a representative batch first) and kept in
+a small JSON file next to the index - and hand usearch int8 vectors, for which its inner product is the
+exact integer dot product.
 """
 
 from __future__ import annotations
