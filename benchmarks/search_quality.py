@@ -54,6 +54,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0,
                     help="encoder threads (default: one per core; more only helps on a busy machine)")
     ap.add_argument("--modes", default="", help="comma-separated modes to run (default: all)")
+    ap.add_argument("--sweeps", action="store_true", help="with --tune: also sweep bm25 field weights and "
+                    "late-mode candidate depth")
     ap.add_argument("--no-exact", action="store_true", help="skip brute-force exact MaxSim")
     ap.add_argument("--postgres", action="store_true",
                     help="also measure bm25 on a throwaway PostgreSQL server (tsvector + ts_rank_cd)")
@@ -134,7 +136,7 @@ def main() -> None:
     if args.postgres:
         postgres_bm25(ds)
     if args.tune:
-        tune(ds, per_mode, as_docs, via_engine, cfg)
+        tune(ds, per_mode, as_docs, via_engine, cfg, args.sweeps)
     if args.calibrate:
         feats, labels = [], []
         for q in ds.queries:
@@ -180,7 +182,7 @@ def postgres_bm25(ds: BeirDataset) -> None:
 
 
 def tune(ds: BeirDataset, per_mode: dict[str, dict[str, list[int]]], as_docs: object, via_engine: object,
-         cfg: SearchConfig) -> None:
+         cfg: SearchConfig, sweeps: bool) -> None:
     """Grid search on the (train) rankings already computed: fusion weights and RRF constant."""
     results = []
     grid = [0.0, 0.5, 1.0, 1.5, 2.0]
@@ -196,6 +198,8 @@ def tune(ds: BeirDataset, per_mode: dict[str, dict[str, list[int]]], as_docs: ob
     print("\nbest fusion settings (train):\n| nDCG@10 | Recall@100 | w_bm25 | w_dense | w_late | rrf_k |")
     for r in results[:8]:
         print("| {:.4f} | {:.4f} | {} | {} | {} | {} |".format(*r))
+    if not sweeps:
+        return
     from paperscope.store import fulltext
 
     default = fulltext.FTS5_WEIGHTS

@@ -17,9 +17,10 @@ import numpy as np
 
 from paperscope.search.types import SearchHit
 
-# Fitted on SciFact train with the bundled all-MiniLM-L6-v2 (see module docstring).
-BUNDLED_SLOPE = 14.0
-BUNDLED_INTERCEPT = -8.0
+# Fitted on SciFact train with the bundled all-MiniLM-L6-v2 (see module docstring): 16,180 pairs, 773
+# relevant; P(relevant) = 0.5 at cosine 0.74.
+BUNDLED_SLOPE = 14.136
+BUNDLED_INTERCEPT = -10.457
 
 
 @dataclass(frozen=True)
