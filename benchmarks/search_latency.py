@@ -20,7 +20,7 @@ import numpy as np
 
 from paperscope.embed import OnnxEncoder, load_encoder
 from paperscope.embed.bundled import bundled_spec
-from paperscope.index.build import build_index
+from paperscope.index.build import IndexLayout, Manifest, build_index
 from paperscope.search import SearchEngine
 from paperscope.search.metrics import percentile
 from paperscope.settings import Settings
@@ -46,7 +46,9 @@ def main() -> None:
     if count_papers(engine) < args.papers:
         ingest_records(engine, JsonlSource(args.data, limit=args.papers))
     encoder = OnnxEncoder(bundled_spec(settings), args.threads) if args.threads else load_encoder(settings)
-    report = build_index(engine, settings.index_dir, encoder, limit=args.papers)
+    manifest = Manifest.read(IndexLayout(settings.index_dir).manifest)
+    already = manifest.count if manifest else 0
+    report = build_index(engine, settings.index_dir, encoder, limit=max(0, args.papers - already))
     if report.added:
         print(f"indexed {report.added} papers in {report.seconds:.0f}s ({report.rate:.1f}/s)")
     later = itertools.islice(JsonlSource(args.data), args.papers, args.papers + args.queries)
