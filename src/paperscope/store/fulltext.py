@@ -22,10 +22,11 @@ PG_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Very common English words add cost (they match nearly everything) and no ranking signal.
-_STOPWORDS = frozenset(
-    "a an and are as at be but by for from has have how in into is it its of on or that the this to was "
-    "were what when where which who why with we our can do does".split()
-)
+_STOPWORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "do", "does", "for", "from", "has", "have",
+    "how", "in", "into", "is", "it", "its", "of", "on", "or", "our", "that", "the", "this", "to", "was", "we",
+    "were", "what", "when", "where", "which", "who", "why", "with",
+))
 _MAX_TERMS = 64
 
 
