@@ -228,3 +228,25 @@ def test_cli(indexed: SearchEngine, settings: Settings) -> None:
     assert len(data["papers"]) == 2 and all(p["paper_id"].startswith("2504.04") for p in data["papers"])
     missing = runner.invoke(cli_app, [*args, "similar", "2504.99999"])
     assert missing.exit_code == 2
+
+
+def test_search_api_diverse_option_spreads_the_results(client: TestClient, indexed: SearchEngine) -> None:
+    idx = indexed.indexes
+    assert idx is not None
+    query = "protein folding structure prediction and galaxies"
+
+    def ids_and_ils(url: str) -> tuple[list[str], float]:
+        body = client.get(url).json()
+        ids = [r["id"] for r in body["results"]]
+        rowids = [p.rowid for p in (get_paper(indexed.engine, i) for i in ids) if p and p.rowid]
+        vectors = pooled_vectors(idx.pooled, rowids)
+        return ids, intra_list_similarity(np.stack([vectors[r] for r in rowids]))
+
+    plain_ids, plain_ils = ids_and_ils(f"/api/search?q={query}&mode=hybrid&limit=4")
+    div_ids, div_ils = ids_and_ils(f"/api/search?q={query}&mode=hybrid&limit=4&diverse=true&theta=0.1")
+    assert div_ils < plain_ils and div_ids != plain_ids
+    same_ids, _ = ids_and_ils(f"/api/search?q={query}&mode=hybrid&limit=4&diverse=true&theta=1")
+    assert same_ids == plain_ids
+    assert client.get(f"/api/search?q={query}&diverse=true&theta=1.5").status_code == 422
+    page = client.get(f"/search?q={query}&diverse=true").text
+    assert 'name="diverse" value="true" checked' in page

@@ -68,10 +68,14 @@ def search_command(
     author: Annotated[str | None, typer.Option(help="Author name contains this.")] = None,
     threshold: Annotated[float | None, typer.Option(
         help="Drop results whose calibrated relevance (0-1) is below this.")] = None,
+    diverse: Annotated[bool, typer.Option(help="Re-rank the top results for diversity (DPP).")] = False,
+    theta: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="With --diverse: 1 = relevance only, lower = more diverse.")] = 0.7,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search the papers in the store."""
     from paperscope.search import SearchEngine
+    from paperscope.search.dpp import search_diverse
     from paperscope.store import get_papers_by_rowid
 
     settings = settings_from(ctx)
@@ -80,8 +84,12 @@ def search_command(
                                 date_from=date.fromisoformat(date_from) if date_from else None,
                                 date_to=date.fromisoformat(date_to) if date_to else None, author=author)
         engine = open_store(settings)
-        result = SearchEngine(engine, settings).search(query, mode=_mode(mode), k=k, filters=filters,
-                                                       threshold=threshold)
+        search_engine = SearchEngine(engine, settings)
+        if diverse:
+            result = search_diverse(search_engine, query, mode=_mode(mode), k=k, filters=filters,
+                                    threshold=threshold, theta=theta)
+        else:
+            result = search_engine.search(query, mode=_mode(mode), k=k, filters=filters, threshold=threshold)
     papers = {p.rowid: p for p in get_papers_by_rowid(engine, [h.rowid for h in result.hits])}
     if as_json:
         out.print_json(orjson.dumps({

@@ -10,6 +10,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from paperscope.model import Paper
+from paperscope.search.dpp import DEFAULT_THETA, search_diverse
+from paperscope.search.engine import SearchEngine
 from paperscope.search.types import SearchFilters, SearchHit, SearchResult
 from paperscope.store import get_papers_by_rowid
 from paperscope.web.params import CATEGORY_PATTERN, Format, Limit, Page
@@ -24,6 +26,9 @@ Mode = Annotated[SearchMode, Query(description="bm25 (words), dense, late (late 
 Categories = Annotated[list[str] | None, Query(max_length=20, description="Restrict to these categories.")]
 DateFrom = Annotated[date | None, Query(description="Listed on or after (YYYY-MM-DD).")]
 DateTo = Annotated[date | None, Query(description="Listed on or before (YYYY-MM-DD).")]
+Diverse = Annotated[bool, Query(description="Re-rank the top results for diversity (DPP greedy MAP).")]
+Theta = Annotated[float, Query(ge=0.0, le=1.0,
+                               description="Diversity knob: 1 = relevance only, lower = more diverse.")]
 MAX_RESULTS = 1000
 _WORD = re.compile(r"[^\W_]", re.UNICODE)  # a letter or digit
 
@@ -48,8 +53,9 @@ def require_words(q: str) -> None:
 
 
 def execute_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
-                   date_from: date | None, date_to: date | None, page: int,
-                   limit: int) -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
+                   date_from: date | None, date_to: date | None, page: int, limit: int,
+                   diverse: bool = False,
+                   theta: float = DEFAULT_THETA) -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
     """Validate, search, and return the result summary with the ranked papers (two store queries)."""
     # The page's one text box may hold several categories ("cs.CL cs.LG"); the API may repeat the parameter.
     categories = tuple(dict.fromkeys(c for value in category or [] for c in re.split(r"[\s,]+", value) if c))
@@ -68,7 +74,7 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
         "date_from": date_from.isoformat() if date_from else None,
         "date_to": date_to.isoformat() if date_to else None,
         "offset": offset, "limit": limit, "total": 0, "results": [], "no_good_answer": False,
-        "available": True, "has_more": False,
+        "available": True, "has_more": False, "diverse": diverse, "theta": theta,
     }
     if not q.strip():
         return data, []
@@ -80,7 +86,11 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
     st = state(request)
     filters = SearchFilters(categories=categories, date_from=date_from, date_to=date_to)
     # One extra hit tells whether a next page exists (the engine's `total` is capped at its depth).
-    result = engine.search(q, mode=mode, k=limit + 1, offset=offset, filters=filters)
+    if diverse and isinstance(engine, SearchEngine):
+        result = search_diverse(engine, q, mode=mode, k=limit + 1, offset=offset, filters=filters,
+                                theta=theta)
+    else:
+        result = engine.search(q, mode=mode, k=limit + 1, offset=offset, filters=filters)
     hits = result.hits[:limit]
     papers = {p.rowid: p for p in get_papers_by_rowid(st.engine, [h.rowid for h in hits])}
     data.update({"mode": result.mode, "total": result.total, "has_more": len(result.hits) > limit,
@@ -90,9 +100,11 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
 
 
 def run_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
-               date_from: date | None, date_to: date | None, page: int, limit: int) -> dict[str, Any]:
+               date_from: date | None, date_to: date | None, page: int, limit: int,
+               diverse: bool = False, theta: float = DEFAULT_THETA) -> dict[str, Any]:
     """Search and build the result data shared by the page, its JSON twin and the API."""
-    data, ranked = execute_search(request, q, mode, category, date_from, date_to, page, limit)
+    data, ranked = execute_search(request, q, mode, category, date_from, date_to, page, limit,
+                                  diverse, theta)
     data["results"] = [
         {**paper_json(paper), "score": hit.score, "components": hit.components,
          "matched_terms": list(hit.matched_terms)}
@@ -104,9 +116,9 @@ def run_search(request: Request, q: str, mode: SearchMode, category: list[str] |
 @router.get("/search", tags=["pages"], summary="Search page")
 def search_page(request: Request, q: Q = "", mode: Mode = "hybrid", category: Categories = None,
                 date_from: DateFrom = None, date_to: DateTo = None, page: Page = 1, limit: Limit = 20,
-                format: Format = None) -> Response:
+                diverse: Diverse = False, theta: Theta = DEFAULT_THETA, format: Format = None) -> Response:
     """One box; mode, category and date filters; paginated; shows which terms matched."""
-    data = run_search(request, q, mode, category, date_from, date_to, page, limit)
+    data = run_search(request, q, mode, category, date_from, date_to, page, limit, diverse, theta)
     return page_or_json(request, "search.html", data, {"title": f"{q} · search" if q else "Search",
                                                        "q": q, "page": page})
 
@@ -114,6 +126,8 @@ def search_page(request: Request, q: Q = "", mode: Mode = "hybrid", category: Ca
 @router.get("/api/search", tags=["api"], summary="Search (JSON)")
 def search_api(request: Request, q: Annotated[str, Query(min_length=1, max_length=500)],
                mode: Mode = "hybrid", category: Categories = None, date_from: DateFrom = None,
-               date_to: DateTo = None, page: Page = 1, limit: Limit = 20) -> Response:
+               date_to: DateTo = None, page: Page = 1, limit: Limit = 20, diverse: Diverse = False,
+               theta: Theta = DEFAULT_THETA) -> Response:
     """Ranked papers with scores per mode and the query terms each one matched."""
-    return JsonResponse(run_search(request, q, mode, category, date_from, date_to, page, limit))
+    return JsonResponse(run_search(request, q, mode, category, date_from, date_to, page, limit,
+                                   diverse, theta))
