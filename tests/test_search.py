@@ -151,3 +151,17 @@ def test_engine_sees_papers_indexed_after_it_opened(engine: sa.Engine, settings:
                                  abstract="Entangled photons carry a quantum state.", source="test")])
     build_index(engine, settings.index_dir, encoder)
     assert se.search("quantum teleportation", mode="dense", k=1).hits[0].paper_id == "2599.00001"
+
+
+def test_hidden_papers_leave_search_results(indexed: SearchEngine) -> None:
+    from paperscope.store.votes import set_hidden
+
+    query = "gravitational waves from merging black holes"
+    for mode in MODES:
+        assert indexed.search(query, mode=mode, k=3).hits[0].paper_id == "2503.00011"
+    rowid = indexed.search(query, mode="bm25", k=1).hits[0].rowid
+    set_hidden(indexed.engine, rowid, True)
+    for mode in MODES:
+        assert "2503.00011" not in [h.paper_id for h in indexed.search(query, mode=mode, k=10).hits]
+    set_hidden(indexed.engine, rowid, False)
+    assert indexed.search(query, mode="hybrid", k=1).hits[0].paper_id == "2503.00011"

@@ -22,6 +22,7 @@ from paperscope.search.types import MODES, Mode, SearchFilters, SearchHit, Searc
 from paperscope.settings import Settings
 from paperscope.store import get_papers_by_rowid
 from paperscope.store.fulltext import TextFilters, filter_rowids, matched_terms, search_fulltext
+from paperscope.store.papers import hidden_among
 
 VECTOR_MODES: tuple[Mode, ...] = ("dense", "late", "hybrid")
 
@@ -219,6 +220,10 @@ class SearchEngine:
             else:
                 no_good_answer = not kept
                 hits = kept
+        # Papers a moderator hid leave search as they leave every listing (one indexed query).
+        hidden = hidden_among(self.engine, [h.rowid for h in hits])
+        if hidden:
+            hits = [h for h in hits if h.rowid not in hidden]
         total = len(hits)
         page = self._attach_papers(query, hits[offset:offset + k])
         timings["total"] = (time.perf_counter() - t0) * 1000

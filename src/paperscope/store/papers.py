@@ -248,6 +248,17 @@ def get_papers_by_rowid(engine: sa.Engine, rowids: Sequence[int]) -> list[Paper]
     return [found[r] for r in rowids if r in found]
 
 
+def hidden_among(engine: sa.Engine, rowids: Sequence[int]) -> set[int]:
+    """Which of these row ids a moderator has hidden."""
+    found: set[int] = set()
+    with engine.connect() as conn:
+        for i in range(0, len(rowids), 900):
+            chunk = list(rowids[i:i + 900])
+            q = sa.select(papers.c.id).where(papers.c.id.in_(chunk), papers.c.hidden.is_(True))
+            found.update(conn.execute(q).scalars())
+    return found
+
+
 def count_papers(engine: sa.Engine) -> int:
     """How many papers the store holds."""
     with engine.connect() as conn:
