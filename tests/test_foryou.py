@@ -104,3 +104,25 @@ def test_foryou_page_and_api(client: TestClient, indexed: SearchEngine) -> None:
     assert page.status_code == 200 and data["papers"][0]["title"] in page.text
     assert "because you liked" in page.text
     assert client.get("/foryou?days=0").status_code == 422
+
+
+def test_hidden_papers_are_never_recommended_or_listed_as_similar(indexed: SearchEngine) -> None:
+    from paperscope.feed.similar import SimilarPapers
+    from paperscope.store.votes import set_hidden
+
+    engine = indexed.engine
+    user = add_user(engine, "moderated")
+    lib.save_paper(engine, user.id, rowid(engine, "2504.01001"))
+    lib.set_feedback(engine, user.id, rowid(engine, "2504.01002"), 1)
+    first = [i.paper_id for i in ForYou(indexed, unseen_sample=50).feed(user.id, k=4).items]
+    similar = SimilarPapers(indexed)
+    seed = get_paper(engine, "2504.01001")
+    assert seed is not None
+    before = [h.paper_id for h in similar.similar([seed], k=3).hits]
+    top_similar = before[0]
+    set_hidden(engine, rowid(engine, first[0]), True)
+    set_hidden(engine, rowid(engine, top_similar), True)
+    after_feed = [i.paper_id for i in ForYou(indexed, unseen_sample=50).feed(user.id, k=4).items]
+    after = similar.similar([seed], k=3)
+    assert first[0] not in after_feed
+    assert after.cached and top_similar not in [h.paper_id for h in after.hits]  # even from the cache

@@ -35,6 +35,7 @@ from paperscope.search.fusion import RRF_K, reciprocal_rank_fusion
 from paperscope.search.types import SearchHit
 from paperscope.store import count_papers, get_papers_by_rowid
 from paperscope.store.fulltext import query_terms, search_fulltext
+from paperscope.store.papers import hidden_among
 
 _WORDLIKE = re.compile(r"^[^\W\d_]{3,}$", re.UNICODE)  # letters only, 3+ long: no numbers or stubs
 # Words that are everywhere in abstracts and say nothing about the topic.
@@ -209,6 +210,10 @@ class SimilarPapers:
                 theta: float = DEFAULT_THETA, method: str = "dpp") -> SimilarResult:
         """Papers similar to one paper or to a set, paged; `diverse` re-ranks the candidates (DPP, θ)."""
         hits, cached, notes = self.candidates(papers)
+        # Checked on every call, not cached: a paper hidden after the list was cached must still vanish.
+        hidden = hidden_among(self.engine, [h.rowid for h in hits])
+        if hidden:
+            hits = [h for h in hits if h.rowid not in hidden]
         idx = self.search_engine.indexes
         if diverse and idx is not None and hits:
             hits = diversify(hits, pooled_vectors(idx.pooled, [h.rowid for h in hits]), theta=theta,

@@ -215,7 +215,9 @@ def recent_rowids(engine: sa.Engine, days: int = 7, limit: int = 5000) -> list[i
         newest: date | None = conn.execute(sa.select(sa.func.max(papers.c.listed))).scalar()
         if newest is None:
             return []
-        rows = conn.execute(sa.select(papers.c.id).where(papers.c.listed > newest - timedelta(days=days))
+        # Papers a moderator hid are never recommended.
+        rows = conn.execute(sa.select(papers.c.id).where(papers.c.listed > newest - timedelta(days=days),
+                                                         papers.c.hidden.is_(False))
                             .order_by(papers.c.listed.desc(), papers.c.id.desc()).limit(limit)).scalars()
         return [int(r) for r in rows]
 
