@@ -57,10 +57,12 @@ _POSTGRES = [
     "CREATE FUNCTION paper_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
     "INSERT INTO paper_search (paper, document) VALUES (NEW.id, " + _PG_VECTOR.format(row="NEW") + ") "
     "ON CONFLICT (paper) DO UPDATE SET document = EXCLUDED.document; RETURN NULL; END $$",
-    "CREATE TRIGGER paper_search_ins AFTER INSERT ON papers FOR EACH ROW EXECUTE FUNCTION paper_search_sync()",
+    "CREATE TRIGGER paper_search_ins AFTER INSERT ON papers FOR EACH ROW "
+    "EXECUTE FUNCTION paper_search_sync()",
     "CREATE TRIGGER paper_search_upd AFTER UPDATE OF title, abstract, authors ON papers FOR EACH ROW "
     "EXECUTE FUNCTION paper_search_sync()",
-    "INSERT INTO paper_search (paper, document) SELECT p.id, " + _PG_VECTOR.format(row="p") + " FROM papers p",
+    "INSERT INTO paper_search (paper, document) SELECT p.id, "
+    + _PG_VECTOR.format(row="p") + " FROM papers p",
 ]
 
 
