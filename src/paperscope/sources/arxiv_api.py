@@ -12,12 +12,11 @@ from datetime import date, datetime
 from lxml import etree
 
 from paperscope.model import Paper, Skipped, clean_categories, clean_text, parse_arxiv_id
-from paperscope.sources.http import PoliteClient, SourceError
+from paperscope.sources.http import PoliteClient, SourceError, parse_xml
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
 OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 # arXiv allows up to 2000 per call but answers large pages slowly; 100 keeps each response small.
 PAGE_SIZE = 100
 # arXiv occasionally answers a page with zero entries although more exist; ask again this often.
@@ -91,12 +90,7 @@ def parse_entry(entry: etree._Element, where: str) -> Paper | Skipped:
 
 def parse_feed(body: bytes, where: str) -> FeedPage:
     """Parse one Atom response; SourceError when it is not well-formed Atom."""
-    try:
-        root = etree.fromstring(body, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise SourceError(f"malformed XML from {where}: {exc}") from exc
-    if root.tag != f"{ATOM}feed":
-        raise SourceError(f"{where}: not an Atom feed (root element {root.tag})")
+    root = parse_xml(body, where, f"{ATOM}feed", "an Atom feed")
     total_text = _text(root, f"{OPENSEARCH}totalResults")
     total = int(total_text) if total_text and total_text.isdigit() else None
     entries = list(root.iterfind(f"{ATOM}entry"))

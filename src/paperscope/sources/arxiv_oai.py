@@ -20,11 +20,10 @@ from typing import Any
 from lxml import etree
 
 from paperscope.model import Paper, Skipped, clean_categories, clean_text, parse_arxiv_id
-from paperscope.sources.http import PoliteClient, SourceError
+from paperscope.sources.http import PoliteClient, SourceError, parse_xml
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 RAW = "{http://arxiv.org/OAI/arXivRaw/}"
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
 @dataclass(frozen=True)
@@ -167,12 +166,7 @@ class ParsedPage:
 
 def parse_list_records(body: bytes, where: str) -> ParsedPage:
     """Parse a ListRecords response; SourceError for malformed XML, OaiError for an OAI error."""
-    try:
-        root = etree.fromstring(body, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise SourceError(f"malformed XML from {where}: {exc}") from exc
-    if root.tag != f"{OAI}OAI-PMH":
-        raise SourceError(f"{where}: not an OAI-PMH response (root element {root.tag})")
+    root = parse_xml(body, where, f"{OAI}OAI-PMH", "an OAI-PMH response")
     error = root.find(f"{OAI}error")
     if error is not None:
         code = error.get("code") or "unknown"

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
+from lxml import etree
 
 # Statuses that mean "try again later" rather than "your request is wrong".
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -119,3 +120,18 @@ class PoliteClient:
                                   f"{response.status_code}); try again later")
             extra_wait = retry_after if retry_after is not None else self.backoff * 2 ** attempt
         raise SourceError(f"{where}: HTTP {response.status_code} after {self.max_retries + 1} attempts")
+
+
+# Feeds come from the network: never resolve entities or fetch anything they point at.
+_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+def parse_xml(body: bytes, where: str, root_tag: str, kind: str) -> etree._Element:
+    """Parse a response body and check its root element; SourceError (naming `where`) otherwise."""
+    try:
+        root = etree.fromstring(body, _XML_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise SourceError(f"malformed XML from {where}: {exc}") from exc
+    if root.tag != root_tag:
+        raise SourceError(f"{where}: not {kind} (root element {root.tag})")
+    return root
