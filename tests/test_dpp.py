@@ -123,14 +123,37 @@ def test_diversify_keeps_every_hit_and_handles_papers_without_vectors() -> None:
     assert [h.rowid for h in diversify(hits, vectors, theta=1.0)] == [1, 2, 3, 4]
 
 
-def test_greedy_is_fast_enough_for_interactive_reranking() -> None:
-    import time
+@pytest.mark.parametrize("seed", range(4))
+def test_greedy_matches_brute_force_on_a_non_cosine_psd_kernel(seed: int) -> None:
+    """The greedy only needs S positive semi-definite with unit diagonal, e.g. a sharpened exp((cos-1)/σ)."""
+    rng = np.random.default_rng(100 + seed)
+    vectors, scores = random_items(rng, 25, 8)
+    sims = np.exp((cosine_similarity(vectors) - 1.0) / 0.2)
+    rel = (scores - scores.min()) / (scores.max() - scores.min())
+    q = np.exp(alpha_for(0.6) * rel)
+    kernel = q[:, None] * sims * q[None, :]
+    assert dpp_order(scores, None, 0.6, k=8, similarity=sims)[:8] == brute_force_greedy(kernel, 8)
 
-    rng = np.random.default_rng(0)
-    vectors, scores = random_items(rng, 300, 384)
-    t = time.perf_counter()
-    dpp_order(scores, vectors, theta=0.7, k=50)
-    assert time.perf_counter() - t < 1.0
+
+def test_greedy_stops_at_the_rank_of_the_kernel_and_the_rest_follow_by_relevance() -> None:
+    rng = np.random.default_rng(9)
+    vectors, scores = random_items(rng, 9, 3)  # nine papers in a 3-dimensional space
+    assert len(greedy_map(cosine_similarity(vectors), 6)) == 3
+    order = dpp_order(scores, vectors, theta=0.5, k=6)
+    assert sorted(order) == list(range(9))
+    rest = order[3:]
+    assert rest == sorted(rest, key=lambda i: -scores[i])
+
+
+def test_a_given_similarity_matrix_is_the_same_as_the_vectors_cosine() -> None:
+    rng = np.random.default_rng(11)
+    vectors, scores = random_items(rng, 40, 16)
+    sims = cosine_similarity(vectors)
+    for knob in (0.3, 0.7, 0.95):
+        assert dpp_order(scores, None, knob, 10, similarity=sims) == dpp_order(scores, vectors, knob, 10)
+        assert mmr_order(scores, None, knob, 10, similarity=sims) == mmr_order(scores, vectors, knob, 10)
+    with pytest.raises(ValueError):
+        dpp_order(scores, None, 0.5)
 
 
 def test_small_inputs() -> None:

@@ -104,12 +104,13 @@ def greedy_map(similarity: np.ndarray, k: int, log_quality: np.ndarray | None = 
     return chosen
 
 
-def dpp_order(scores: Sequence[float] | np.ndarray, vectors: np.ndarray, theta: float = DEFAULT_THETA,
-              k: int | None = None) -> list[int]:
+def dpp_order(scores: Sequence[float] | np.ndarray, vectors: np.ndarray | None, theta: float = DEFAULT_THETA,
+              k: int | None = None, *, similarity: np.ndarray | None = None) -> list[int]:
     """Re-rank candidates for relevance and diversity; returns positions into `scores`, best first.
 
     The first `k` (default: all) positions come from the DPP greedy at trade-off `theta`; if the greedy
-    stops early (everything left is redundant) the rest follow in relevance order.
+    stops early (everything left is redundant) the rest follow in relevance order. `similarity` (a PSD
+    matrix with unit diagonal) replaces the cosine of `vectors` when given, e.g. to reuse it across θ.
     """
     rel = scaled_relevance(scores)
     m = len(rel)
@@ -118,9 +119,16 @@ def dpp_order(scores: Sequence[float] | np.ndarray, vectors: np.ndarray, theta: 
     alpha = alpha_for(theta)
     if math.isinf(alpha) or m == 0:
         return by_relevance[:k] if k < m else by_relevance
-    picked = greedy_map(cosine_similarity(vectors), k, log_quality=alpha * rel)
+    sims = similarity if similarity is not None else cosine_similarity(_required(vectors))
+    picked = greedy_map(sims, k, log_quality=alpha * rel)
     seen = set(picked)
     return picked + [i for i in by_relevance if i not in seen]
+
+
+def _required(vectors: np.ndarray | None) -> np.ndarray:
+    if vectors is None:
+        raise ValueError("pass either vectors or a similarity matrix")
+    return vectors
 
 
 def intra_list_similarity(vectors: np.ndarray) -> float:

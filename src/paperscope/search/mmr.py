@@ -15,10 +15,10 @@ import numpy as np
 from paperscope.search.dpp import cosine_similarity, scaled_relevance
 
 
-def mmr_order(scores: Sequence[float] | np.ndarray, vectors: np.ndarray, lam: float = 0.7,
-              k: int | None = None) -> list[int]:
+def mmr_order(scores: Sequence[float] | np.ndarray, vectors: np.ndarray | None, lam: float = 0.7,
+              k: int | None = None, *, similarity: np.ndarray | None = None) -> list[int]:
     """Re-rank candidates by MMR; returns positions into `scores`, best first (the first `k` chosen
-    greedily, the rest in relevance order)."""
+    greedily, the rest in relevance order). `similarity` replaces the cosine of `vectors` when given."""
     if not 0.0 <= lam <= 1.0:
         raise ValueError(f"lambda must be in [0, 1], got {lam}")
     rel = scaled_relevance(scores)
@@ -27,7 +27,12 @@ def mmr_order(scores: Sequence[float] | np.ndarray, vectors: np.ndarray, lam: fl
     by_relevance = [int(i) for i in np.argsort(-rel, kind="stable")]
     if lam >= 1.0 or m == 0:
         return by_relevance
-    sims = cosine_similarity(vectors)
+    if similarity is not None:
+        sims = similarity
+    elif vectors is not None:
+        sims = cosine_similarity(vectors)
+    else:
+        raise ValueError("pass either vectors or a similarity matrix")
     closest = np.full(m, -np.inf)  # max similarity to anything chosen so far
     available = np.ones(m, dtype=bool)
     chosen: list[int] = []
