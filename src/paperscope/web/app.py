@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperscope.settings import Settings
 from paperscope.store import open_database
+from paperscope.store.version import StoreVersion
 from paperscope.web.cache import ResponseCache, ResponseCacheMiddleware
 from paperscope.web.community_view import install_community
 from paperscope.web.rendering import STATIC_DIR, TEMPLATES_DIR, JsonResponse, install_filters, render
@@ -72,8 +73,10 @@ def _open_search(engine: Any, settings: Settings) -> Any:
 def create_app(settings: Settings, *, cache_seconds: float = 30.0) -> FastAPI:
     """Build the web app for one installation. State lives on `app.state`, never in module globals.
 
-    `cache_seconds` bounds how stale an anonymous page may be (0 turns the response cache off);
-    code that changes what pages show calls `app.state.response_cache.clear()`.
+    Anonymous pages are served from a response cache that drops everything whenever the store's write
+    version moves (any committed write, from any process); `cache_seconds` additionally bounds how
+    long pages that depend on more than the store (search, trending, Atom) are kept. 0 turns the
+    cache off.
     """
     settings.ensure_home()
     app = FastAPI(
@@ -91,7 +94,9 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0) -> FastAPI:
     install_filters(app.state.templates)
     app.state.search_engine = _open_search(app.state.engine, settings)
     app.state.similar_papers = None  # filled by the similar-papers feature when it is installed
-    app.state.response_cache = ResponseCache(ttl_seconds=cache_seconds)
+    app.state.store_version = StoreVersion(app.state.engine)
+    app.state.response_cache = ResponseCache(ttl_seconds=cache_seconds,
+                                             version=app.state.store_version.current)
     app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache, prefixes=CACHED_PREFIXES)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_error_handlers(app)
