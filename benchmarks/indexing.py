@@ -78,7 +78,8 @@ def main() -> None:
     print(f"| bare encoder (run 1 / run 2) | {bare1:.1f} / {bare2:.1f} papers/s |")
     share = report.rate / bare_rate
     print(f"| pipeline end to end | {report.rate:.1f} papers/s ({share:.0%} of the bare encoder) |")
-    print(f"| ANN vector payload (pooled f16 + FDE f16) | {ann_payload} B/paper |")
+    print(f"| ANN vector payload (pooled {idx.pooled.dtype} {idx.pooled.bytes_per_vector()} B + FDE "
+          f"{idx.fde_ann.dtype} {idx.fde_ann.bytes_per_vector()} B) | {ann_payload} B/paper |")
     print(f"| ANN files incl. HNSW graph | {ann_files / n:.0f} B/paper |")
     print(f"| token store on disk | {idx.tokens.bytes_on_disk() / n:.0f} B/paper |")
     print(f"| whole index dir on disk | {idx.disk_bytes() / n:.0f} B/paper |")

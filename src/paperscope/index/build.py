@@ -4,6 +4,7 @@ Under `settings.index_dir`:
   pooled.usearch   HNSW over the pooled (mean) vector of each paper       (dense mode)
   fde.usearch      HNSW over each paper's MUVERA fixed-dimensional encoding (late-mode candidates)
   tokens/          the per-token vectors, compressed                       (late-mode exact MaxSim)
+  lexical/         the in-memory BM25 index (index/lexical.py), with its own checkpoint       (bm25 mode)
   manifest.json    what was built (model, FDE shape) and the checkpoint: the highest row id indexed
 
 Papers are read in row-id order, so "not yet embedded" is simply "row id above the checkpoint". The
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 from paperscope.embed import Encoder, paper_text
 from paperscope.index.ann import AnnIndex
 from paperscope.index.fde import FDE, FDEConfig
+from paperscope.index.lexical import LexicalDoc, LexicalIndex
 from paperscope.index.tokens import TokenStore
 from paperscope.store import count_papers, iter_papers
 from paperscope.store.indexing import count_papers_after
@@ -43,18 +45,21 @@ SAVE_EVERY_S = 60.0
 class IndexSpec:
     """The shape of an index set; stored in the manifest so readers build queries the same way.
 
-    FDE: 20 repetitions x 2^5 buckets x 16 dims, count-sketched to `fde_final_dim` so that the two HNSW
-    payloads together stay under 2 KB per paper (f16: 2 x 384 + 2 x 512 bytes).
+    FDE: 32 repetitions x 2^3 buckets x 8 dims = 2,048 dims, stored as int8, so the FDE index payload
+    is 2 KB per paper. A natively small FDE needs far fewer candidates than a 10,240-d one
+    count-sketched down to the same size (benchmarks/RESULTS.md, MUVERA fidelity: 105 vs 269 for 90%
+    of the exact MaxSim top-10).
     """
 
     model: str
     dim: int
-    fde_r_reps: int = 20
-    fde_k_sim: int = 5
-    fde_d_proj: int = 16
-    fde_final_dim: int | None = 512
+    fde_r_reps: int = 32
+    fde_k_sim: int = 3
+    fde_d_proj: int = 8
+    fde_final_dim: int | None = None
     fde_seed: int = 42
     dtype: str = "f16"
+    fde_dtype: str = "i8"
 
     def fde_config(self) -> FDEConfig:
         return FDEConfig(dim=self.dim, r_reps=self.fde_r_reps, k_sim=self.fde_k_sim, d_proj=self.fde_d_proj,
@@ -82,6 +87,10 @@ class IndexLayout:
     @property
     def manifest(self) -> Path:
         return self.root / MANIFEST
+
+    @property
+    def lexical(self) -> Path:
+        return self.root / "lexical"
 
 
 @dataclass
@@ -134,7 +143,7 @@ class IndexSet:
         root.mkdir(parents=True, exist_ok=True)
         fde = FDE(spec.fde_config())
         return cls(layout, Manifest(spec), AnnIndex.create(layout.pooled, spec.dim, spec.dtype),
-                   AnnIndex.create(layout.fde, fde.config.output_dim, spec.dtype),
+                   AnnIndex.create(layout.fde, fde.config.output_dim, spec.fde_dtype),
                    TokenStore.create(layout.tokens, spec.dim), fde)
 
     def add(self, keys: np.ndarray, encoded: list[Any]) -> None:
@@ -167,6 +176,7 @@ class BuildReport:
     seconds: float = 0.0
     encode_seconds: float = 0.0
     resumed_from: int = 0
+    lexical_added: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -189,6 +199,25 @@ def pending_papers(engine: sa.Engine, root: Path) -> int:
     if manifest is None:
         return count_papers(engine)
     return count_papers_after(engine, manifest.last_rowid)
+
+
+def build_lexical(engine: sa.Engine, root: Path) -> int:
+    """Bring the BM25 index under `root` up to date with the store; returns how many papers it added.
+
+    Cheap next to encoding (seconds for the whole 74.7k snapshot), so it always covers every paper.
+    """
+    layout = IndexLayout(root)
+    current = LexicalIndex.open(layout.lexical) or LexicalIndex.empty()
+    docs: list[LexicalDoc] = []
+    last = current.last_rowid
+    for batch in iter_papers(engine, after_rowid=current.last_rowid, batch_size=5000):
+        docs.extend(LexicalDoc(p.rowid, p.title, p.abstract, p.authors) for p in batch if p.rowid is not None)
+        last = max(last, max(p.rowid or 0 for p in batch))
+    if not docs:
+        return 0
+    root.mkdir(parents=True, exist_ok=True)
+    current.with_documents(docs, last).save(layout.lexical)
+    return len(docs)
 
 
 def build_index(engine: sa.Engine, root: Path, encoder: Encoder, *, rebuild: bool = False,
@@ -219,13 +248,16 @@ def build_index(engine: sa.Engine, root: Path, encoder: Encoder, *, rebuild: boo
         opened = IndexSet.open(root)
         assert opened is not None
         indexes, after = opened, manifest.last_rowid
+    t_lexical = time.perf_counter()
+    lexical_added = build_lexical(engine, root)
+    t_lexical = time.perf_counter() - t_lexical
     todo = count_papers_after(engine, after)
     if limit is not None:
         todo = min(todo, limit)
-    report = BuildReport(resumed_from=after, total=todo)
+    report = BuildReport(resumed_from=after, total=todo, lexical_added=lexical_added)
     last_save = time.perf_counter()
     last_rowid = after
-    timings = {"read": 0.0, "encode": 0.0, "index": 0.0, "save": 0.0}
+    timings = {"lexical": t_lexical, "read": 0.0, "encode": 0.0, "index": 0.0, "save": 0.0}
     t = time.perf_counter()
     for batch in iter_papers(engine, after_rowid=after, batch_size=batch_size):
         if limit is not None:

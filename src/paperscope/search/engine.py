@@ -16,12 +16,14 @@ import sqlalchemy as sa
 
 from paperscope.embed import Encoded, Encoder, load_encoder
 from paperscope.index.build import IndexLayout, IndexSet
+from paperscope.index.lexical import LexicalIndex
 from paperscope.search.calibration import Calibration
 from paperscope.search.fusion import reciprocal_rank_fusion
 from paperscope.search.types import MODES, Mode, SearchFilters, SearchHit, SearchResult
 from paperscope.settings import Settings
 from paperscope.store import get_papers_by_rowid
 from paperscope.store.fulltext import TextFilters, filter_rowids, matched_terms, search_fulltext
+from paperscope.store.indexing import count_papers_after
 from paperscope.store.papers import hidden_among
 
 VECTOR_MODES: tuple[Mode, ...] = ("dense", "late", "hybrid")
@@ -78,6 +80,8 @@ class SearchEngine:
         self._layout = IndexLayout(settings.index_dir)
         self._indexes: IndexSet | None = None
         self._manifest_mtime: float | None = None
+        self._lexical: LexicalIndex | None = None
+        self._lexical_mtime: float | None = None
         # The web app searches from several threads; opening indexes or the model must happen once.
         self._lock = threading.Lock()
 
@@ -98,6 +102,20 @@ class SearchEngine:
         return self._indexes
 
     @property
+    def lexical(self) -> LexicalIndex | None:
+        """The in-memory BM25 index (re-opened when `paperscope index` rewrote it), or None."""
+        try:
+            mtime = (self._layout.lexical / "meta.json").stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if mtime != self._lexical_mtime:
+            with self._lock:
+                if mtime != self._lexical_mtime:
+                    self._lexical = LexicalIndex.open(self._layout.lexical)
+                    self._lexical_mtime = mtime
+        return self._lexical
+
+    @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
             with self._lock:
@@ -111,8 +129,25 @@ class SearchEngine:
     # -- one mode each ----------------------------------------------------------------------------------
 
     def _bm25(self, query: str, depth: int, filters: TextFilters | None) -> _Ranked:
-        hits = search_fulltext(self.engine, query, limit=depth, filters=filters)
-        return _Ranked([r for r, _ in hits], [s for _, s in hits])
+        lexical = self.lexical
+        if lexical is None or not len(lexical):
+            hits = search_fulltext(self.engine, query, limit=depth, filters=filters)
+            return _Ranked([r for r, _ in hits], [s for _, s in hits])
+
+        def run(n: int) -> _Ranked:
+            keys, scores = lexical.search(query, n)
+            return _Ranked(keys.tolist(), scores.tolist())
+        ranked = self._filtered(run, depth, filters, len(lexical))
+        if count_papers_after(self.engine, lexical.last_rowid):
+            # Papers ingested since the last `paperscope index` are found by the database's full-text
+            # index. On SQLite both sides are BM25 (k1 1.2, b 0.75) and merge as they are; PostgreSQL's
+            # cover-density scores are smaller, so there such papers rank below indexed ones until the
+            # next `paperscope index` (seconds for the BM25 part).
+            tail = search_fulltext(self.engine, query, limit=depth, filters=filters,
+                                   after_rowid=lexical.last_rowid)
+            merged = sorted([*zip(ranked.ids, ranked.scores, strict=True), *tail], key=lambda h: -h[1])
+            ranked = _Ranked([i for i, _ in merged[:depth]], [s for _, s in merged[:depth]])
+        return ranked
 
     def _filtered(self, search: Callable[[int], _Ranked], depth: int, filters: TextFilters | None,
                   size: int) -> _Ranked:

@@ -91,11 +91,12 @@ def _filter_clauses(engine: sa.Engine, rowid: str, filters: TextFilters | None,
 
 
 def search_fulltext(engine: sa.Engine, query: str, *, limit: int = 100,
-                    filters: TextFilters | None = None) -> list[tuple[int, float]]:
+                    filters: TextFilters | None = None, after_rowid: int = 0) -> list[tuple[int, float]]:
     """Rank papers for `query` (OR over its terms): [(row id, score)], best first, higher is better.
 
     Scores are BM25 on SQLite and cover-density rank on PostgreSQL; they compare only within one
-    query. Never raises on odd input: a query with no usable words returns [].
+    query. `after_rowid` limits the search to papers added after that row id (the ones the in-memory
+    BM25 index has not seen yet). Never raises on odd input: a query with no usable words returns [].
     """
     terms = query_terms(query)
     if not terms or limit <= 0:
@@ -105,6 +106,9 @@ def search_fulltext(engine: sa.Engine, query: str, *, limit: int = 100,
         params["match"] = " OR ".join(f'"{t}"' for t in terms)
         w_title, w_abstract, w_authors = FTS5_WEIGHTS
         where = ["papers_fts MATCH :match", *_filter_clauses(engine, "papers_fts.rowid", filters, params)]
+        if after_rowid:
+            params["after"] = after_rowid
+            where.append("papers_fts.rowid > :after")
         join = " JOIN papers p ON p.id = papers_fts.rowid" if filters and filters.active else ""
         sql = (f"SELECT papers_fts.rowid AS id, -bm25(papers_fts, {w_title}, {w_abstract}, {w_authors}) "
                f"AS score FROM papers_fts{join} WHERE {' AND '.join(where)} ORDER BY score DESC LIMIT :limit")
@@ -113,6 +117,9 @@ def search_fulltext(engine: sa.Engine, query: str, *, limit: int = 100,
         # and silently drops stopwords.
         params["tsq"] = " | ".join(terms)
         where = ["s.document @@ q.query", *_filter_clauses(engine, "s.paper", filters, params)]
+        if after_rowid:
+            params["after"] = after_rowid
+            where.append("s.paper > :after")
         join = " JOIN papers p ON p.id = s.paper" if filters and filters.active else ""
         sql = (f"SELECT s.paper AS id, ts_rank_cd('{PG_WEIGHTS}', s.document, q.query, 1) AS score "
                f"FROM paper_search s{join}, to_tsquery('english', :tsq) AS q(query) "
