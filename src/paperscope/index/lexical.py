@@ -49,14 +49,14 @@ class _Analyzer:
     """Text -> stemmed terms; stems are cached (a corpus has far fewer distinct words than words)."""
 
     def __init__(self) -> None:
-        self._stemmer = Stemmer.Stemmer("english")
+        self.stemmer = Stemmer.Stemmer("english")
         self._cache: dict[str, str] = {}
 
     def terms(self, text: str) -> list[str]:
         words = [w for w in _WORD.findall(text.lower()) if w != "_"]
         unknown = [w for w in set(words) if w not in self._cache]
         if unknown:
-            self._cache.update(zip(unknown, self._stemmer.stemWords(unknown), strict=True))
+            self._cache.update(zip(unknown, self.stemmer.stemWords(unknown), strict=True))
         cache = self._cache
         return [cache[w] for w in words]
 
@@ -106,22 +106,27 @@ class LexicalIndex:
     def with_documents(self, docs: Iterable[LexicalDoc], last_rowid: int) -> LexicalIndex:
         """A new index holding this one's documents plus `docs` (a document whose key is already
         present replaces the old one). `last_rowid` is the store checkpoint the result covers."""
-        analyzer = self._analyzer
         vocab = dict(self.vocab)
+        stemmer = self._analyzer.stemmer
+        word_ids: dict[str, int] = {}  # surface word -> term id: each distinct word is stemmed once
+        flat_ids: list[int] = []
+        flat_w: list[int] = []
         new_keys: list[int] = []
-        term_ids: list[np.ndarray] = []
-        weights: list[np.ndarray] = []
+        lengths: list[int] = []
         for doc in docs:
-            ids: list[int] = []
-            w: list[int] = []
+            start = len(flat_ids)
             for text, weight in zip((doc.title, doc.abstract, " ".join(doc.authors)), FIELD_WEIGHTS_X2,
                                     strict=True):
-                for term in analyzer.terms(text):
-                    ids.append(vocab.setdefault(term, len(vocab)))
-                    w.append(weight)
+                words = [w for w in _WORD.findall(text.lower()) if w != "_"]
+                unknown = [w for w in set(words) if w not in word_ids]
+                for word, stem in zip(unknown, stemmer.stemWords(unknown), strict=True):
+                    word_ids[word] = vocab.setdefault(stem, len(vocab))
+                flat_ids.extend([word_ids[w] for w in words])
+                flat_w.extend([weight] * len(words))
             new_keys.append(doc.key)
-            term_ids.append(np.asarray(ids, dtype=np.int64))
-            weights.append(np.asarray(w, dtype=np.int64))
+            lengths.append(len(flat_ids) - start)
+        term_ids = [np.asarray(flat_ids, dtype=np.int64)]
+        weights = [np.asarray(flat_w, dtype=np.int64)]
         # Old postings as (term, doc position, tf) triples, minus documents being replaced.
         old_terms = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int64), np.diff(self.indptr))
         old_docs = self.postings.astype(np.int64)
@@ -132,11 +137,11 @@ class LexicalIndex:
         remap[keep_doc] = np.arange(int(keep_doc.sum()))
         alive = keep_doc[old_docs] if len(old_docs) else np.zeros(0, bool)
         base = int(keep_doc.sum())
-        lengths = np.asarray([len(t) for t in term_ids], dtype=np.int64)
-        new_doc_pos = np.repeat(np.arange(base, base + len(new_keys), dtype=np.int64), lengths)
-        all_terms = np.concatenate([old_terms[alive], *term_ids]) if term_ids else old_terms[alive]
+        new_doc_pos = np.repeat(np.arange(base, base + len(new_keys), dtype=np.int64),
+                                np.asarray(lengths, dtype=np.int64))
+        all_terms = np.concatenate([old_terms[alive], *term_ids])
         all_docs = np.concatenate([remap[old_docs[alive]], new_doc_pos])
-        all_w = np.concatenate([old_tf[alive], *weights]) if weights else old_tf[alive]
+        all_w = np.concatenate([old_tf[alive], *weights])
         n_docs = base + len(new_keys)
         # Sum repeated (term, document) pairs into one posting; sorting the combined key also orders
         # postings by term, which is what CSR needs.
@@ -146,8 +151,8 @@ class LexicalIndex:
         terms_sorted = uniq // max(n_docs, 1)
         indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
         np.cumsum(np.bincount(terms_sorted, minlength=len(vocab)), out=indptr[1:])
-        doc_len = np.concatenate([self.doc_len_x2[keep_doc],
-                                  np.asarray([w.sum() for w in weights], dtype=np.float32)])
+        new_len = np.bincount(new_doc_pos - base, weights=weights[0], minlength=len(new_keys))
+        doc_len = np.concatenate([self.doc_len_x2[keep_doc], new_len.astype(np.float32)])
         keys = np.concatenate([self.keys[keep_doc], np.asarray(new_keys, dtype=np.int64)])
         return LexicalIndex(vocab, indptr, (uniq % max(n_docs, 1)).astype(np.int32),
                             np.minimum(tf, np.iinfo(np.uint16).max).astype(np.uint16),
