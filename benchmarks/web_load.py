@@ -7,12 +7,17 @@ SQLite) and runs wrk against three pages:
 - paper  — paper pages, rotating over 2,000 different papers (`/papers/<id>`)
 - search — the search page in bm25 mode, rotating over 40 queries (`/search?q=...&mode=bm25`)
 
-Each is measured with the response cache (the default, 30 s) and with it off (`--cache-seconds 0`:
-every request queries the store and renders the template); uncached also at one connection, which
-gives the service time of one request without queueing. The load average before each run is printed:
-other work on the machine shows up directly in these figures.
+With the response cache on (the default) each page is measured twice in a row on a freshly started
+server: "cold" (the cache starts empty, so the run includes every first render in every worker) and
+"warm" (the same rotation again). With it off (`--cache-seconds 0`: every request queries the store
+and renders) at 50 connections and at one (the service time of one request without queueing). The
+load average before each run is printed: other work on the machine shows up directly in these figures.
+
+`--baseline-src DIR` measures a second code version side by side, interleaved run by run: a server is
+started from `DIR/src` as well (e.g. `git archive <rev> src | tar -x -C DIR`).
 
     .venv/bin/python benchmarks/web_load.py [--home DIR] [--workers 2] [--duration 10] [--connections 50]
+        [--baseline-src DIR]
 
 `--home DIR` reuses (and re-ingests, idempotently) a home; by default a temp home is created and removed.
 Goal (feed and paper pages): p50 <= 20 ms, p99 <= 100 ms.
@@ -53,6 +58,7 @@ QUERIES = [
 
 @dataclass
 class WrkResult:
+    variant: str
     page: str
     cache: str
     p50_ms: float
@@ -112,7 +118,8 @@ def _ms(text: str) -> float:
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(url: str, script: Path, page: str, cache: str, duration: int, connections: int) -> WrkResult:
+def run_wrk(url: str, script: Path, variant: str, page: str, cache: str, duration: int,
+            connections: int) -> WrkResult:
     # A 10 s timeout so slow answers count in the percentiles instead of vanishing as socket errors.
     cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
            "--latency", "-s", str(script), url]
@@ -124,7 +131,7 @@ def run_wrk(url: str, script: Path, page: str, cache: str, duration: int, connec
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*?connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return WrkResult(
-        page=page, cache=cache,
+        variant=variant, page=page, cache=cache,
         p50_ms=_ms(p50.group(1)) if p50 else float("nan"),
         p99_ms=_ms(p99.group(1)) if p99 else float("nan"),
         rps=float(rps.group(1)) if rps else 0.0,
@@ -134,10 +141,37 @@ def run_wrk(url: str, script: Path, page: str, cache: str, duration: int, connec
     )
 
 
-def serve(home: Path, port: int, workers: int, cache_seconds: float) -> subprocess.Popen[bytes]:
+def serve(home: Path, port: int, workers: int, cache_seconds: float,
+          src: Path | None) -> subprocess.Popen[bytes]:
     cmd = paperscope(home, "serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
                      "--cache-seconds", str(cache_seconds))
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    env = dict(os.environ)
+    if src is not None:  # another code version: its package directory wins over the installed one
+        env["PYTHONPATH"] = str(src / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env=env)
+
+
+def rotations(base: str) -> dict[str, list[str]]:
+    """The paths each page rotates over (the 30 newest listing days, walking the feed's own "previous"
+    links; up to 100 papers of each give the paper pages)."""
+    days: list[str] = []
+    ids: list[str] = []
+    listing = fetch_json(base + "/?format=json&limit=100")
+    while listing["period"] and len(days) < 30:  # type: ignore[index]
+        days.append(listing["period"]["key"])  # type: ignore[index]
+        ids += [p["id"] for p in listing["papers"]]  # type: ignore[index]
+        if not listing["previous"]:  # type: ignore[index]
+            break
+        prev = listing["previous"]["key"]  # type: ignore[index]
+        listing = fetch_json(base + f"/?date={prev}&format=json&limit=100")
+    ids = ids[:2000]
+    return {
+        "feed (/?date=…, 30 days)": [f"/?date={d}" for d in days],
+        f"paper (/papers/…, {len(ids)} papers)": [f"/papers/{i}" for i in ids],
+        "search (/search?q=…&mode=bm25, 40 queries)":
+            [f"/search?q={quote_plus(q)}&mode=bm25" for q in QUERIES],
+    }
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -158,6 +192,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--baseline-src", type=Path, default=None,
+                    help="a second code version (a directory holding src/paperscope) to measure side by side")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print("wrk not installed (apt-get install wrk)", file=sys.stderr)
@@ -173,52 +209,54 @@ def main() -> int:
             subprocess.run(paperscope(home, "ingest", "jsonl", str(args.file)), check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             print(f"ingested {args.file.name} in {time.perf_counter() - t0:.0f} s", flush=True)
+        variants: list[tuple[str, Path | None]] = [("current", None)]
+        if args.baseline_src is not None:
+            variants.insert(0, ("baseline", args.baseline_src))
         results: list[WrkResult] = []
+
+        def measure(url: str, paths: list[str], variant: str, page: str, label: str,
+                    connections: int) -> None:
+            script = lua_rotation(paths, scripts, f"s{len(results)}")
+            r = run_wrk(url, script, variant, page, label, args.duration, connections)
+            results.append(r)
+            print(f"{r.variant:9s} {r.page:45s} {r.cache:12s} p50 {r.p50_ms:7.1f} ms  "
+                  f"p99 {r.p99_ms:7.1f} ms  {r.rps:8.0f} req/s  non-2xx {r.non_2xx}  "
+                  f"socket errors {r.errors}  load {r.load1:.1f}",
+                  flush=True)
+
         with tempfile.TemporaryDirectory() as scripts_dir:
             scripts = Path(scripts_dir)
             for cache_seconds in (30.0, 0.0):
-                port = free_port()
-                base = f"http://127.0.0.1:{port}"
-                proc = serve(home, port, args.workers, cache_seconds)
+                # Every variant's server runs at once (idle ones cost nothing), so runs can alternate.
+                procs: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
                 try:
-                    wait_ready(base, proc)
-                    # The 30 newest listing days, walking the feed's own "previous" links; up to 100
-                    # papers of each give the paper pages to request.
-                    days: list[str] = []
-                    ids: list[str] = []
-                    listing = fetch_json(base + "/?format=json&limit=100")
-                    while listing["period"] and len(days) < 30:  # type: ignore[index]
-                        days.append(listing["period"]["key"])  # type: ignore[index]
-                        ids += [p["id"] for p in listing["papers"]]  # type: ignore[index]
-                        if not listing["previous"]:  # type: ignore[index]
-                            break
-                        prev = listing["previous"]["key"]  # type: ignore[index]
-                        listing = fetch_json(base + f"/?date={prev}&format=json&limit=100")
-                    ids = ids[:2000]
-                    pages = {
-                        "feed (/?date=…, 30 days)": [f"/?date={d}" for d in days],
-                        f"paper (/papers/…, {len(ids)} papers)": [f"/papers/{i}" for i in ids],
-                        "search (/search?q=…&mode=bm25, 40 queries)":
-                            [f"/search?q={quote_plus(q)}&mode=bm25" for q in QUERIES],
-                    }
-                    label = f"{cache_seconds:.0f} s" if cache_seconds else "off"
-                    # Uncached, also at one connection: the service time of a request with no queueing.
-                    runs = [(args.connections, label)] + ([(1, "off, 1 conn")] if not cache_seconds else [])
-                    for name, paths in pages.items():
-                        for connections, run_label in runs:
-                            script = lua_rotation(paths, scripts, f"s{len(results)}")
-                            r = run_wrk(base, script, name, run_label, args.duration, connections)
-                            results.append(r)
-                            print(f"{r.page:45s} cache {r.cache:5s} p50 {r.p50_ms:7.1f} ms  "
-                                  f"p99 {r.p99_ms:7.1f} ms  {r.rps:8.0f} req/s  non-2xx {r.non_2xx}  "
-                                  f"socket errors {r.errors}  load {r.load1:.1f}", flush=True)
+                    for name, src in variants:
+                        port = free_port()
+                        procs[name] = (f"http://127.0.0.1:{port}",
+                                       serve(home, port, args.workers, cache_seconds, src))
+                    for base, proc in procs.values():
+                        wait_ready(base, proc)
+                    # Paths come from the current version's feed (both read the same store).
+                    pages = rotations(procs["current"][0])
+                    for page, paths in pages.items():
+                        if cache_seconds:
+                            # cold, then warm: alternate the variants within each.
+                            for label in ("on, cold", "on, warm"):
+                                for name, (base, _) in procs.items():
+                                    measure(base, paths, name, page, label, args.connections)
+                        else:
+                            for connections, label in ((args.connections, "off"), (1, "off, 1 conn")):
+                                for name, (base, _) in procs.items():
+                                    measure(base, paths, name, page, label, connections)
                 finally:
-                    stop(proc)
-        print("\n| page | response cache | p50 | p99 | requests/s | non-2xx | socket errors | load avg |")
-        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+                    for _, proc in procs.values():
+                        stop(proc)
+        print("\n| code | page | response cache | p50 | p99 | requests/s | non-2xx | socket errors "
+              "| load avg |")
+        print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in results:
-            print(f"| {r.page} | {r.cache} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.rps:,.0f} "
-                  f"| {r.non_2xx} | {r.errors} | {r.load1:.1f} |")
+            print(f"| {r.variant} | {r.page} | {r.cache} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms "
+                  f"| {r.rps:,.0f} | {r.non_2xx} | {r.errors} | {r.load1:.1f} |")
         return 0
     finally:
         if own_home:

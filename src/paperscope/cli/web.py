@@ -9,34 +9,53 @@ import typer
 
 from paperscope.cli.common import console, settings_from
 
-CACHE_ENV = "PAPERSCOPE_WEB_CACHE_SECONDS"
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes (each opens its own database pool).")] = 1,
+    workers: Annotated[int, typer.Option(
+        help="Worker processes, each with its own database pool and page cache (0 = one per CPU core: "
+             "Python runs one core per process).")] = 0,
+    threads: Annotated[int, typer.Option(
+        help="Threads per worker for routes that query the store (a few keep the cores busy; many only "
+             "queue for Python's GIL; 0 = 6).")] = 0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     cache_seconds: Annotated[float, typer.Option(
-        help="How long anonymous pages may be served from the in-process cache (0 = off).")] = 30.0,
+        help="Anonymous pages are cached until the store changes; pages that also depend on the search "
+             "indexes or the clock at most this long (0 = no cache at all).")] = 30.0,
 ) -> None:
     """Serve the daily feed, search, paper pages and the JSON API over HTTP."""
     import uvicorn
 
+    from paperscope.web import asgi
+
     settings = settings_from(ctx)
-    console.print(f"paperscope on http://{host}:{port}  (database: {settings.db_url.split('@')[-1]})")
+    workers = workers if workers > 0 else _cores()
+    console.print(f"paperscope on http://{host}:{port}  (database: {settings.db_url.split('@')[-1]}, "
+                  f"{workers} worker{'s' if workers != 1 else ''})")
     if workers > 1:
         # Worker processes rebuild the app from the environment, so pass the CLI overrides through it.
         os.environ["PAPERSCOPE_HOME"] = str(settings.home)
         os.environ["PAPERSCOPE_DATABASE_URL"] = settings.database_url
-        os.environ[CACHE_ENV] = str(cache_seconds)
+        os.environ[asgi.CACHE_ENV] = str(cache_seconds)
+        if threads > 0:
+            os.environ[asgi.THREADS_ENV] = str(threads)
         uvicorn.run("paperscope.web.asgi:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level=log_level)
         return
-    from paperscope.web.app import create_app
+    from paperscope.web.app import ROUTE_THREADS, create_app
 
-    uvicorn.run(create_app(settings, cache_seconds=cache_seconds), host=host, port=port, log_level=log_level)
+    asgi.tune_process()
+    app = create_app(settings, cache_seconds=cache_seconds, route_threads=threads or ROUTE_THREADS)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+import anyio.to_thread
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -70,7 +73,23 @@ def _open_search(engine: Any, settings: Settings) -> Any:
     return SearchEngine(engine, settings)
 
 
-def create_app(settings: Settings, *, cache_seconds: float = 30.0) -> FastAPI:
+# Sync routes run on a thread pool. Under load, forty threads (anyio's default) all rendering pages
+# fight for the GIL and the event loop — which answers cached pages itself — waits behind them; a few
+# threads keep both cores busy (SQLite releases the GIL while it reads) without starving the loop.
+ROUTE_THREADS = 6
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.route_threads
+    try:
+        yield
+    finally:
+        app.state.store_version.close()
+
+
+def create_app(settings: Settings, *, cache_seconds: float = 30.0,
+               route_threads: int = ROUTE_THREADS) -> FastAPI:
     """Build the web app for one installation. State lives on `app.state`, never in module globals.
 
     Anonymous pages are served from a response cache that drops everything whenever the store's write
@@ -89,6 +108,7 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.route_threads = route_threads
     app.state.engine = open_database(settings.db_url)
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     install_filters(app.state.templates)
@@ -100,6 +120,7 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0) -> FastAPI:
     app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache, prefixes=CACHED_PREFIXES)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_error_handlers(app)
+    app.include_router(APIRouter(lifespan=_lifespan))
     # hf_api before papers: `/api/papers/search` must win over the `/api/papers/{id}` catch-all.
     for router in (feed.router, search.router, hf_api.router, papers.router, atom.router, meta.router):
         app.include_router(router)
