@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from html import unescape
 
 import sqlalchemy as sa
 
@@ -56,10 +57,11 @@ def test_digest_is_multipart_with_links_headers_and_no_remote_content(
     assert re.fullmatch(r"<https://papers\.example\.org/subscriptions/unsubscribe/[\w.\-]+>", unsubscribe)
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
-    html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    source = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    html = unescape(source)  # what a reader sees: non-ASCII characters travel as character references
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "<img" not in html and "<link" not in html and "<style" not in html and "url(" not in html
-    assert "&lt;part 0&gt;" in html and "<part 0>" not in html  # titles are escaped in HTML
+    assert "<img" not in source and "<link" not in source and "<style" not in source and "url(" not in source
+    assert "&lt;part 0&gt;" in source and "<part 0>" not in source  # titles are escaped in HTML
     assert "<part 0>" in text
     for section in ("Trending", "New in quant-ph", "Matching \u201cprotein folding\u201d"):
         assert section in html and section in text
@@ -119,3 +121,83 @@ def test_each_distinct_saved_search_runs_once_per_run(engine: sa.Engine, setting
     again = composer().compose_due(TUESDAY + timedelta(hours=1))  # a later cron run, same edition
     assert (again.composed, again.already) == (0, 6)
     assert len(counting.calls) == 2, "nothing was waiting, so no search should have run"
+
+
+def _seven_bit_html(raw: bytes) -> bool:
+    """Whether the HTML part travels as 7bit (else base64)."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    part = parsed.get_body(("html",))
+    assert part is not None
+    return part["Content-Transfer-Encoding"] == "7bit"
+
+
+def test_non_ascii_papers_arrive_intact_in_a_7bit_html_part_with_short_lines(
+        engine: sa.Engine, settings: Settings) -> None:
+    from paperscope.model import Paper
+    from paperscope.store import upsert_papers
+
+    day = TUESDAY.date() - timedelta(days=1)
+    title = "Schr\u00f6dinger bridges for \u91cf\u5b50 states \u2014 \u2211 of <experts> & more"
+    abstract = ("Caf\u00e9 na\u00efvet\u00e9 \u00b7 " * 80).strip()  # long: shortened, folded, escaped
+    authors = ("Ren\u00e9e \u00c5str\u00f6m", "\u674e\u534e")
+    upsert_papers(engine, [Paper(arxiv_id="2611.09001", version=1, title=title, abstract=abstract,
+                                 authors=authors, categories=("cs.LG",), published=day, listed=day,
+                                 source="jsonl")])
+    add_subscriptions_bulk(engine, [("eve@example.com", "daily", DigestChoice(categories=("cs.LG",)))])
+    sub = find_subscription(engine, "eve@example.com")
+    assert sub is not None
+    msg = digest_composer(engine, settings, None).preview(sub, TUESDAY)
+    assert msg is not None
+
+    assert msg.raw.isascii() and _seven_bit_html(msg.raw)
+    assert max(len(line) for line in msg.raw.split(b"\r\n")) <= 998
+    assert b"\n" not in msg.raw.replace(b"\r\n", b"")  # CRLF only
+    parsed = email.message_from_bytes(msg.raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "&lt;experts&gt; &amp; more" in html  # escaped as HTML, then non-ASCII as references
+    assert title in unescape(html) and title in text
+    assert "Ren\u00e9e \u00c5str\u00f6m" in unescape(html) and "\u674e\u534e" in text
+
+
+def test_html_that_cannot_be_folded_travels_base64(engine: sa.Engine, settings: Settings) -> None:
+    from paperscope.model import Paper
+    from paperscope.store import upsert_papers
+
+    day = TUESDAY.date() - timedelta(days=1)
+    word = "Supercalifragilistic" * 60  # 1,200 characters without a space: no line break possible
+    upsert_papers(engine, [Paper(arxiv_id="2611.09002", version=1, title=word, abstract="Short.",
+                                 authors=("A. Author",), categories=("cs.LG",), published=day, listed=day,
+                                 source="jsonl")])
+    add_subscriptions_bulk(engine, [("long@example.com", "daily", DigestChoice(categories=("cs.LG",)))])
+    sub = find_subscription(engine, "long@example.com")
+    assert sub is not None
+    msg = digest_composer(engine, settings, None).preview(sub, TUESDAY)
+    assert msg is not None
+    assert not _seven_bit_html(msg.raw)
+    body = msg.raw.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76  # base64 lines
+    parsed = email.message_from_bytes(msg.raw, policy=email.policy.default)
+    assert word in parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_digest_frame_fills_in_exactly_what_jinja_renders() -> None:
+    import jinja2
+    from markupsafe import Markup
+
+    from paperscope.mail.compose import Frame
+
+    loader = jinja2.PackageLoader("paperscope.mail", "templates")
+    values = {"subject": "Tom & \"Jerry\" <3 caf\u00e9", "heading": "Daily papers digest",
+              "intro": "1 paper you have not seen yet, Tuesday.", "frequency": "daily",
+              "email": "o'neil+x@example.com", "base_url": "https://p.example.org/a?b=1&c=2",
+              "unsubscribe_url": "https://p.example.org/u/ab.cd-ef"}
+    for name, autoescape in (("digest.html", True), ("digest.txt", False)):
+        env = jinja2.Environment(loader=loader, autoescape=autoescape, trim_blocks=True, lstrip_blocks=True)
+        template = env.get_template(name)
+        sections = Markup("<tr><td>x &amp; y</td></tr>") if autoescape else "\n\n== A & B ==\n\n<body>"
+        quote = (lambda v: str(jinja2.utils.markupsafe.escape(v))) if autoescape else str
+        frame = Frame(template, [*values, "sections"], quote)
+        assert frame.fill({**values, "sections": sections}) == template.render(values, sections=sections)

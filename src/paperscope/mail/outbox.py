@@ -112,19 +112,20 @@ class Deliverer:
         self.kind = kind  # only this kind of message (e.g. "confirm" from the web app), else all
         self._unrecorded: int | None = None  # accepted by the server, `sent` not yet committed
         self._compose_done: threading.Event | None = None
+        self._db: sa.Engine | sa.Connection = engine  # one connection for the whole pass (see deliver)
 
     def _record_sent(self) -> None:
         if self._unrecorded is not None:
-            mark_sent(self.engine, self._unrecorded, self.clock())
+            mark_sent(self._db, self._unrecorded, self.clock())
             self._unrecorded = None
 
     def _temporary(self, msg: ClaimedMessage, error: str, report: DeliveryReport) -> None:
         attempts = msg.attempts + 1
         if attempts >= self.policy.max_attempts:
-            mark_failed(self.engine, msg.id, attempts, f"gave up after {attempts} attempts: {error}")
+            mark_failed(self._db, msg.id, attempts, f"gave up after {attempts} attempts: {error}")
             report.failed += 1
         else:
-            mark_retry(self.engine, msg.id, attempts, self.clock() + self.policy.delay(attempts), error)
+            mark_retry(self._db, msg.id, attempts, self.clock() + self.policy.delay(attempts), error)
             report.retrying += 1
 
     def deliver(self, on_progress: Callable[[DeliveryReport], None] | None = None,
@@ -140,10 +141,15 @@ class Deliverer:
             report.requeued, report.uncertain = recover_orphans(self.engine)
         self._compose_done = compose_done
         claim = uuid.uuid4().hex
-        try:
-            self._deliver_batches(claim, limit, report, on_progress)
-        finally:
-            self._record_sent()  # whatever stopped us, do not leave an accepted message unrecorded
+        # Every record of this pass (one commit per message) goes through one connection, not a pool
+        # check-out and reset each time.
+        with self.engine.connect() as conn:
+            self._db = conn
+            try:
+                self._deliver_batches(claim, limit, report, on_progress)
+            finally:
+                self._record_sent()  # whatever stopped us, do not leave an accepted message unrecorded
+                self._db = self.engine
         return report
 
     def _deliver_batches(self, claim: str, limit: int | None, report: DeliveryReport,
@@ -151,7 +157,7 @@ class Deliverer:
         handled = 0
         while limit is None or handled < limit:
             size = self.batch_size if limit is None else min(self.batch_size, limit - handled)
-            batch = claim_due(self.engine, claim, size, self.clock(), self.kind)
+            batch = claim_due(self._db, claim, size, self.clock(), self.kind)
             if not batch:
                 if self._compose_done is None or self._compose_done.is_set():
                     break
@@ -164,14 +170,14 @@ class Deliverer:
                 except SendFailure as exc:
                     self._record_sent()
                     if exc.permanent:
-                        mark_failed(self.engine, msg.id, msg.attempts + 1, str(exc))
+                        mark_failed(self._db, msg.id, msg.attempts + 1, str(exc))
                         report.failed += 1
                     else:
                         self._temporary(msg, str(exc), report)
                     if exc.connection_lost and not self._reconnects():
                         # The server is unreachable: every later message would fail the same way. Leave
                         # them queued (no attempt counted) for the next run.
-                        release(self.engine, [m.id for m in batch[n + 1:]])
+                        release(self._db, [m.id for m in batch[n + 1:]])
                         report.stopped = str(exc)
                         return
                 else:
@@ -183,7 +189,7 @@ class Deliverer:
 
     def _marker(self, outbox_id: int) -> Callable[[], None]:
         def mark() -> None:
-            mark_transmitting(self.engine, outbox_id, sent_before=self._unrecorded, now=self.clock())
+            mark_transmitting(self._db, outbox_id, sent_before=self._unrecorded, now=self.clock())
             self._unrecorded = None
         return mark
 

@@ -7,7 +7,8 @@ going out) -> sent; or back to queued with a later `next_attempt_at` (temporary 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,6 +16,20 @@ import sqlalchemy as sa
 
 from paperscope.store.papers import utcnow
 from paperscope.store.schema import mail_outbox, mail_sent_papers
+
+Bind = sa.Engine | sa.Connection
+
+
+@contextmanager
+def _begin(bind: Bind) -> Iterator[sa.Connection]:
+    """A transaction on `bind`: a connection the caller keeps (a sender reuses one for every message,
+    saving a pool check-out and reset per message) or a fresh one from the engine."""
+    if isinstance(bind, sa.Connection):
+        with bind.begin():
+            yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
 
 
 @dataclass
@@ -71,7 +86,7 @@ def enqueue(engine: sa.Engine, messages: Sequence[NewMessage], now: datetime | N
     return len(messages)
 
 
-def recover_orphans(engine: sa.Engine) -> tuple[int, int]:
+def recover_orphans(bind: Bind) -> tuple[int, int]:
     """Deal with rows a killed run left claimed. Call only while holding the single-sender lock.
 
     `sending` rows never reached the SMTP server's DATA phase, so they go back to the queue: nothing is
@@ -81,7 +96,7 @@ def recover_orphans(engine: sa.Engine) -> tuple[int, int]:
     a duplicate digest is worse for the reader than the small chance of a lost one, and the only way
     to lose it is a crash during one body transfer. Returns (requeued, uncertain).
     """
-    with engine.begin() as conn:
+    with _begin(bind) as conn:
         requeued = conn.execute(mail_outbox.update().where(mail_outbox.c.status == "sending")
                                 .values(status="queued", claim=None, claimed_at=None)).rowcount
         uncertain = conn.execute(
@@ -92,7 +107,7 @@ def recover_orphans(engine: sa.Engine) -> tuple[int, int]:
     return requeued, uncertain
 
 
-def claim_due(engine: sa.Engine, claim: str, limit: int, now: datetime | None = None,
+def claim_due(bind: Bind, claim: str, limit: int, now: datetime | None = None,
               kind: str | None = None) -> list[ClaimedMessage]:
     """Atomically mark up to `limit` due queued messages (of `kind`, if given) as `sending` under `claim`."""
     now = now or utcnow()
@@ -100,7 +115,7 @@ def claim_due(engine: sa.Engine, claim: str, limit: int, now: datetime | None = 
                                             mail_outbox.c.next_attempt_at <= now)
     if kind is not None:
         due = due.where(mail_outbox.c.kind == kind)
-    with engine.begin() as conn:
+    with _begin(bind) as conn:
         ids = conn.execute(
             due.order_by(mail_outbox.c.next_attempt_at, mail_outbox.c.id).limit(limit)
         ).scalars().all()
@@ -126,46 +141,46 @@ _SENT = (mail_outbox.update().where(mail_outbox.c.id == sa.bindparam("outbox_id"
          .values(status="sent", sent_at=sa.bindparam("sent_at"), claim=None, last_error=None))
 
 
-def mark_transmitting(engine: sa.Engine, outbox_id: int, sent_before: int | None = None,
+def mark_transmitting(bind: Bind, outbox_id: int, sent_before: int | None = None,
                       now: datetime | None = None) -> None:
     """Record the point of no return: the body is about to go to the SMTP server.
 
     `sent_before` is the previous message, whose 250 reply arrived: it is marked sent in the same
     transaction, so a run costs one commit per message instead of two.
     """
-    with engine.begin() as conn:
+    with _begin(bind) as conn:
         if sent_before is not None:
             conn.execute(_SENT, {"outbox_id": sent_before, "sent_at": now or utcnow()})
         conn.execute(_TRANSMITTING, {"outbox_id": outbox_id})
 
 
-def mark_sent(engine: sa.Engine, outbox_id: int, now: datetime | None = None) -> None:
+def mark_sent(bind: Bind, outbox_id: int, now: datetime | None = None) -> None:
     """The server replied 250 to the body."""
-    with engine.begin() as conn:
+    with _begin(bind) as conn:
         conn.execute(_SENT, {"outbox_id": outbox_id, "sent_at": now or utcnow()})
 
 
-def release(engine: sa.Engine, outbox_ids: Sequence[int]) -> None:
+def release(bind: Bind, outbox_ids: Sequence[int]) -> None:
     """Put claimed messages that were never attempted back in the queue (e.g. the run was interrupted)."""
     if outbox_ids:
-        with engine.begin() as conn:
+        with _begin(bind) as conn:
             conn.execute(mail_outbox.update()
                          .where(mail_outbox.c.id.in_(list(outbox_ids)), mail_outbox.c.status == "sending")
                          .values(status="queued", claim=None, claimed_at=None))
 
 
-def mark_retry(engine: sa.Engine, outbox_id: int, attempts: int, next_attempt_at: datetime,
+def mark_retry(bind: Bind, outbox_id: int, attempts: int, next_attempt_at: datetime,
                error: str) -> None:
     """A temporary failure: back to the queue, not before `next_attempt_at`."""
-    with engine.begin() as conn:
+    with _begin(bind) as conn:
         conn.execute(mail_outbox.update().where(mail_outbox.c.id == outbox_id)
                      .values(status="queued", attempts=attempts, next_attempt_at=next_attempt_at,
                              claim=None, last_error=error[:2000]))
 
 
-def mark_failed(engine: sa.Engine, outbox_id: int, attempts: int, error: str) -> None:
+def mark_failed(bind: Bind, outbox_id: int, attempts: int, error: str) -> None:
     """A permanent failure. Its papers leave the sent log so a later digest may carry them."""
-    with engine.begin() as conn:
+    with _begin(bind) as conn:
         conn.execute(mail_outbox.update().where(mail_outbox.c.id == outbox_id)
                      .values(status="failed", attempts=attempts, claim=None, last_error=error[:2000]))
         conn.execute(mail_sent_papers.delete().where(mail_sent_papers.c.outbox == outbox_id))
