@@ -34,7 +34,7 @@ from paperscope.search.engine import SearchEngine
 from paperscope.search.fusion import RRF_K, reciprocal_rank_fusion
 from paperscope.search.types import SearchHit
 from paperscope.store import count_papers, get_papers_by_rowid
-from paperscope.store.fulltext import query_terms, search_fulltext
+from paperscope.store.fulltext import query_terms
 from paperscope.store.papers import hidden_among
 
 _WORDLIKE = re.compile(r"^[^\W\d_]{3,}$", re.UNICODE)  # letters only, 3+ long: no numbers or stubs
@@ -134,7 +134,7 @@ class SimilarPapers:
         terms = more_like_this_terms(paper, self.config.lexical_terms)
         if not terms:
             return []
-        hits = search_fulltext(self.engine, " ".join(terms), limit=self.config.depth + len(exclude))
+        hits = self.search_engine.lexical_hits(" ".join(terms), self.config.depth + len(exclude))
         return [r for r, _ in hits if r not in exclude][:self.config.depth]
 
     # -- cache -----------------------------------------------------------------------------------------

@@ -128,6 +128,12 @@ class SearchEngine:
 
     # -- one mode each ----------------------------------------------------------------------------------
 
+    def lexical_hits(self, query: str, depth: int) -> list[tuple[int, float]]:
+        """BM25 (row id, score) pairs for `query`, best first: what bm25 mode ranks, without the rest
+        of a search (papers, hidden ones, paging). Used by similar papers' more-like-this."""
+        ranked = self._bm25(query, depth, None)
+        return list(zip(ranked.ids, ranked.scores, strict=True))
+
     def _bm25(self, query: str, depth: int, filters: TextFilters | None) -> _Ranked:
         lexical = self.lexical
         if lexical is None or not len(lexical):
