@@ -111,3 +111,30 @@ def test_job_state_round_trip(engine: sa.Engine) -> None:
     set_state(engine, "oai:cs", {"token": "abc", "datestamp": "2025-01-01"})
     set_state(engine, "oai:cs", {"token": None, "datestamp": "2025-01-02"})
     assert get_state(engine, "oai:cs") == {"token": None, "datestamp": "2025-01-02"}
+
+
+def test_bulk_insert_stores_what_sqlalchemy_would(engine: sa.Engine) -> None:
+    """The fast insert path (raw multi-row INSERTs on SQLite) must leave the same stored text as a
+    plain SQLAlchemy insert: other code and older rows read and compare these columns."""
+    from paperscope.store.papers import paper_to_row
+    from paperscope.store.schema import papers
+
+    p = make(9, authors=("Zoë Müller-Ĳssel", 'O"Brien \\ Tab\t', "李雷", "😀 Emoji"),
+             categories=("cs.CL",), doi="10.1/ü", updated=date(2025, 2, 1),
+             hf=HfInfo(upvotes=3, submitted_at=datetime(2025, 1, 3, 9, 30, 1, 5, tzinfo=UTC),
+                       keywords=("a", "ß")))
+    upsert_papers(engine, [p, make(10)])
+    twin = dict(paper_to_row(p), paper_id="twin")
+    stored_first_seen = get_paper(engine, p.paper_id).first_seen  # type: ignore[union-attr]
+    twin.update(first_seen=stored_first_seen, modified=stored_first_seen)
+    with engine.begin() as conn:
+        conn.execute(papers.insert(), [twin])
+    cols = [c.name for c in papers.c if c.name not in ("id", "paper_id")]
+    # Compare the stored representation (text), not the decoded values.
+    sel = ", ".join(f"CAST({c} AS TEXT)" for c in cols)
+    with engine.connect() as conn:
+        fast, plain = (conn.execute(sa.text(f"SELECT {sel} FROM papers WHERE paper_id = :k"), {"k": k}).one()
+                       for k in (p.paper_id, "twin"))
+    assert dict(zip(cols, fast, strict=True)) == dict(zip(cols, plain, strict=True))
+    got = get_paper(engine, p.paper_id)
+    assert got is not None and got.authors == p.authors and got.hf is not None and got.hf.keywords == ("a", "ß")

@@ -54,7 +54,7 @@ def _fail(exc: SourceError, hint: str = "") -> typer.Exit:
 
 
 def run_ingest(engine: sa.Engine, records: Iterable[Paper | Skipped], reporter: Reporter,
-               position: object = None) -> IngestReport:
+               position: object = None, batch_size: int = 2000) -> IngestReport:
     """Ingest with progress and per-record problem reports. Exit 2 when the source failed (after
     storing what it delivered), 1 when nothing could be read, else return the report."""
     start = time.monotonic()
@@ -66,7 +66,7 @@ def run_ingest(engine: sa.Engine, records: Iterable[Paper | Skipped], reporter: 
         reporter.update(done, rate=f"{rate:,.0f} papers/s", note=f"({report.read} papers)")
 
     with reporter:
-        report = ingest_records(engine, guarded, on_batch=on_batch, on_skip=_on_skip)
+        report = ingest_records(engine, guarded, batch_size=batch_size, on_batch=on_batch, on_skip=_on_skip)
     elapsed = time.monotonic() - start
     console.print(f"{report.summary()} in {elapsed:.1f}s ({report.read / max(elapsed, 1e-9):,.0f} papers/s)",
                   highlight=False)
@@ -91,9 +91,12 @@ def ingest_jsonl(
 ) -> None:
     """Load a bulk JSONL snapshot; re-running it never duplicates anything."""
     with friendly_errors():
-        source = JsonlSource(existing_file(path), limit=limit)
+        # Parsing in a second process overlaps the store's writes (2 cores: ~2x the rate of a first load).
+        source = JsonlSource(existing_file(path), limit=limit, parallel=True)
         engine = open_store(settings_from(ctx))
-        run_ingest(engine, source, Reporter(f"ingest {path.name}", source.total_bytes, "bytes"), source)
+        # Bigger transactions for a bulk file: fewer commits and fewer, larger full-text segments.
+        run_ingest(engine, source, Reporter(f"ingest {path.name}", source.total_bytes, "bytes"), source,
+                   batch_size=5000)
 
 
 def harvest_start(saved: OaiCheckpoint | None, set_spec: str, from_date: str | None,

@@ -6,6 +6,10 @@ Streams line by line (constant memory); gzip is detected from the file's first b
 from __future__ import annotations
 
 import gzip
+import multiprocessing
+import os
+import pickle
+import queue
 from collections.abc import Iterator
 from datetime import date
 from email.utils import parsedate_to_datetime
@@ -16,19 +20,32 @@ import orjson
 
 from paperscope.model import Paper, Skipped, clean_categories, clean_text, parse_arxiv_id
 
+# Records per message from the parsing process: large enough that pickling overhead is small,
+# small enough that the writer starts at once and memory stays flat.
+_CHUNK = 500
+_QUEUE_CHUNKS = 16
+
 
 class JsonlSource:
-    """Papers from one JSONL file (optionally gzipped). Iterate it; `bytes_read` tracks progress."""
+    """Papers from one JSONL file (optionally gzipped). Iterate it; `bytes_read` tracks progress.
 
-    def __init__(self, path: str | Path, limit: int | None = None) -> None:
+    With `parallel=True` the file is read and parsed in a child process and the records arrive in
+    file order: on a bulk load, parsing then overlaps the store's writes instead of adding to them.
+    """
+
+    def __init__(self, path: str | Path, limit: int | None = None, parallel: bool = False) -> None:
         self.path = Path(path)
         self.limit = limit
+        self.parallel = parallel
         self.total_bytes = self.path.stat().st_size
         self._raw: BinaryIO | None = None
+        self._child_pos: int | None = None
 
     @property
     def bytes_read(self) -> int:
         """How far into the file (compressed bytes) reading has got."""
+        if self._child_pos is not None:
+            return self._child_pos
         raw = self._raw
         try:
             return raw.tell() if raw and not raw.closed else self.total_bytes
@@ -36,6 +53,9 @@ class JsonlSource:
             return 0
 
     def __iter__(self) -> Iterator[Paper | Skipped]:
+        if self.parallel:
+            yield from self._from_child()
+            return
         with open(self.path, "rb") as raw:
             self._raw = raw
             magic = raw.read(2)
@@ -43,6 +63,39 @@ class JsonlSource:
             # GzipFile buffers in small reads: a truncated file still yields every whole line before the cut.
             stream: BinaryIO = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw  # type: ignore[assignment]
             yield from self._records(stream)
+
+    def _from_child(self) -> Iterator[Paper | Skipped]:
+        # fork starts at once and needs no re-import; the child touches nothing but the file and the queue.
+        can_fork = "fork" in multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork") if can_fork else multiprocessing.get_context("spawn")
+        chunks = ctx.Queue(maxsize=_QUEUE_CHUNKS)
+        child = ctx.Process(target=_parse_in_child, args=(self.path, self.limit, chunks, os.getpid()),
+                            name="paperscope-jsonl", daemon=True)
+        child.start()
+        self._child_pos = 0
+        try:
+            while True:
+                try:
+                    kind, payload, pos = chunks.get(timeout=1.0)
+                except queue.Empty:
+                    if not child.is_alive() and chunks.empty():
+                        raise OSError(f"the process reading {self.path.name} stopped "
+                                      f"(exit code {child.exitcode})") from None
+                    continue
+                if kind == "records":
+                    yield from payload
+                    self._child_pos = pos
+                elif kind == "error":
+                    raise payload
+                else:
+                    return
+        finally:
+            self._child_pos = None
+            if child.is_alive():
+                child.terminate()
+            child.join(timeout=5)
+            chunks.close()
+            chunks.cancel_join_thread()
 
     def _records(self, lines: BinaryIO) -> Iterator[Paper | Skipped]:
         papers = 0
@@ -64,6 +117,41 @@ class JsonlSource:
                 papers += 1
             except (ValueError, TypeError, KeyError) as exc:
                 yield Skipped(where, str(exc))
+
+
+def _parse_in_child(path: Path, limit: int | None, chunks: Any, parent: int) -> None:
+    """Child process body: parse the file and send the records in order, a chunk at a time."""
+    source = JsonlSource(path, limit)
+
+    def send(item: tuple[str, object, int]) -> bool:
+        # A bounded queue keeps memory flat; if the parent is killed (kill -9) nobody reads any more,
+        # so give up once it is gone instead of waiting forever.
+        while True:
+            try:
+                chunks.put(item, timeout=1.0)
+                return True
+            except queue.Full:
+                if os.getppid() != parent:
+                    return False
+
+    buf: list[Paper | Skipped] = []
+    try:
+        for rec in source:
+            buf.append(rec)
+            if len(buf) >= _CHUNK:
+                if not send(("records", buf, source.bytes_read)):
+                    return
+                buf = []
+    except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it where reading stopped
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001 - an exception that cannot cross processes becomes its message
+            exc = OSError(f"{type(exc).__name__}: {exc}")
+        if send(("records", buf, source.bytes_read)):
+            send(("error", exc, source.bytes_read))
+        return
+    if send(("records", buf, source.total_bytes)):
+        send(("end", None, source.total_bytes))
 
 
 def read_jsonl(path: str | Path, limit: int | None = None) -> Iterator[Paper | Skipped]:
