@@ -67,6 +67,22 @@ class WrkResult:
     non_2xx: int
     errors: int
     load1: float  # the machine's 1-minute load average just before the run
+    cpu_ms: float = float("nan")  # server CPU time (all its processes) per request: robust to other load
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds used so far by every process in a process group (Linux /proc)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 (pgrp); fields[0] is field 3 (state)
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -119,12 +135,15 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(url: str, script: Path, variant: str, page: str, cache: str, duration: int,
-            connections: int) -> WrkResult:
+            connections: int, pgid: int) -> WrkResult:
     # A 10 s timeout so slow answers count in the percentiles instead of vanishing as socket errors.
     cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
            "--latency", "-s", str(script), url]
     load1 = os.getloadavg()[0]
+    cpu0 = group_cpu_seconds(pgid)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu = group_cpu_seconds(pgid) - cpu0
+    total = re.search(r"(\d+) requests in", out)
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -138,6 +157,7 @@ def run_wrk(url: str, script: Path, variant: str, page: str, cache: str, duratio
         non_2xx=int(non2xx.group(1)) if non2xx else 0,
         errors=sum(int(x) for x in errors.groups()) if errors else 0,
         load1=load1,
+        cpu_ms=cpu * 1000 / int(total.group(1)) if total and int(total.group(1)) else float("nan"),
     )
 
 
@@ -214,14 +234,14 @@ def main() -> int:
             variants.insert(0, ("baseline", args.baseline_src))
         results: list[WrkResult] = []
 
-        def measure(url: str, paths: list[str], variant: str, page: str, label: str,
-                    connections: int) -> None:
+        def measure(server: tuple[str, subprocess.Popen[bytes]], paths: list[str], variant: str, page: str,
+                    label: str, connections: int) -> None:
             script = lua_rotation(paths, scripts, f"s{len(results)}")
-            r = run_wrk(url, script, variant, page, label, args.duration, connections)
+            r = run_wrk(server[0], script, variant, page, label, args.duration, connections, server[1].pid)
             results.append(r)
             print(f"{r.variant:9s} {r.page:45s} {r.cache:12s} p50 {r.p50_ms:7.1f} ms  "
                   f"p99 {r.p99_ms:7.1f} ms  {r.rps:8.0f} req/s  non-2xx {r.non_2xx}  "
-                  f"socket errors {r.errors}  load {r.load1:.1f}",
+                  f"socket errors {r.errors}  server CPU {r.cpu_ms:.2f} ms/req  load {r.load1:.1f}",
                   flush=True)
 
         with tempfile.TemporaryDirectory() as scripts_dir:
@@ -242,21 +262,21 @@ def main() -> int:
                         if cache_seconds:
                             # cold, then warm: alternate the variants within each.
                             for label in ("on, cold", "on, warm"):
-                                for name, (base, _) in procs.items():
-                                    measure(base, paths, name, page, label, args.connections)
+                                for name, server in procs.items():
+                                    measure(server, paths, name, page, label, args.connections)
                         else:
                             for connections, label in ((args.connections, "off"), (1, "off, 1 conn")):
-                                for name, (base, _) in procs.items():
-                                    measure(base, paths, name, page, label, connections)
+                                for name, server in procs.items():
+                                    measure(server, paths, name, page, label, connections)
                 finally:
                     for _, proc in procs.values():
                         stop(proc)
-        print("\n| code | page | response cache | p50 | p99 | requests/s | non-2xx | socket errors "
-              "| load avg |")
-        print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("\n| code | page | response cache | p50 | p99 | requests/s | server CPU/request | non-2xx "
+              "| socket errors | load avg |")
+        print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in results:
             print(f"| {r.variant} | {r.page} | {r.cache} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms "
-                  f"| {r.rps:,.0f} | {r.non_2xx} | {r.errors} | {r.load1:.1f} |")
+                  f"| {r.rps:,.0f} | {r.cpu_ms:.2f} ms | {r.non_2xx} | {r.errors} | {r.load1:.1f} |")
         return 0
     finally:
         if own_home:

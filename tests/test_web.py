@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -197,3 +198,5 @@ def test_response_cache_serves_anonymous_pages_and_skips_cookies(settings: Setti
     app.state.store_version.close()
     app.state.engine.dispose()
     engine.dispose()
+    if app.state.response_cache.shared is not None:
+        shutil.rmtree(app.state.response_cache.shared.folder, ignore_errors=True)

@@ -4,7 +4,10 @@ viewer sees (their vote) never reaches another. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
+import shutil
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -40,6 +43,9 @@ def workers(settings: Settings) -> Iterator[tuple[FastAPI, FastAPI]]:
     for app in apps:
         app.state.store_version.close()
         app.state.engine.dispose()
+    shared = apps[0].state.response_cache.shared
+    if shared is not None:  # pages shared through /dev/shm: not left behind by tests
+        shutil.rmtree(shared.folder, ignore_errors=True)
 
 
 def test_cached_pages_change_as_soon_as_the_store_does(workers: tuple[FastAPI, FastAPI],
@@ -139,3 +145,46 @@ def test_cache_off_and_cookies_always_render(settings: Settings) -> None:
     app.state.store_version.close()
     app.state.engine.dispose()
     engine.dispose()
+
+
+def test_a_page_one_worker_rendered_is_reused_by_the_other_until_the_store_changes(
+        workers: tuple[FastAPI, FastAPI], monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperscope.web.routes import papers as paper_routes
+
+    reads: list[str] = []
+    real_get_paper = paper_routes.get_paper
+
+    def counting_get_paper(engine: object, key: str) -> object:
+        reads.append(key)
+        return real_get_paper(engine, key)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(paper_routes, "get_paper", counting_get_paper)
+    one, two = workers
+    if one.state.response_cache.shared is None:
+        pytest.skip("no /dev/shm: pages are not shared between workers here")
+    # A worker trusts only pages rendered after its own first look at the store (it cannot know what
+    # changed before it started), so both have served something already, as running servers have.
+    TestClient(two).get("/")
+    first = TestClient(one).get(PAPER)
+    assert reads == ["2503.40001"]
+    second = TestClient(two).get(PAPER)  # rendered by worker one: read from the shared cache
+    assert reads == ["2503.40001"] and second.text == first.text
+    upsert_papers(one.state.engine, [Paper(title="Renamed", arxiv_id="2503.40001", version=9, source="test")])
+    third = TestClient(two).get(PAPER)  # the store changed: neither copy may be used
+    assert reads == ["2503.40001"] * 2 and "Renamed" in third.text
+    assert "Renamed" in TestClient(one).get(PAPER).text
+
+
+def test_a_shared_page_folder_others_can_write_to_is_not_used(tmp_path: Path) -> None:
+    from paperscope.web.shared_cache import SharedPages
+
+    planted = tmp_path / "pages"
+    planted.mkdir()
+    planted.chmod(0o777)  # e.g. made in advance by another local user
+    pages = SharedPages(planted)
+    pages.put(b"/papers/x?#", time.monotonic(), [(b"content-type", b"text/html")], b"page")
+    assert not pages.usable() and pages.get(b"/papers/x?#", 0.0) is None and not list(planted.iterdir())
+    own = SharedPages(tmp_path / "own")
+    own.put(b"/papers/x?#", time.monotonic(), [(b"content-type", b"text/html")], b"page")
+    assert own.get(b"/papers/x?#", 0.0) == ([(b"content-type", b"text/html")], b"page")
+    assert own.get(b"/papers/x?#", time.monotonic()) is None  # rendered before the store last changed

@@ -22,6 +22,7 @@ from paperscope.web.community_view import install_community
 from paperscope.web.rendering import STATIC_DIR, TEMPLATES_DIR, JsonResponse, install_filters, render
 from paperscope.web.routes import accounts, atom, community, feed, hf_api, meta, papers, search, subscriptions
 from paperscope.web.security import install_security
+from paperscope.web.shared_cache import shared_pages_for
 
 # Read-only pages whose finished responses may be cached for anonymous visitors.
 CACHED_PREFIXES = ("/papers/", "/trending", "/categories", "/search", "/api/search", "/api/daily_papers",
@@ -116,7 +117,9 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     app.state.similar_papers = None  # filled by the similar-papers feature when it is installed
     app.state.store_version = StoreVersion(app.state.engine)
     app.state.response_cache = ResponseCache(ttl_seconds=cache_seconds,
-                                             version=app.state.store_version.current)
+                                             version=app.state.store_version.current,
+                                             shared=shared_pages_for(settings.home, settings.db_url)
+                                             if cache_seconds > 0 else None)
     app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache, prefixes=CACHED_PREFIXES)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_error_handlers(app)

@@ -17,7 +17,8 @@ kept as finished bytes:
 - Cached responses carry an ETag; a browser revalidating with If-None-Match gets a 304 without a body.
   `Vary: Cookie, Authorization` keeps shared caches from handing the anonymous page to a signed-in user.
 
-Each worker process has its own cache; they agree because they read the same store version.
+Each worker process has its own cache; they agree because they read the same store version. A
+stable page one worker rendered is also written to disk (`shared_cache.py`) for the others to reuse.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperscope.web.shared_cache import SharedPages
 
 MAX_ENTRY_BYTES = 4 << 20  # bigger responses stream through uncached
 
@@ -60,13 +63,15 @@ class ResponseCache:
 
     def __init__(self, ttl_seconds: float = 30.0, *, stable_ttl_seconds: float = 3600.0,
                  max_bytes: int = 128 << 20, max_entries: int = 100_000,
-                 version: Callable[[], str] | None = None) -> None:
+                 version: Callable[[], str] | None = None, shared: SharedPages | None = None) -> None:
         self.ttl = ttl_seconds
         self.stable_ttl = max(stable_ttl_seconds, ttl_seconds)
         self.max_bytes = max_bytes
         self.max_entries = max_entries
         self._version = version
         self._seen: str | None = None
+        self.shared = shared if version is not None else None  # sharing needs the version check
+        self.changed_at = 0.0  # monotonic time this process last saw the store change
         self._bytes = 0
         self._entries: OrderedDict[bytes, CachedResponse] = OrderedDict()
 
@@ -81,6 +86,9 @@ class ResponseCache:
         current = self._version()
         if current != self._seen:
             self.clear()
+            self.changed_at = time.monotonic()
+            if self.shared is not None and self._seen is not None:
+                self.shared.prune_soon()
             self._seen = current
         return current
 
@@ -175,7 +183,13 @@ class ResponseCacheMiddleware:
             return
         key, inm = found
         version = self.cache.sync_version()
+        rendered_from = time.monotonic()  # the page read below will include every commit before this
         hit = self.cache.get(key)
+        stable = is_stable(scope["path"])
+        if hit is None and stable and self.cache.shared is not None:
+            found_shared = self.cache.shared.get(key, valid_after=self.cache.changed_at)
+            if found_shared is not None:
+                hit = self.cache.put(key, found_shared[0], found_shared[1], stable=True)
         if hit is not None:
             if _matches(inm, hit.etag):
                 await send(_not_modified(hit))
@@ -184,10 +198,10 @@ class ResponseCacheMiddleware:
             await send({"type": "http.response.start", "status": 200, "headers": hit.headers})
             await send({"type": "http.response.body", "body": hit.body})
             return
-        await self._fill(scope, receive, send, key, inm, version)
+        await self._fill(scope, receive, send, key, inm, version, rendered_from if stable else None)
 
     async def _fill(self, scope: Scope, receive: Receive, send: Send, key: bytes, inm: bytes | None,
-                    version: str | None) -> None:
+                    version: str | None, share_from: float | None) -> None:
         """Run the app; hold a cacheable response until it is complete, store it, then send it."""
         held: Message | None = None
         chunks: list[bytes] = []
@@ -232,8 +246,9 @@ class ResponseCacheMiddleware:
                 await send(start)
                 await send({"type": "http.response.body", "body": whole})
                 return
-            entry = self.cache.put(key, list(start.get("headers", [])), whole,
-                                   stable=is_stable(scope["path"]))
+            entry = self.cache.put(key, list(start.get("headers", [])), whole, stable=share_from is not None)
+            if share_from is not None and self.cache.shared is not None:
+                self.cache.shared.put(key, share_from, entry.headers, whole)
             if _matches(inm, entry.etag):
                 await send(_not_modified(entry))
                 await send({"type": "http.response.body", "body": b""})
