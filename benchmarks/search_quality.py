@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0,
                     help="encoder threads (default: one per core; more only helps on a busy machine)")
     ap.add_argument("--modes", default="", help="comma-separated modes to run (default: all)")
-    ap.add_argument("--sweeps", action="store_true", help="with --tune: also sweep bm25 field weights and "
+    ap.add_argument("--sweeps", action="store_true", help="with --tune: also sweep "
                     "late-mode candidate depth")
     ap.add_argument("--no-exact", action="store_true", help="skip brute-force exact MaxSim")
     ap.add_argument("--postgres", action="store_true",
@@ -200,24 +200,16 @@ def tune(ds: BeirDataset, per_mode: dict[str, dict[str, list[int]]], as_docs: ob
         print("| {:.4f} | {:.4f} | {} | {} | {} | {} |".format(*r))
     if not sweeps:
         return
-    from paperscope.store import fulltext
-
-    default = fulltext.FTS5_WEIGHTS
-    for weights in ((1.0, 1.0, 1.0), (1.5, 1.0, 0.5), (2.0, 1.0, 0.5), (3.0, 1.0, 0.5), (1.0, 1.0, 0.2)):
-        fulltext.FTS5_WEIGHTS = weights
-        go = via_engine("bm25")  # type: ignore[operator]
-        ndcg, rec = mean_metrics(as_docs({q: go(q)[0] for q in ds.queries}), ds)  # type: ignore[operator]
-        print(f"bm25 field weights (title, abstract, authors)={weights}: "
-              f"nDCG@10 {ndcg:.4f} Recall@100 {rec:.4f}")
-    fulltext.FTS5_WEIGHTS = default
-    for depth in (100, 300, 600):
-        conf = replace(cfg, late_candidates=depth)
+    # Late mode: how many FDE candidates, with or without the pooled index's, go to the exact re-rank.
+    for depth, pooled in itertools.product((50, 100, 200, 300), (False, True)):
+        conf = replace(cfg, late_candidates=depth, late_pooled_candidates=pooled)
         go = via_engine("late", conf)  # type: ignore[operator]
         t = time.perf_counter()
         runs = {q: go(q)[0] for q in ds.queries}
         ms = (time.perf_counter() - t) * 1000 / len(ds.queries)
         ndcg, rec = mean_metrics(as_docs(runs), ds)  # type: ignore[operator]
-        print(f"late_candidates={depth}: nDCG@10 {ndcg:.4f} Recall@100 {rec:.4f} ({ms:.1f} ms/query)")
+        print(f"late_candidates={depth} pooled={pooled}: nDCG@10 {ndcg:.4f} Recall@100 {rec:.4f} "
+              f"({ms:.1f} ms/query)")
 
 
 if __name__ == "__main__":
