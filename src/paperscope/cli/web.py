@@ -25,8 +25,7 @@ def serve(
         help="Worker processes, each with its own database pool and page cache (0 = one per CPU core: "
              "Python runs one core per process).")] = 0,
     threads: Annotated[int, typer.Option(
-        help="Threads per worker for routes that query the store (a few keep the cores busy; many only "
-             "queue for Python's GIL; 0 = 6).")] = 0,
+        help="Threads per worker for routes that query the store (0 = 40, anyio's default).")] = 0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     cache_seconds: Annotated[float, typer.Option(
         help="Anonymous pages are cached until the store changes; pages that also depend on the search "
@@ -53,7 +52,6 @@ def serve(
         return
     from paperscope.web.app import ROUTE_THREADS, create_app
 
-    asgi.tune_process()
     app = create_app(settings, cache_seconds=cache_seconds, route_threads=threads or ROUTE_THREADS)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 

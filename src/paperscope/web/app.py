@@ -74,10 +74,10 @@ def _open_search(engine: Any, settings: Settings) -> Any:
     return SearchEngine(engine, settings)
 
 
-# Sync routes run on a thread pool. Under load, forty threads (anyio's default) all rendering pages
-# fight for the GIL and the event loop — which answers cached pages itself — waits behind them; a few
-# threads keep both cores busy (SQLite releases the GIL while it reads) without starving the loop.
-ROUTE_THREADS = 6
+# Sync routes run on a thread pool of this many threads per worker (anyio's default). Fewer threads
+# (6) were tried to keep renders from crowding the event loop, which answers cached pages itself; on
+# this busy 2-core machine the difference was lost in noise, so the default stays.
+ROUTE_THREADS = 40
 
 
 @contextlib.asynccontextmanager

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from paperscope.feed.foryou import ForYou, ForYouResult
 from paperscope.model import Paper
@@ -97,8 +98,11 @@ async def import_form(request: Request, file: Annotated[UploadFile, File()], tag
     raw = await file.read(MAX_UPLOAD + 1)
     if len(raw) > MAX_UPLOAD:
         raise HTTPException(status_code=413, detail="BibTeX file larger than 5 MB")
-    report = library_store.import_bibtex(state(request).engine, user.id, raw.decode("utf-8", "replace"),
-                                         _split_tags(tags), now=security.now(request))
+    # An async route runs on the event loop: a long import there would stall every request this
+    # worker serves (cached pages included), so it runs on the thread pool.
+    report = await run_in_threadpool(library_store.import_bibtex, state(request).engine, user.id,
+                                     raw.decode("utf-8", "replace"), _split_tags(tags),
+                                     now=security.now(request))
     return _library_response(request, user, None, import_report=asdict(report))
 
 
@@ -214,8 +218,9 @@ async def import_api(request: Request, tags: Annotated[str, Query(max_length=100
     raw = await request.body()
     if len(raw) > MAX_UPLOAD:
         raise HTTPException(status_code=413, detail="BibTeX file larger than 5 MB")
-    report = library_store.import_bibtex(state(request).engine, user.id, raw.decode("utf-8", "replace"),
-                                         _split_tags(tags), now=security.now(request))
+    report = await run_in_threadpool(library_store.import_bibtex, state(request).engine, user.id,
+                                     raw.decode("utf-8", "replace"), _split_tags(tags),
+                                     now=security.now(request))
     return JsonResponse(asdict(report))
 
 
