@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from paperscope.model import Paper, Skipped
-from paperscope.sources.jsonl import parse_record, read_jsonl
+from paperscope.sources.jsonl import JsonlSource, parse_record, read_jsonl
 from paperscope.store import count_papers, get_paper, open_database
 from tests.conftest import ARXIV_JSONL
 
@@ -88,6 +88,34 @@ def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
     assert 0 < sum(isinstance(r, Paper) for r in recs) < 2000
 
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_parallel_reading_gives_the_same_records_in_order(tmp_path: Path, gz: bool) -> None:
+    lines = [json.dumps(dict(COMPACT, id=f"2501.{i:05d}")) for i in range(1300)]
+    lines[7] = "{broken"
+    lines[900] = json.dumps({"id": "2501.99999"})
+    path = write_lines(tmp_path / ("p.jsonl.gz" if gz else "p.jsonl"), lines, gz=gz)
+    serial = list(JsonlSource(path))
+    source = JsonlSource(path, parallel=True)
+    parallel = list(source)
+    assert parallel == serial and len(parallel) == 1300
+    assert source.bytes_read == source.total_bytes
+    assert list(JsonlSource(path, limit=600, parallel=True)) == list(JsonlSource(path, limit=600))
+
+
+def test_parallel_reading_of_a_truncated_gzip_fails_after_the_whole_lines(tmp_path: Path) -> None:
+    lines = [json.dumps(dict(COMPACT, id=f"2501.{i:05d}")) for i in range(2000)]
+    full = gzip.compress(("\n".join(lines) + "\n").encode())
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(full[: len(full) // 2])
+    got: list[Paper | Skipped] = []
+    with pytest.raises(EOFError):
+        got.extend(JsonlSource(path, parallel=True))
+    expected: list[Paper | Skipped] = []
+    with pytest.raises(EOFError):
+        expected.extend(JsonlSource(path))
+    assert got == expected and 0 < len(got) < 2000
+
+
 def run_cli(home: Path, *args: str, db_url: str | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PAPERSCOPE_HOME=str(home))
     if db_url:
@@ -129,13 +157,42 @@ def test_kill_9_mid_ingest_then_rerun_matches_clean_run(tmp_path: Path, db_url: 
     while count_papers(eng) < 10_000 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
     assert proc.poll() is None, "ingest finished before it could be killed"
+    helpers = _children(proc.pid)  # the process that parses the file
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     partial = count_papers(eng)
     assert 0 < partial < 74_728
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{pid}").exists() and not _zombie(pid) for pid in helpers):
+        assert time.monotonic() < deadline, "the parsing process outlived the killed ingest"
+        time.sleep(0.1)
     subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=900)
     with eng.connect() as conn:
         total = count_papers(eng)
         distinct = conn.execute(sa.text("SELECT COUNT(DISTINCT paper_id) FROM papers")).scalar_one()
+        # Every stored paper is searchable: the full-text index matches the table exactly.
+        if eng.dialect.name == "sqlite":
+            conn.execute(sa.text("INSERT INTO papers_fts(papers_fts) VALUES ('integrity-check')"))
+            unindexed = conn.execute(sa.text(
+                "SELECT COUNT(*) FROM papers WHERE id NOT IN (SELECT id FROM papers_fts_docsize)")
+            ).scalar_one()
+            assert unindexed == 0
+        else:
+            indexed = conn.execute(sa.text("SELECT COUNT(*) FROM paper_search")).scalar_one()
+            assert indexed == total
     assert total == distinct == 74_728
     eng.dispose()
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.extend(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False

@@ -137,4 +137,34 @@ def test_bulk_insert_stores_what_sqlalchemy_would(engine: sa.Engine) -> None:
                        for k in (p.paper_id, "twin"))
     assert dict(zip(cols, fast, strict=True)) == dict(zip(cols, plain, strict=True))
     got = get_paper(engine, p.paper_id)
-    assert got is not None and got.authors == p.authors and got.hf is not None and got.hf.keywords == ("a", "ß")
+    assert got is not None and got.authors == p.authors
+    assert got.hf is not None and got.hf.keywords == ("a", "ß")
+
+
+def test_migration_0006_upgrades_a_store_with_papers(db_url: str) -> None:
+    from alembic import command
+
+    from paperscope.store import create_engine
+    from paperscope.store.db import _alembic_config
+    from paperscope.store.fulltext import search_fulltext
+
+    eng = create_engine(db_url)
+    cfg = _alembic_config()
+    with eng.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0005")
+    upsert_papers(eng, [make(i, title=f"Quantum sheaf {i}") for i in range(30)])
+    upgrade(eng)
+    assert current_revision(eng) == head_revision() and count_papers(eng) == 30
+    upsert_papers(eng, [make(100 + i, title=f"Quantum sheaf {100 + i}") for i in range(30)])
+    assert len(search_fulltext(eng, "quantum sheaf", limit=100)) == 60
+    if eng.dialect.name == "sqlite":
+        with eng.connect() as conn:
+            size = conn.execute(sa.text("SELECT v FROM papers_fts_config WHERE k = 'hashsize'")).scalar_one()
+            conn.execute(sa.text("INSERT INTO papers_fts(papers_fts) VALUES ('integrity-check')"))
+            unindexed = conn.execute(sa.text(
+                "SELECT COUNT(*) FROM papers WHERE id NOT IN (SELECT id FROM papers_fts_docsize)")
+            ).scalar_one()
+            assert unindexed == 0
+        assert size == 16 * 1024 * 1024
+    eng.dispose()

@@ -91,12 +91,11 @@ def ingest_jsonl(
 ) -> None:
     """Load a bulk JSONL snapshot; re-running it never duplicates anything."""
     with friendly_errors():
-        # Parsing in a second process overlaps the store's writes (2 cores: ~2x the rate of a first load).
+        # Parsing in a second process overlaps the store's writes (JSON parsing is about a third of
+        # the CPU of a first load).
         source = JsonlSource(existing_file(path), limit=limit, parallel=True)
         engine = open_store(settings_from(ctx))
-        # Bigger transactions for a bulk file: fewer commits and fewer, larger full-text segments.
-        run_ingest(engine, source, Reporter(f"ingest {path.name}", source.total_bytes, "bytes"), source,
-                   batch_size=5000)
+        run_ingest(engine, source, Reporter(f"ingest {path.name}", source.total_bytes, "bytes"), source)
 
 
 def harvest_start(saved: OaiCheckpoint | None, set_spec: str, from_date: str | None,

@@ -23,7 +23,7 @@ from paperscope.model import Paper, Skipped, clean_categories, clean_text, parse
 # Records per message from the parsing process: large enough that pickling overhead is small,
 # small enough that the writer starts at once and memory stays flat.
 _CHUNK = 500
-_QUEUE_CHUNKS = 16
+_QUEUE_CHUNKS = 8
 
 
 class JsonlSource:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from paperscope.model import Paper, Skipped
-from paperscope.store.papers import UpsertCounts, upsert_papers
+from paperscope.store.papers import UpsertCounts, prepare_batch, write_batch
 
 
 @dataclass
@@ -38,25 +39,47 @@ def ingest_records(
     on_skip: Callable[[Skipped], None] | None = None,
 ) -> IngestReport:
     """Upsert every Paper in `records`; collect every Skipped. Each batch is one transaction, so a
-    killed run leaves only whole batches behind and re-running it converges to the same store."""
+    killed run leaves only whole batches behind and re-running it converges to the same store.
+
+    Batches are written in order by one background thread while this one reads and prepares the
+    next batch: the database works with the GIL released, so reading overlaps writing. Every
+    batch is committed before this returns.
+    """
     report = IngestReport()
     buf: list[Paper] = []
+    pending: Future[UpsertCounts] | None = None
+    pending_size = 0
 
-    def flush() -> None:
-        report.counts.add(upsert_papers(engine, buf))
+    def finish_pending() -> None:
+        nonlocal pending
+        if pending is None:
+            return
+        done, pending = pending, None
+        report.counts.add(done.result())
         if on_batch:
-            on_batch(report, len(buf))
-        buf.clear()
+            on_batch(report, pending_size)
 
-    for rec in records:
-        if isinstance(rec, Skipped):
-            report.skipped.append(rec)
-            if on_skip:
-                on_skip(rec)
-            continue
-        buf.append(rec)
-        if len(buf) >= batch_size:
-            flush()
-    if buf:
-        flush()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="paperscope-ingest") as writer:
+        def flush() -> None:
+            nonlocal pending, pending_size
+            prepared = prepare_batch(engine, buf)
+            finish_pending()  # batches commit in order, one at a time
+            pending, pending_size = writer.submit(write_batch, engine, prepared), len(buf)
+            buf.clear()
+
+        try:
+            for rec in records:
+                if isinstance(rec, Skipped):
+                    report.skipped.append(rec)
+                    if on_skip:
+                        on_skip(rec)
+                    continue
+                buf.append(rec)
+                if len(buf) >= batch_size:
+                    flush()
+            if buf:
+                flush()
+        finally:
+            # Even when reading fails, what was read is stored before the error goes up.
+            finish_pending()
     return report

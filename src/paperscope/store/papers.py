@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from paperscope.model import HfInfo, Paper
 from paperscope.store.schema import paper_categories, papers
-from paperscope.store.sqlite_bulk import sqlite_insert
+from paperscope.store.sqlite_bulk import sqlite_insert, sqlite_insert_values, sqlite_values
 
 _BIBLIO = ("title", "abstract", "authors", "categories", "published", "updated", "doi",
            "journal_ref", "comments", "license", "version", "arxiv_id")
@@ -139,17 +139,53 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def upsert_papers(engine: sa.Engine, batch: Sequence[Paper]) -> UpsertCounts:
-    """Insert or update a batch of papers in one transaction; re-running it changes nothing."""
-    counts = UpsertCounts()
+@dataclass
+class PreparedBatch:
+    """A batch turned into rows (duplicates merged) outside any transaction; see prepare_batch."""
+
+    rows: dict[str, dict[str, Any]]
+    now: datetime
+    # SQLite only: each row's converted INSERT values (used for the ones that turn out to be new).
+    insert_names: list[str] = field(default_factory=list)
+    insert_values: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+
+def _new_row(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    row = dict(row, first_seen=now, modified=now)
+    if row["hf_upvotes"] is None:
+        row["hf_upvotes"] = 0
+    return row
+
+
+def prepare_batch(engine: sa.Engine, batch: Sequence[Paper]) -> PreparedBatch:
+    """The Python half of an upsert: rows for the papers, duplicates merged, and on SQLite the
+    INSERT values. It reads nothing from the database, so a bulk load can prepare the next batch
+    while the previous one is being written (sqlite3 releases the GIL while it works)."""
     incoming: dict[str, dict[str, Any]] = {}
     for paper in batch:
         row = paper_to_row(paper)
         prev = incoming.get(row["paper_id"])
         incoming[row["paper_id"]] = _merge(prev, row) if prev else row
+    prepared = PreparedBatch(incoming, utcnow())
+    if incoming and engine.dialect.name == "sqlite":
+        new_rows = [_new_row(r, prepared.now) for r in incoming.values()]
+        prepared.insert_names = list(new_rows[0])
+        values = sqlite_values(engine.dialect, papers, prepared.insert_names, new_rows)
+        prepared.insert_values = dict(zip(incoming, values, strict=True))
+    return prepared
+
+
+def upsert_papers(engine: sa.Engine, batch: Sequence[Paper]) -> UpsertCounts:
+    """Insert or update a batch of papers in one transaction; re-running it changes nothing."""
+    return write_batch(engine, prepare_batch(engine, batch))
+
+
+def write_batch(engine: sa.Engine, prepared: PreparedBatch) -> UpsertCounts:
+    """The database half of an upsert: one transaction that inserts new papers and updates changed ones."""
+    counts = UpsertCounts()
+    incoming, now = prepared.rows, prepared.now
     if not incoming:
         return counts
-    now = utcnow()
     cols = [c for c in papers.c if c.name not in ("first_seen", "modified")]
     with engine.begin() as conn:
         existing: dict[str, dict[str, Any]] = {}
@@ -162,10 +198,7 @@ def upsert_papers(engine: sa.Engine, batch: Sequence[Paper]) -> UpsertCounts:
         for key, row in incoming.items():
             old = existing.get(key)
             if old is None:
-                row = dict(row, first_seen=now, modified=now)
-                if row["hf_upvotes"] is None:
-                    row["hf_upvotes"] = 0
-                inserts.append(row)
+                inserts.append(_new_row(row, now) if key not in prepared.insert_values else row)
                 continue
             merged = _merge(old, row)
             if merged == old:
@@ -178,7 +211,7 @@ def upsert_papers(engine: sa.Engine, batch: Sequence[Paper]) -> UpsertCounts:
             upd["b_modified"] = now
             updates.append(upd)
         if inserts:
-            recategorised.extend(_insert_new(conn, inserts))
+            recategorised.extend(_insert_new(conn, inserts, prepared))
             counts.inserted = len(inserts)
         if updates:
             names = [k[2:] for k in updates[0] if k != "b_id"]
@@ -232,10 +265,12 @@ def _insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]
                             for n in names])
 
 
-def _insert_new(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[tuple[int, Any]]:
+def _insert_new(conn: sa.Connection, rows: list[dict[str, Any]],
+                prepared: PreparedBatch) -> list[tuple[int, Any]]:
     """Insert new papers; return (row id, categories) of each."""
     if conn.dialect.name == "sqlite":
-        sqlite_insert(conn, papers, rows)
+        sqlite_insert_values(conn, papers, prepared.insert_names,
+                             [prepared.insert_values[r["paper_id"]] for r in rows])
         # The inserts hold SQLite's write lock until commit, so the newest len(rows) row ids are ours
         # (a new rowid is always above the largest); checked against the keys before use.
         newest = conn.exec_driver_sql(
