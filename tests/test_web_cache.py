@@ -165,10 +165,19 @@ def test_a_page_one_worker_rendered_is_reused_by_the_other_until_the_store_chang
     # A worker trusts only pages rendered after its own first look at the store (it cannot know what
     # changed before it started), so both have served something already, as running servers have.
     TestClient(two).get("/")
-    first = TestClient(one).get(PAPER)
-    assert reads == ["2503.40001"]
-    second = TestClient(two).get(PAPER)  # rendered by worker one: read from the shared cache
-    assert reads == ["2503.40001"] and second.text == first.text
+    # PostgreSQL's version is server-wide, so background work (autoanalyze takes a transaction id) can
+    # move it between two requests — which rightly retires the shared page. A few tries, one must share.
+    for attempt in range(5):
+        reads.clear()
+        first = TestClient(one).get(f"{PAPER}?try={attempt}")
+        second = TestClient(two).get(f"{PAPER}?try={attempt}")  # rendered by worker one: shared
+        assert second.text == first.text
+        if reads == ["2503.40001"]:
+            break
+    else:
+        pytest.fail(f"worker two rendered the page again every time: {reads}")
+    reads.clear()
+    TestClient(two).get(PAPER)
     upsert_papers(one.state.engine, [Paper(title="Renamed", arxiv_id="2503.40001", version=9, source="test")])
     third = TestClient(two).get(PAPER)  # the store changed: neither copy may be used
     assert reads == ["2503.40001"] * 2 and "Renamed" in third.text
