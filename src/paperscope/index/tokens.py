@@ -235,9 +235,10 @@ class TokenStore:
         if self._mmap is None or len(self._mmap) < self._rows:
             if self._rows == 0:
                 return np.zeros((0, self.reduced_dim), dtype=np.int8)
-            self._mmap = np.memmap(
+            # A plain ndarray view of the mapping: slicing a np.memmap costs bookkeeping on every slice.
+            self._mmap = np.asarray(np.memmap(
                 self.directory / _DATA, dtype=np.int8, mode="r", shape=(self._rows, self.reduced_dim)
-            )
+            ))
         return self._mmap
 
     def project_query(self, query_tokens: np.ndarray) -> np.ndarray:
@@ -290,7 +291,8 @@ class TokenStore:
         query: np.ndarray, data: np.ndarray, block: list[tuple[int, int, int]], scores: np.ndarray
     ) -> None:
         """One matrix product for the rows of several papers, a per-paper max, a sum over the query."""
-        rows = np.concatenate([data[start : start + count] for _, start, count in block]).astype(np.float32)
+        # Gather and widen to float32 in one pass.
+        rows = np.concatenate([data[start : start + count] for _, start, count in block], dtype=np.float32)
         sims = query @ rows.T  # (query tokens, rows)
         bounds = np.cumsum([0] + [count for _, _, count in block[:-1]])
         scores[[pos for pos, _, _ in block]] = np.maximum.reduceat(sims, bounds, axis=1).sum(axis=0)

@@ -173,13 +173,22 @@ class SearchEngine:
                 return _Ranked(ids[:depth], scores[:depth])
             fetch *= 4
 
-    def _dense(self, q: Encoded, idx: IndexSet, depth: int, filters: TextFilters | None) -> _Ranked:
+    def _dense(self, q: Encoded, idx: IndexSet, depth: int, filters: TextFilters | None,
+               memo: dict[int, _Ranked] | None = None) -> _Ranked:
+        # Hybrid asks for the same pooled-vector list twice (dense, and late's extra candidates).
+        if memo is not None and depth in memo:
+            return memo[depth]
+
         def run(n: int) -> _Ranked:
             keys, sims = idx.pooled.search(q.pooled, n, ef=max(self.config.ef or 0, n) or None)
             return _Ranked(keys.tolist(), sims.tolist())
-        return self._filtered(run, depth, filters, len(idx.pooled))
+        ranked = self._filtered(run, depth, filters, len(idx.pooled))
+        if memo is not None:
+            memo[depth] = ranked
+        return ranked
 
-    def _late(self, q: Encoded, idx: IndexSet, depth: int, filters: TextFilters | None) -> _Ranked:
+    def _late(self, q: Encoded, idx: IndexSet, depth: int, filters: TextFilters | None,
+              memo: dict[int, _Ranked] | None = None) -> _Ranked:
         fde_query = idx.fde.encode_query(q.tokens)
 
         def run(n: int) -> _Ranked:
@@ -190,7 +199,7 @@ class SearchEngine:
         if self.config.late_pooled_candidates:
             # The FDE alone misses some exact-MaxSim winners (SciFact train); the pooled HNSW is cheap
             # and finds most of the rest, so both candidate sets go to the exact re-rank.
-            pooled = self._dense(q, idx, n, filters).ids
+            pooled = self._dense(q, idx, n, filters, memo).ids
             candidates = list(dict.fromkeys(candidates + pooled))
         return self.rerank_maxsim(q, idx, candidates, depth)
 
@@ -228,6 +237,7 @@ class SearchEngine:
             q = encoded if encoded is not None else self.encode_query(query)
             timings["encode"] = (time.perf_counter() - t0) * 1000
         lists: dict[str, _Ranked] = {}
+        pooled_memo: dict[int, _Ranked] = {}
         depth = max(need, self.config.fusion_depth) if used == "hybrid" else max(need, 1)
         for name in ("bm25", "dense", "late"):
             if used not in (name, "hybrid"):
@@ -238,7 +248,8 @@ class SearchEngine:
             if name == "bm25":
                 lists[name] = self._bm25(query, depth, text_filters)
             elif q is not None and idx is not None:
-                lists[name] = (self._dense if name == "dense" else self._late)(q, idx, depth, text_filters)
+                lists[name] = (self._dense if name == "dense" else self._late)(q, idx, depth, text_filters,
+                                                                               pooled_memo)
             timings[name] = (time.perf_counter() - t) * 1000
         if threshold is not None and "dense" not in lists and q is not None and idx is not None:
             # The threshold is calibrated on pooled-vector cosine: fetch it for late mode too.

@@ -6,6 +6,7 @@ turns a user's natural-language query into a safe OR query and applies the searc
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -156,10 +157,12 @@ def count_filtered(engine: sa.Engine, filters: TextFilters) -> int:
 
 def matched_terms(query: str, texts: Sequence[str]) -> tuple[str, ...]:
     """Query terms that occur (as a word prefix, so 'network' finds 'networks') in any of `texts`."""
-    words = {w.lower() for text in texts for w in _WORD.findall(text)}
+    words = sorted({w.lower() for text in texts for w in _WORD.findall(text)})
     found = []
     for term in query_terms(query):
         stem = term[:max(4, len(term) - 2)] if len(term) > 4 else term
-        if any(w.startswith(stem) for w in words):
+        # In sorted order, the first word >= stem is the only candidate that can start with it.
+        i = bisect.bisect_left(words, stem)
+        if i < len(words) and words[i].startswith(stem):
             found.append(term)
     return tuple(found)
