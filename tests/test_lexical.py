@@ -105,3 +105,20 @@ def test_bm25_results_agree_with_the_database_full_text_index(engine: sa.Engine,
     assert set(before) == set(after) and len(after) == 2
     rows = get_papers_by_rowid(engine, [1])
     assert rows and rows[0].paper_id == "2507.00000"
+
+
+def test_index_lexical_only_makes_bm25_fast_path_available_without_a_model(engine: sa.Engine,
+                                                                            settings: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from paperscope.cli import app as cli_app
+
+    upsert_papers(engine, [_paper(1, "Sparse attention kernels", "Fast attention on GPUs.")])
+    args = ["--home", str(settings.home), "--database-url", settings.db_url, "index", "--lexical-only"]
+    result = CliRunner().invoke(cli_app, args)
+    assert result.exit_code == 0, result.output
+    assert "1 papers added" in result.output
+    assert not (IndexLayout(settings.index_dir).manifest).exists()  # no vectors were built
+    assert SearchEngine(engine, settings).search("attention", mode="bm25").hits[0].paper_id == "2507.00001"
+    again = CliRunner().invoke(cli_app, args)
+    assert again.exit_code == 0 and "added" not in again.output

@@ -29,16 +29,27 @@ def index(
     ctx: typer.Context,
     rebuild: Annotated[bool, typer.Option(help="Delete the indexes, rebuild from the store.")] = False,
     limit: Annotated[int | None, typer.Option(help="Index at most this many more papers.")] = None,
+    lexical_only: Annotated[bool, typer.Option(
+        help="Only bring the BM25 index up to date (seconds; no model needed).")] = False,
 ) -> None:
     """Embed every paper not yet indexed and add it to the search indexes (resumable)."""
     from paperscope.embed import load_encoder
-    from paperscope.index.build import build_index, pending_papers
+    from paperscope.index.build import build_index, build_lexical, pending_papers
     from paperscope.store import count_papers
 
     settings = settings_from(ctx)
     with friendly_errors():
         engine = open_store(settings)
         root = settings.index_dir
+        if not rebuild:
+            # The BM25 index is cheap and serves bm25 mode and similar papers before any vector exists.
+            start = time.monotonic()
+            added = build_lexical(engine, root)
+            if added:
+                console.print(f"BM25 index: {added} papers added in {time.monotonic() - start:.1f}s",
+                              highlight=False)
+            if lexical_only:
+                return
         todo = count_papers(engine) if rebuild else pending_papers(engine, root)
         if limit is not None:
             todo = min(todo, limit)
