@@ -132,6 +132,8 @@ def _parse_in_child(path: Path, limit: int | None, chunks: Any, parent: int) -> 
                 return True
             except queue.Full:
                 if os.getppid() != parent:
+                    # Nothing will read what is still buffered: exit without waiting to flush it.
+                    chunks.cancel_join_thread()
                     return False
 
     buf: list[Paper | Skipped] = []
