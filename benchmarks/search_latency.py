@@ -27,6 +27,7 @@ import argparse
 import itertools
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ from paperscope.embed import Encoded, OnnxEncoder, load_encoder
 from paperscope.embed.bundled import bundled_spec
 from paperscope.index.build import IndexLayout, IndexSet, Manifest, build_index, build_lexical
 from paperscope.search import SearchEngine
+from paperscope.search.engine import SearchConfig
 from paperscope.search.metrics import percentile
 from paperscope.settings import Settings
 from paperscope.sources.jsonl import JsonlSource
@@ -135,17 +137,23 @@ def main() -> None:
 
     rows = []
     late_top: list[list[int]] = []
-    for mode in ("bm25", "dense", "late", "hybrid"):
+    # A lighter hybrid: 50-deep fusion lists, 50 + 50 late candidates (SciFact train: nDCG@10 0.7295 vs
+    # 0.7324 for the default 100 / 100).
+    light = SearchEngine(engine, settings, encoder=encoder,
+                         config=replace(SearchConfig(), fusion_depth=50, late_candidates=50))
+    runs = [(m, se, m) for m in ("bm25", "dense", "late", "hybrid")]
+    runs.append(("hybrid, fusion depth 50 / late candidates 50", light, "hybrid"))
+    for label, searcher, mode in runs:
         times = []
         for q, e in zip(queries, encoded, strict=True):
-            se.search(q, mode=mode, k=10, encoded=e)  # type: ignore[arg-type]  # warm
+            searcher.search(q, mode=mode, k=10, encoded=e)  # type: ignore[arg-type]  # warm
             t = time.perf_counter()
-            hits = se.search(q, mode=mode, k=10, encoded=e).hits  # type: ignore[arg-type]
+            hits = searcher.search(q, mode=mode, k=10, encoded=e).hits  # type: ignore[arg-type]
             times.append((time.perf_counter() - t) * 1000)
-            if mode == "late":
+            if label == "late":
                 late_top.append([h.rowid for h in hits])
         with_enc = times if mode == "bm25" else [a + b for a, b in zip(times, encode_ms, strict=True)]
-        rows.append((mode, times, with_enc))
+        rows.append((label, times, with_enc))
 
     brute, brute_top = [], []
     for e in encoded[:args.brute_queries]:
