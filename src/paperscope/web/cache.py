@@ -9,8 +9,8 @@ kept as finished bytes:
   Only 200 responses that set no cookie are stored.
 - Every entry belongs to one store version (`store.version.StoreVersion`: it changes whenever any
   process commits a write — a vote, a comment, a hide, an ingest). When it changes, everything cached
-  is dropped, so a page is never older than the data it shows (give or take the one request that raced
-  the write).
+  is dropped, so a page is never older than the data it shows (give or take the 2 ms between two looks
+  at the version of a busy worker).
 - Pages that depend only on the store ("stable": the feed, paper pages and their JSON twins) therefore
   stay cached for `stable_ttl` (an hour); the others (search — it also depends on the vector indexes
   —, trending, Atom feeds, similar papers) for `ttl` seconds.
@@ -63,7 +63,8 @@ class ResponseCache:
 
     def __init__(self, ttl_seconds: float = 30.0, *, stable_ttl_seconds: float = 3600.0,
                  max_bytes: int = 128 << 20, max_entries: int = 100_000,
-                 version: Callable[[], str] | None = None, shared: SharedPages | None = None) -> None:
+                 version: Callable[[], str] | None = None, shared: SharedPages | None = None,
+                 version_interval: float = 0.002) -> None:
         self.ttl = ttl_seconds
         self.stable_ttl = max(stable_ttl_seconds, ttl_seconds)
         self.max_bytes = max_bytes
@@ -72,6 +73,11 @@ class ResponseCache:
         self._seen: str | None = None
         self.shared = shared if version is not None else None  # sharing needs the version check
         self.changed_at = 0.0  # monotonic time this process last saw the store change
+        # Asking the store costs about as much as serving a cached page, so a busy worker asks at most
+        # every couple of milliseconds: an anonymous page may trail a write by that long (signed-in
+        # viewers never get cached pages, so their own votes always show).
+        self.version_interval = version_interval
+        self._checked_at = float("-inf")
         self._bytes = 0
         self._entries: OrderedDict[bytes, CachedResponse] = OrderedDict()
 
@@ -83,6 +89,9 @@ class ResponseCache:
         """Read the store version; drop everything when it moved. Returns the version entries now carry."""
         if self._version is None:
             return None
+        now = time.monotonic()
+        if now - self._checked_at < self.version_interval:
+            return self._seen
         current = self._version()
         if current != self._seen:
             self.clear()
@@ -90,6 +99,7 @@ class ResponseCache:
             if self.shared is not None and self._seen is not None:
                 self.shared.prune_soon()
             self._seen = current
+        self._checked_at = now
         return current
 
     def get(self, key: bytes) -> CachedResponse | None:
@@ -130,6 +140,7 @@ class ResponseCache:
     def clear(self) -> None:
         """Forget everything (writes also do this through the store version)."""
         self._entries.clear()
+        self._checked_at = float("-inf")  # and look at the store again on the next request
         self._bytes = 0
 
     def __len__(self) -> int:
