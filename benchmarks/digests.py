@@ -9,15 +9,22 @@ its own process (it counts and discards). Timed exactly as `paperscope digest ru
 (`mail.runner.run_cycle`): distinct saved searches run once up front, digests are composed in batches
 of 500 into the outbox, and --connections SMTP sessions (default 2, like the setting) send them while
 composing continues. Reports total seconds, messages per second (composed and sent, over the total),
-this process's peak RSS and the CPU seconds of both processes with the load average (the wall times
+this process's peak RSS and the CPU seconds of both processes (the server's without its start-up) with the
+load average (the wall times
 mean little on a busy machine).
 
     .venv/bin/python benchmarks/digests.py [--subscribers 10000] [--home DIR] [--file PATH]
+
+With --baseline-src DIR (a `src` folder of another version, e.g. from `git archive`) the benchmark runs
+that version and this one alternately, each in a fresh process on the same home and subscribers,
+--rounds times, and prints both side by side (compare runs only within one such invocation: the load
+on a shared machine changes from minute to minute).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import random
@@ -75,18 +82,20 @@ CATEGORY_FILTERS = [(), ("cs.CL",), ("cs.LG",), ("cs.CV",)]
 
 
 def smtp_sink(port: int, ready: Any, count: Any, cpu: Any) -> None:
-    """Run an aiosmtpd server that accepts and counts every message (in its own process)."""
+    """Run an aiosmtpd server that accepts and counts every message (in its own process). `cpu` is the
+    process's CPU time since it was ready (start-up and imports excluded), as of the last message."""
     from aiosmtpd.controller import Controller
 
     class Sink:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             with count.get_lock():
                 count.value += 1
-            cpu.value = time.process_time()
+            cpu.value = time.process_time() - started
             return "250 OK"
 
     controller = Controller(Sink(), hostname="127.0.0.1", port=port)
     controller.start()
+    started = time.process_time()
     ready.set()
     try:
         while True:
@@ -128,16 +137,45 @@ def make_subscribers(engine: sa.Engine, n: int, seed: int = 7) -> int:
     return len(used)
 
 
+def compare(args: argparse.Namespace, home: Path) -> None:
+    """Run the baseline and this version alternately in child processes; print both side by side."""
+    ensure_corpus(home, args.file)
+    base = [sys.executable, str(Path(__file__).resolve()), "--home", str(home), "--file", str(args.file),
+            "--subscribers", str(args.subscribers), "--json"]
+    if args.connections is not None:
+        base += ["--connections", str(args.connections)]
+    for n in range(args.rounds):
+        for label, src in (("baseline", str(args.baseline_src)), ("current", None)):
+            env = dict(os.environ)
+            if src is not None:
+                env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+            out = subprocess.run(base, env=env, check=True, capture_output=True, text=True).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            print(f"round {n + 1} {label:8s}: {r['seconds']:6.1f} s, {r['rate']:5.0f} messages/s, "
+                  f"composed {r['composed']} at {r['compose_seconds']:.1f} s, sent {r['sent']}, "
+                  f"CPU s paperscope {r['cpu']:.1f} / SMTP server {r['server_cpu']:.1f}, "
+                  f"peak RSS {r['peak_mb']:.0f} MB, {r['kb']:.1f} KB and {r['lines']:.0f} lines "
+                  f"per message, load {r['load_before']:.1f} -> {r['load_after']:.1f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--subscribers", type=int, default=10000)
     ap.add_argument("--home", type=Path, default=None, help="reuse this home (ingested once)")
     ap.add_argument("--file", type=Path, default=DEFAULT_FILE)
-    ap.add_argument("--connections", type=int, default=2, help="SMTP sessions at once")
+    ap.add_argument("--connections", type=int, default=None,
+                    help="SMTP sessions at once (default: the smtp_connections setting)")
+    ap.add_argument("--baseline-src", type=Path, default=None,
+                    help="also run the version whose src/ folder is here, alternately with this one")
+    ap.add_argument("--rounds", type=int, default=2, help="with --baseline-src: runs of each version")
+    ap.add_argument("--json", action="store_true", help="end with one JSON line of results")
     args = ap.parse_args()
     if not args.file.exists():
         sys.exit(f"snapshot not found: {args.file}")
     home = args.home or Path(tempfile.mkdtemp(prefix="paperscope-digests-"))
+    if args.baseline_src is not None:
+        compare(args, home)
+        return
     engine = ensure_corpus(home, args.file)
     distinct = make_subscribers(engine, args.subscribers)
 
@@ -147,9 +185,10 @@ def main() -> None:
     server = ctx.Process(target=smtp_sink, args=(port, ready, count, sink_cpu), daemon=True)
     server.start()
     ready.wait(30)
+    options: dict[str, Any] = {} if args.connections is None else {"smtp_connections": args.connections}
     settings = Settings(home=home, smtp_host="127.0.0.1", smtp_port=port,
                         mail_from="paperscope <digest@example.org>", base_url="https://papers.example.org",
-                        smtp_connections=args.connections)
+                        **options)
     try:
         load_before = os.getloadavg()[0]
         c0 = time.process_time()
@@ -173,6 +212,17 @@ def main() -> None:
     print(f"CPU seconds: paperscope {cpu:.1f}, SMTP server process {sink_cpu.value:.1f}; "
           f"load average {load_before:.1f} before, {load_after:.1f} after (2 cores)")
     print("PASS" if rate >= GOAL_RATE and delivered.sent == composed.composed else "BELOW GOAL")
+    if args.json:
+        with engine.connect() as conn:
+            kb = conn.execute(sa.select(sa.func.avg(sa.func.length(mail_outbox.c.raw)) / 1024.0)).scalar()
+            sample = [bytes(r) for r, in conn.execute(sa.select(mail_outbox.c.raw).limit(500))]
+        lines = sum(r.count(b"\n") for r in sample) / max(len(sample), 1)
+        print(json.dumps({"seconds": report.seconds, "rate": rate, "composed": composed.composed,
+                          "compose_seconds": report.compose_seconds, "sent": delivered.sent,
+                          "server_count": count.value, "cpu": cpu, "server_cpu": sink_cpu.value,
+                          "peak_mb": peak_mb, "kb": float(kb or 0), "lines": lines,
+                          "connections": settings.smtp_connections,
+                          "load_before": load_before, "load_after": load_after}))
 
 
 if __name__ == "__main__":

@@ -201,3 +201,38 @@ def test_a_digest_frame_fills_in_exactly_what_jinja_renders() -> None:
         quote = (lambda v: str(jinja2.utils.markupsafe.escape(v))) if autoescape else str
         frame = Frame(template, [*values, "sections"], quote)
         assert frame.fill({**values, "sections": sections}) == template.render(values, sections=sections)
+
+
+def test_saved_searches_differing_only_in_categories_share_one_search(
+        engine: sa.Engine, settings: Settings) -> None:
+    from typing import Any
+
+    from paperscope.mail.digest import SavedSearchSections, due_periods
+    from paperscope.search import SearchEngine, SearchResult
+    from paperscope.store.listings import latest_listing_day
+    from paperscope.store.subscriptions import iter_active
+
+    class CountingSearch(SearchEngine):
+        calls: list[tuple[str, tuple[str, ...]]] = []
+
+        def search(self, query: str, **kw: Any) -> SearchResult:
+            self.calls.append((query, tuple(kw["filters"].categories)))
+            return super().search(query, **kw)
+
+    load_papers(engine, TUESDAY.date() - timedelta(days=1), per_topic=30)
+    filters = ((), ("cs.LG",), ("quant-ph", "cs.RO"), ("hep-th",))
+    variants = [SavedSearch("advances", cats) for cats in filters]
+    add_subscriptions_bulk(engine, [(f"v{i}@example.com", "daily", DigestChoice(searches=(v,)))
+                                    for i, v in enumerate(variants)])
+    subs = [s for batch in iter_active(engine, ["daily"]) for s in batch]
+    period = due_periods(TUESDAY, latest_listing_day(engine))[0]
+    counting = CountingSearch(engine, settings)
+    shared = SavedSearchSections(engine, counting)
+    shared.prefetch(subs, period)
+    # One unfiltered run serves every variant; hep-th (no such papers) finds too few there and runs alone.
+    assert sorted(counting.calls) == [("advances", ()), ("advances", ("hep-th",))]
+    alone = SavedSearchSections(engine, SearchEngine(engine, settings))
+    for sub in subs:
+        got = [[p.paper_id for p in c.papers] for c in shared.sections(sub, period, 20)]
+        want = [[p.paper_id for p in c.papers] for c in alone.sections(sub, period, 20)]
+        assert got == want, sub.choice.searches

@@ -164,6 +164,27 @@ def test_unreachable_server_keeps_everything_queued(engine: sa.Engine, settings:
     assert sorted(r.recipient for r in smtp.handler.received) == sorted(emails)
 
 
+def test_transport_delivers_bodies_byte_for_byte_and_refuses_bad_recipients(
+        settings: Settings, smtp: SmtpServer) -> None:
+    from paperscope.mail.smtp import SendFailure
+
+    cfg = SmtpConfig.from_settings(configured(settings, smtp.port))
+    dotted = (b"Subject: dots\r\n\r\n.leading dot\r\n..two dots\r\nmiddle . dot\r\n.\r\n"
+              b"a lone dot above\r\n")
+    eight_bit = "Subject: caf\u00e9\r\n\r\nna\u00efve body\r\n".encode()
+    with SmtpTransport(cfg) as transport:
+        transport.send("dots@example.com", dotted)
+        transport.send("utf8@example.com", eight_bit)
+        with pytest.raises(SendFailure) as refused:
+            transport.send("evil@example.com>\r\nRCPT TO:<victim@example.com", b"Subject: x\r\n\r\nx\r\n")
+        assert refused.value.permanent
+        transport.send("after@example.com", dotted)  # the session is still usable
+    got = {r.recipient: r.raw for r in smtp.handler.received}
+    assert list(got) == ["dots@example.com", "utf8@example.com", "after@example.com"]
+    assert got["dots@example.com"] == dotted and got["after@example.com"] == dotted
+    assert got["utf8@example.com"] == eight_bit
+
+
 # -- the sender process killed mid-batch ------------------------------------------------------------------
 
 def _run_cli(settings: Settings, db_url: str, port: int, connections: int = 1) -> subprocess.Popen[bytes]:

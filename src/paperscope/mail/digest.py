@@ -38,6 +38,10 @@ CANDIDATE_FACTOR = 4
 # Saved searches run ahead of composing on this many threads: the database does the work and both
 # SQLite and psycopg release the GIL meanwhile, so two cores rank two queries at once.
 SEARCH_THREADS = 2
+# Saved searches that share a query (and author) but filter to different categories rank the same
+# papers, restricted: the query runs once this deep, unfiltered, and each variant takes its first papers
+# in its categories from that ranking (exactly its own top ones, whenever there are enough).
+SHARED_QUERY_DEPTH = 200
 DAILY_WINDOW_DAYS = 3  # covers a weekend gap; the sent log drops anything already delivered
 WEEKLY_WINDOW_DAYS = 8
 
@@ -158,14 +162,32 @@ class SavedSearchSections:
         return [self._papers[i] for i in ids if i in self._papers]
 
     def prefetch(self, subs: Sequence[Subscription], period: DigestPeriod) -> None:
-        """Run every distinct saved search of `subs` once, on SEARCH_THREADS threads."""
+        """Run every distinct saved search of `subs` once, on SEARCH_THREADS threads; variants of one
+        query that differ only in categories share one deeper run (see SHARED_QUERY_DEPTH)."""
         jobs = list(dict.fromkeys((saved, candidate_depth(sub))
                                   for sub in subs for saved in sub.choice.searches))
         jobs = [(s, d) for s, d in jobs if (s, period.first_day, period.last_day, d) not in self._cache]
+        variants: dict[tuple[str, str | None], list[tuple[SavedSearch, int]]] = {}
+        for saved, depth in jobs:
+            variants.setdefault((saved.query, saved.author), []).append((saved, depth))
+        alone = [job for group in variants.values() if len(group) == 1 for job in group]
+        shared = {key: group for key, group in variants.items() if len(group) > 1}
+        unfiltered = [(SavedSearch(query, (), author), max(SHARED_QUERY_DEPTH, *(d for _, d in group)))
+                      for (query, author), group in shared.items()]
+        for group, base in zip(shared.values(), self._run_all(unfiltered, period), strict=True):
+            for saved, depth in group:
+                wanted = set(saved.categories)
+                picked = [p for p in base if not wanted or not wanted.isdisjoint(p.categories)]
+                if len(picked) >= depth:
+                    self._cache[(saved, period.first_day, period.last_day, depth)] = picked[:depth]
+                else:  # too few in the shared ranking: this variant runs on its own
+                    alone.append((saved, depth))
+        for (saved, depth), papers in zip(alone, self._run_all(alone, period), strict=True):
+            self._cache[(saved, period.first_day, period.last_day, depth)] = papers
+
+    def _run_all(self, jobs: Sequence[tuple[SavedSearch, int]], period: DigestPeriod) -> list[list[Paper]]:
         with ThreadPoolExecutor(max_workers=SEARCH_THREADS) as pool:
-            results = pool.map(lambda job: self._run(job[0], period, job[1]), jobs)
-            for (saved, depth), papers in zip(jobs, results, strict=True):
-                self._cache[(saved, period.first_day, period.last_day, depth)] = papers
+            return list(pool.map(lambda job: self._run(job[0], period, job[1]), jobs))
 
     def sections(self, sub: Subscription, period: DigestPeriod, depth: int) -> list[CandidateSection]:
         found = []
