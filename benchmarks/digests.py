@@ -1,17 +1,15 @@
 """Benchmark: compose and send digests for 10,000 subscribers over the 74.7k-paper snapshot.
 
 The snapshot is ingested into a temporary home (SQLite) by `paperscope ingest jsonl` (not timed; pass
---home to reuse one). 10,000 confirmed weekly subscribers get a seeded mix of trending, 1-2 categories
-and 1-2 saved searches drawn from ~400 distinct queries (with and without category filters). Then,
-timed in this process exactly as `paperscope digest run` does it: compose every due digest into the
-outbox, then deliver the outbox over one SMTP connection to an aiosmtpd server on 127.0.0.1 running in
-its own process (it counts and discards). Timed exactly as `paperscope digest run` works
-(`mail.runner.run_cycle`): distinct saved searches run once up front, digests are composed in batches
-of 500 into the outbox, and --connections SMTP sessions (default 2, like the setting) send them while
-composing continues. Reports total seconds, messages per second (composed and sent, over the total),
-this process's peak RSS and the CPU seconds of both processes (the server's without its start-up) with the
-load average (the wall times
-mean little on a busy machine).
+--home to reuse one). 10,000 confirmed weekly subscribers get a seeded mix of trending, 0-2 categories
+and 0-2 saved searches drawn from 436 distinct ones (109 queries, each with and without a category
+filter). Timed exactly as `paperscope digest run` works (`mail.runner.run_cycle`): saved searches run
+up front, digests are composed in batches of 500 into the outbox, and --connections SMTP sessions
+(default: the smtp_connections setting, 2) send them while composing continues, to an aiosmtpd server
+on 127.0.0.1 in its own process (it counts and discards). Reports total seconds, messages per second
+(composed and sent, over the total), this process's peak RSS, the CPU seconds of both processes (the
+server's without its start-up), bytes and lines per message, and the load average (wall times mean
+little on a busy machine).
 
     .venv/bin/python benchmarks/digests.py [--subscribers 10000] [--home DIR] [--file PATH]
 
