@@ -46,7 +46,7 @@ SELECT_DROPS = (0.0025, 0.005, 0.01, 0.015, 0.02, 0.03)
 REPORT_DROPS = (0.005, 0.01, 0.02, 0.03)
 
 
-def fetch(workdir: Path, cache: Path, mode: str, depth: int) -> None:
+def fetch(workdir: Path, cache: Path, mode: str, depth: int, train_limit: int | None = None) -> None:
     """Cache the corpus's pooled vectors and every train/test query's top `depth` candidates."""
     settings = Settings(home=workdir, database_url="")
     engine = open_database(settings.db_url)
@@ -63,9 +63,9 @@ def fetch(workdir: Path, cache: Path, mode: str, depth: int) -> None:
     np.savez(cache / "corpus.npz", rowids=np.array(rowids), docids=np.array([docs[r] for r in rowids]),
              vectors=np.stack([found[r] for r in rowids]))
     position = {r: i for i, r in enumerate(rowids)}
-    for split in ("train", "test"):
+    for split in ("test", "train"):
         ds = load_beir(SCIFACT, split)
-        qids = list(ds.queries)
+        qids = list(ds.queries)[:train_limit] if split == "train" else list(ds.queries)
         pos = np.full((len(qids), depth), -1, dtype=np.int64)
         scores = np.zeros((len(qids), depth))
         t = time.perf_counter()
@@ -73,6 +73,8 @@ def fetch(workdir: Path, cache: Path, mode: str, depth: int) -> None:
             hits = search_engine.search(ds.queries[qid], mode=mode, k=depth).hits  # type: ignore[arg-type]
             for hi, h in enumerate(hits[:depth]):
                 pos[qi, hi], scores[qi, hi] = position[h.rowid], h.score
+            if (qi + 1) % 100 == 0:
+                print(f"{split}: {qi + 1}/{len(qids)}", file=sys.stderr, flush=True)
         print(f"{split}: {len(qids)} queries searched in {time.perf_counter() - t:.0f}s", file=sys.stderr)
         np.savez(cache / f"candidates-{split}-{mode}-{depth}.npz", qids=np.array(qids), pos=pos,
                  scores=scores)
@@ -83,7 +85,7 @@ def load_runs(cache: Path, split: str, mode: str, depth: int, vectors: np.ndarra
     """(query id, candidate doc ids, scores, corpus positions, candidate cosine matrix) per query."""
     ds = load_beir(SCIFACT, split)
     got = np.load(cache / f"candidates-{split}-{mode}-{depth}.npz")
-    runs = []
+    runs = []  # qrels of queries not fetched (--train-limit) are simply never looked up
     for qid, pos, scores in zip(got["qids"].tolist(), got["pos"], got["scores"], strict=True):
         keep = pos >= 0
         p = pos[keep]
@@ -125,10 +127,12 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=100)
     parser.add_argument("--clusters", type=int, default=100, help="k of the sub-topic k-means")
     parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--train-limit", type=int, default=None,
+                        help="Search only the first N train queries (file order) when fetching.")
     parser.add_argument("--refetch", action="store_true", help="Search again even if candidates are cached.")
     args = parser.parse_args()
-    if args.refetch or not (args.cache / f"candidates-test-{args.mode}-{args.candidates}.npz").is_file():
-        fetch(args.workdir, args.cache, args.mode, args.candidates)
+    if args.refetch or not (args.cache / f"candidates-train-{args.mode}-{args.candidates}.npz").is_file():
+        fetch(args.workdir, args.cache, args.mode, args.candidates, args.train_limit)
     corpus = np.load(args.cache / "corpus.npz")
     vectors, docids = corpus["vectors"].astype(np.float64), corpus["docids"]
     labels = spherical_kmeans(vectors, args.clusters)
