@@ -9,6 +9,8 @@ import typer
 
 from paperscope.cli.common import console, settings_from
 
+HEALTHCHECK_SECONDS = 60
+
 
 def _cores() -> int:
     try:
@@ -47,8 +49,11 @@ def serve(
         os.environ[asgi.CACHE_ENV] = str(cache_seconds)
         if threads > 0:
             os.environ[asgi.THREADS_ENV] = str(threads)
+        # uvicorn kills a worker that is not ready, or does not answer its liveness ping, within 5 s.
+        # Loading the app takes longer than that on a busy 2-core machine (workers were killed at
+        # start-up in a loop, or mid-benchmark, losing their caches), so allow a minute.
         uvicorn.run("paperscope.web.asgi:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level)
+                    workers=workers, log_level=log_level, timeout_worker_healthcheck=HEALTHCHECK_SECONDS)
         return
     from paperscope.web.app import ROUTE_THREADS, create_app
 
