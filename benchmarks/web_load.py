@@ -95,7 +95,7 @@ def paperscope(home: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "paperscope", "--home", str(home), *args]
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
