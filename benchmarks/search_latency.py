@@ -140,7 +140,7 @@ def main() -> None:
     # A lighter hybrid: 50-deep fusion lists, 50 + 50 late candidates (SciFact train: nDCG@10 0.7295 vs
     # 0.7324 for the default 100 / 100).
     light = SearchEngine(engine, settings, encoder=encoder,
-                         config=replace(SearchConfig(), fusion_depth=50, late_candidates=50))
+                         config=replace(SearchConfig(), fusion_depth=50, hybrid_late_candidates=50))
     runs = [(m, se, m) for m in ("bm25", "dense", "late", "hybrid")]
     runs.append(("hybrid, fusion depth 50 / late candidates 50", light, "hybrid"))
     for label, searcher, mode in runs:
