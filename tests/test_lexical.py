@@ -122,3 +122,12 @@ def test_index_lexical_only_makes_bm25_fast_path_available_without_a_model(engin
     assert SearchEngine(engine, settings).search("attention", mode="bm25").hits[0].paper_id == "2507.00001"
     again = CliRunner().invoke(cli_app, args)
     assert again.exit_code == 0 and "added" not in again.output
+
+
+def test_allowed_papers_restrict_the_ranking_without_changing_scores() -> None:
+    idx = index()
+    keys, scores = idx.search("graph", 10, allowed=np.asarray([2, 3, 4]))
+    assert keys.tolist() == [2, 3]
+    all_keys, all_scores = idx.search("graph", 10)
+    assert np.allclose(scores, all_scores[1:])
+    assert idx.search("graph", 10, allowed=np.asarray([], dtype=np.int64))[0].size == 0

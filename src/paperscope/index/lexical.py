@@ -160,8 +160,9 @@ class LexicalIndex:
 
     # -- searching ---------------------------------------------------------------------------------------
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The `k` best (row ids, BM25 scores) for `query`, best first; only papers with a query term."""
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` best (row ids, BM25 scores) for `query`, best first; only papers with a query term
+        and, when `allowed` (row ids) is given, only those papers."""
         ids = [self.vocab[t] for t in self._analyzer.query(query) if t in self.vocab]
         if not ids or k <= 0 or not len(self.keys):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
@@ -170,6 +171,8 @@ class LexicalIndex:
             lo, hi = self.indptr[t], self.indptr[t + 1]
             # A paper appears once in a term's postings, so this fancy-indexed add is exact.
             scores[self.postings[lo:hi]] += self.impact[lo:hi]
+        if allowed is not None:
+            scores[~np.isin(self.keys, allowed)] = 0.0
         matched = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         matched = matched[scores[matched] > 0]
         order = matched[np.lexsort((self.keys[matched], -scores[matched]))]

@@ -22,7 +22,13 @@ from paperscope.search.fusion import reciprocal_rank_fusion
 from paperscope.search.types import MODES, Mode, SearchFilters, SearchHit, SearchResult
 from paperscope.settings import Settings
 from paperscope.store import get_papers_by_rowid
-from paperscope.store.fulltext import TextFilters, filter_rowids, matched_terms, search_fulltext
+from paperscope.store.fulltext import (
+    TextFilters,
+    filter_rowids,
+    matched_terms,
+    rowids_matching,
+    search_fulltext,
+)
 from paperscope.store.indexing import count_papers_after
 from paperscope.store.papers import hidden_among
 
@@ -145,10 +151,12 @@ class SearchEngine:
             hits = search_fulltext(self.engine, query, limit=depth, filters=filters)
             return _Ranked([r for r, _ in hits], [s for _, s in hits])
 
-        def run(n: int) -> _Ranked:
-            keys, scores = lexical.search(query, n)
-            return _Ranked(keys.tolist(), scores.tolist())
-        ranked = self._filtered(run, depth, filters, len(lexical))
+        # Filters become one set of allowed papers up front (a date window or a category is one indexed
+        # query), so a narrow filter never needs rounds of over-fetching.
+        allowed = (np.asarray(rowids_matching(self.engine, filters), dtype=np.int64)
+                   if filters is not None and filters.active else None)
+        keys, scores = lexical.search(query, depth, allowed)
+        ranked = _Ranked(keys.tolist(), scores.tolist())
         if count_papers_after(self.engine, lexical.last_rowid):
             # Papers ingested since the last `paperscope index` are found by the database's full-text
             # index. On SQLite both sides are BM25 (k1 1.2, b 0.75) and merge as they are; PostgreSQL's

@@ -146,6 +146,28 @@ def filter_rowids(engine: sa.Engine, rowids: Sequence[int], filters: TextFilters
     return kept
 
 
+def rowids_matching(engine: sa.Engine, filters: TextFilters) -> list[int]:
+    """Row ids of every paper that passes `filters` (an in-memory index masks its scores with them)."""
+    params: dict[str, Any] = {}
+    rest = TextFilters(date_from=filters.date_from, date_to=filters.date_to, author=filters.author)
+    clauses = _filter_clauses(engine, "p.id", rest, params) or ["1 = 1"]
+    source = "papers p"
+    if filters.categories:
+        # Driven from the category rows (one pass over them) rather than an EXISTS probe per paper.
+        names = []
+        for i, cat in enumerate(filters.categories):
+            params[f"cat{i}"] = cat
+            names.append(f":cat{i}")
+        by_category = f"SELECT DISTINCT paper FROM paper_categories WHERE category IN ({', '.join(names)})"
+        if clauses == ["1 = 1"]:
+            with engine.connect() as conn:
+                return [int(r[0]) for r in conn.execute(sa.text(by_category), params)]
+        source = f"({by_category}) c JOIN papers p ON p.id = c.paper"
+    with engine.connect() as conn:
+        return [int(r[0]) for r in conn.execute(
+            sa.text(f"SELECT p.id FROM {source} WHERE {' AND '.join(clauses)}"), params)]
+
+
 def count_filtered(engine: sa.Engine, filters: TextFilters) -> int:
     """How many papers pass `filters`: lets vector search decide how deep to over-fetch."""
     params: dict[str, Any] = {}
