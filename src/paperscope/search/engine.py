@@ -10,6 +10,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
@@ -33,6 +35,7 @@ from paperscope.store.indexing import count_papers_after
 from paperscope.store.papers import hidden_among
 
 VECTOR_MODES: tuple[Mode, ...] = ("dense", "late", "hybrid")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,27 @@ class _Ranked:
         return _Ranked(self.ids[:n], self.scores[:n])
 
 
+class _Reopened(Generic[T]):
+    """Something opened from files, opened again when `paperscope index` rewrites its marker file."""
+
+    def __init__(self, marker: Path, opener: Callable[[], T | None], lock: threading.Lock) -> None:
+        self._marker, self._opener, self._lock = marker, opener, lock
+        self._value: T | None = None
+        self._mtime: float | None = None
+
+    def get(self) -> T | None:
+        try:
+            mtime = self._marker.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if mtime != self._mtime:
+            with self._lock:
+                if mtime != self._mtime:
+                    self._value = self._opener()
+                    self._mtime = mtime
+        return self._value
+
+
 def _to_text_filters(filters: SearchFilters | None) -> TextFilters | None:
     if filters is None:
         return None
@@ -89,42 +113,24 @@ class SearchEngine:
         self._encoder = encoder
         self.calibration = calibration if calibration is not None else Calibration.bundled()
         self._layout = IndexLayout(settings.index_dir)
-        self._indexes: IndexSet | None = None
-        self._manifest_mtime: float | None = None
-        self._lexical: LexicalIndex | None = None
-        self._lexical_mtime: float | None = None
         # The web app searches from several threads; opening indexes or the model must happen once.
         self._lock = threading.Lock()
+        root = self._layout.root
+        self._indexes = _Reopened(self._layout.manifest, lambda: IndexSet.open(root), self._lock)
+        self._lexical = _Reopened(self._layout.lexical / "meta.json",
+                                  lambda: LexicalIndex.open(self._layout.lexical), self._lock)
 
     # -- resources -------------------------------------------------------------------------------------
 
     @property
     def indexes(self) -> IndexSet | None:
         """The current index set (re-opened when the manifest changed), or None when none exists."""
-        try:
-            mtime = self._layout.manifest.stat().st_mtime
-        except FileNotFoundError:
-            return None
-        if mtime != self._manifest_mtime:
-            with self._lock:
-                if mtime != self._manifest_mtime:
-                    self._indexes = IndexSet.open(self._layout.root)
-                    self._manifest_mtime = mtime
-        return self._indexes
+        return self._indexes.get()
 
     @property
     def lexical(self) -> LexicalIndex | None:
         """The in-memory BM25 index (re-opened when `paperscope index` rewrote it), or None."""
-        try:
-            mtime = (self._layout.lexical / "meta.json").stat().st_mtime
-        except FileNotFoundError:
-            return None
-        if mtime != self._lexical_mtime:
-            with self._lock:
-                if mtime != self._lexical_mtime:
-                    self._lexical = LexicalIndex.open(self._layout.lexical)
-                    self._lexical_mtime = mtime
-        return self._lexical
+        return self._lexical.get()
 
     @property
     def encoder(self) -> Encoder:
