@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html import unescape
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -91,7 +92,6 @@ def test_preview_command_prints_the_next_digest_and_stores_nothing(
 
 
 def test_each_distinct_saved_search_runs_once_per_run(engine: sa.Engine, settings: Settings) -> None:
-    from typing import Any
 
     from paperscope.mail.compose import Composer
     from paperscope.mail.digest import DigestComposer, default_providers
@@ -132,23 +132,30 @@ def _seven_bit_html(raw: bytes) -> bool:
     return part["Content-Transfer-Encoding"] == "7bit"
 
 
-def test_non_ascii_papers_arrive_intact_in_a_7bit_html_part_with_short_lines(
-        engine: sa.Engine, settings: Settings) -> None:
+def _digest_of_one_paper(engine: sa.Engine, settings: Settings, arxiv_id: str, title: str, abstract: str,
+                         authors: tuple[str, ...], address: str) -> Any:
+    """Store one cs.LG paper listed the day before TUESDAY, subscribe `address` to cs.LG, preview."""
     from paperscope.model import Paper
     from paperscope.store import upsert_papers
 
     day = TUESDAY.date() - timedelta(days=1)
-    title = "Schr\u00f6dinger bridges for \u91cf\u5b50 states \u2014 \u2211 of <experts> & more"
-    abstract = ("Caf\u00e9 na\u00efvet\u00e9 \u00b7 " * 80).strip()  # long: shortened, folded, escaped
-    authors = ("Ren\u00e9e \u00c5str\u00f6m", "\u674e\u534e")
-    upsert_papers(engine, [Paper(arxiv_id="2611.09001", version=1, title=title, abstract=abstract,
+    upsert_papers(engine, [Paper(arxiv_id=arxiv_id, version=1, title=title, abstract=abstract,
                                  authors=authors, categories=("cs.LG",), published=day, listed=day,
                                  source="jsonl")])
-    add_subscriptions_bulk(engine, [("eve@example.com", "daily", DigestChoice(categories=("cs.LG",)))])
-    sub = find_subscription(engine, "eve@example.com")
+    add_subscriptions_bulk(engine, [(address, "daily", DigestChoice(categories=("cs.LG",)))])
+    sub = find_subscription(engine, address)
     assert sub is not None
     msg = digest_composer(engine, settings, None).preview(sub, TUESDAY)
     assert msg is not None
+    return msg
+
+
+def test_non_ascii_papers_arrive_intact_in_a_7bit_html_part_with_short_lines(
+        engine: sa.Engine, settings: Settings) -> None:
+    title = "Schr\u00f6dinger bridges for \u91cf\u5b50 states \u2014 \u2211 of <experts> & more"
+    abstract = ("Caf\u00e9 na\u00efvet\u00e9 \u00b7 " * 80).strip()  # long: shortened, folded, escaped
+    authors = ("Ren\u00e9e \u00c5str\u00f6m", "\u674e\u534e")
+    msg = _digest_of_one_paper(engine, settings, "2611.09001", title, abstract, authors, "eve@example.com")
 
     assert msg.raw.isascii() and _seven_bit_html(msg.raw)
     assert max(len(line) for line in msg.raw.split(b"\r\n")) <= 998
@@ -163,19 +170,9 @@ def test_non_ascii_papers_arrive_intact_in_a_7bit_html_part_with_short_lines(
 
 
 def test_html_that_cannot_be_folded_travels_base64(engine: sa.Engine, settings: Settings) -> None:
-    from paperscope.model import Paper
-    from paperscope.store import upsert_papers
-
-    day = TUESDAY.date() - timedelta(days=1)
     word = "Supercalifragilistic" * 60  # 1,200 characters without a space: no line break possible
-    upsert_papers(engine, [Paper(arxiv_id="2611.09002", version=1, title=word, abstract="Short.",
-                                 authors=("A. Author",), categories=("cs.LG",), published=day, listed=day,
-                                 source="jsonl")])
-    add_subscriptions_bulk(engine, [("long@example.com", "daily", DigestChoice(categories=("cs.LG",)))])
-    sub = find_subscription(engine, "long@example.com")
-    assert sub is not None
-    msg = digest_composer(engine, settings, None).preview(sub, TUESDAY)
-    assert msg is not None
+    msg = _digest_of_one_paper(engine, settings, "2611.09002", word, "Short.", ("A. Author",),
+                               "long@example.com")
     assert not _seven_bit_html(msg.raw)
     body = msg.raw.split(b"\r\n\r\n", 1)[1]
     assert max(len(line) for line in body.split(b"\r\n")) <= 76  # base64 lines
@@ -205,7 +202,6 @@ def test_a_digest_frame_fills_in_exactly_what_jinja_renders() -> None:
 
 def test_saved_searches_differing_only_in_categories_share_one_search(
         engine: sa.Engine, settings: Settings) -> None:
-    from typing import Any
 
     from paperscope.mail.digest import SavedSearchSections, due_periods
     from paperscope.search import SearchEngine, SearchResult
