@@ -31,6 +31,7 @@ from paperscope.settings import Settings
 from paperscope.store.mail_outbox import (
     ClaimedMessage,
     claim_due,
+    drop_sent_bodies,
     mark_failed,
     mark_retry,
     mark_sent,
@@ -113,6 +114,12 @@ class Deliverer:
         self._unrecorded: int | None = None  # accepted by the server, `sent` not yet committed
         self._compose_done: threading.Event | None = None
         self._db: sa.Engine | sa.Connection = engine  # one connection for the whole pass (see deliver)
+        self._delivered: list[int] = []  # accepted this batch: their bodies go once they are recorded
+
+    def _drop_bodies(self) -> None:
+        # After `_record_sent`: only rows committed as sent lose their body.
+        drop_sent_bodies(self._db, self._delivered)
+        self._delivered = []
 
     def _record_sent(self) -> None:
         if self._unrecorded is not None:
@@ -149,6 +156,7 @@ class Deliverer:
                 self._deliver_batches(claim, limit, report, on_progress)
             finally:
                 self._record_sent()  # whatever stopped us, do not leave an accepted message unrecorded
+                self._drop_bodies()
                 self._db = self.engine
         return report
 
@@ -182,10 +190,12 @@ class Deliverer:
                         return
                 else:
                     self._unrecorded = msg.id
+                    self._delivered.append(msg.id)
                     report.sent += 1
                 if on_progress is not None and handled % 50 == 0:
                     on_progress(report)
             self._record_sent()
+            self._drop_bodies()
 
     def _marker(self, outbox_id: int) -> Callable[[], None]:
         def mark() -> None:

@@ -90,7 +90,6 @@ mail_outbox = sa.Table(
     sa.Column("digest_key", sa.String(32), nullable=False),
     sa.Column("recipient", sa.String(320), nullable=False),
     sa.Column("message_id", sa.String(255), nullable=False),
-    sa.Column("raw", sa.LargeBinary, nullable=False),
     # queued | sending | transmitting | sent | failed | uncertain
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
@@ -104,6 +103,17 @@ mail_outbox = sa.Table(
 )
 sa.Index("ix_mail_outbox_due", mail_outbox.c.status, mail_outbox.c.next_attempt_at)
 sa.Index("ix_mail_outbox_claim", mail_outbox.c.claim)
+
+# The message itself (0007), apart from its outbox row: the row's status changes three times per message
+# (claimed, transmitting, sent), and with a 25 KB body inside it every change rewrote the whole body.
+# A body is deleted once its message is sent; failed and uncertain ones keep theirs for inspection.
+mail_outbox_bodies = sa.Table(
+    "mail_outbox_bodies",
+    metadata,
+    sa.Column("outbox", sa.Integer, sa.ForeignKey("mail_outbox.id", ondelete="CASCADE"), primary_key=True,
+              autoincrement=False),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+)
 
 # Every paper a subscriber has been sent (or has queued): no paper reaches a subscriber twice.
 mail_sent_papers = sa.Table(
