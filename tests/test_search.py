@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -88,6 +89,17 @@ def test_vector_modes_match_meaning_not_just_words(indexed: SearchEngine) -> Non
     for mode in ("dense", "late", "hybrid"):
         top = indexed.search(query, mode=mode, k=1).hits[0]
         assert titles(indexed, [top.rowid]) == ["Autonomous driving motion planning"], mode
+
+
+def test_one_thread_and_parallel_search_rank_identically(indexed: SearchEngine) -> None:
+    serial = SearchEngine(indexed.engine, indexed.settings, encoder=indexed.encoder,
+                          config=replace(indexed.config, threads=1))
+    parallel = SearchEngine(indexed.engine, indexed.settings, encoder=indexed.encoder,
+                            config=replace(indexed.config, threads=2))
+    for mode in MODES:
+        one = serial.search("neural networks for language", mode=mode, k=20)
+        two = parallel.search("neural networks for language", mode=mode, k=20)
+        assert one.hits == two.hits and one.total == two.total, mode
 
 
 def test_hybrid_carries_component_scores_and_matched_terms(indexed: SearchEngine) -> None:

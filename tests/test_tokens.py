@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,20 @@ def test_maxsim_close_to_uncompressed_and_same_ranking(tmp_path: Path) -> None:
     by_hand = float((store.project_query(query) @ store.get(7).T).max(axis=1).sum())
     assert by_hand == pytest.approx(float(approx[7]), rel=1e-4)
     assert store.get(7).shape == (len(doc_tokens(7)), 32)
+
+
+def test_maxsim_split_across_threads_scores_exactly_as_one_thread(tmp_path: Path) -> None:
+    store = fitted_store(tmp_path / "tok")
+    keys = np.arange(600)
+    store.add(keys, [doc_tokens(int(k)) for k in keys])
+    query = doc_tokens(11)[:5]
+    # Candidates in an arbitrary order, with unknown keys mixed in (they must stay -inf).
+    asked = np.concatenate([np.random.default_rng(3).permutation(keys), [10_000, 10_001]])
+    alone = store.maxsim(query, asked)
+    with ThreadPoolExecutor(3) as pool:
+        split = store.maxsim(query, asked, pool, 3)
+    assert np.array_equal(alone, split)
+    assert np.isneginf(split[-2:]).all() and np.isfinite(split[:-2]).all()
 
 
 def test_compression_and_edge_cases(tmp_path: Path) -> None:

@@ -18,8 +18,10 @@ A kill during ``add`` leaves offsets.npz pointing at fully written rows only; ro
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,6 +30,8 @@ import numpy as np
 _META, _CODEC, _DATA, _OFFSETS = "meta.json", "codec.npz", "tokens.i8", "offsets.npz"
 # Candidate rows scored per matrix product in maxsim; bounds memory for large candidate sets.
 _ROWS_PER_BLOCK = 65536
+# Below this many candidate rows a second thread costs more than it saves.
+_MIN_PARALLEL_ROWS = 4096
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -254,11 +258,13 @@ class TokenStore:
         assert self._scale is not None
         return self._data()[start : start + count].astype(np.float32) * self._scale
 
-    def maxsim(self, query_tokens: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    def maxsim(self, query_tokens: np.ndarray, keys: np.ndarray, executor: Executor | None = None,
+               workers: int = 1) -> np.ndarray:
         """Chamfer similarity ``sum_q max_d <q, d>`` of the query with each paper in ``keys``.
 
         Query tokens are in the original dimension. Papers not in the store score -inf; papers without
-        tokens score 0.
+        tokens score 0. With an `executor` the candidates are cut into `workers` blocks scored in
+        parallel (numpy releases the GIL in the gather and the matrix product).
         """
         keys = np.asarray(keys, dtype=np.int64).reshape(-1)
         scores = np.full(len(keys), -np.inf, dtype=np.float32)
@@ -268,22 +274,31 @@ class TokenStore:
         # Fold the int8 step sizes into the query so stored codes are used as they are.
         query = self.project_query(query_tokens) * self._scale
         data = self._data()
-        block: list[tuple[int, int, int]] = []  # (position in keys, first row, row count)
-        block_rows = 0
-        for pos, key in enumerate(keys.tolist()):
-            span = self._spans.get(key)
-            if span is None:
-                continue
-            if span[1] == 0:
+        spans = [(pos, *span) for pos, span in enumerate(map(self._spans.get, keys.tolist()))
+                 if span is not None]
+        for pos, _, count in spans:
+            if count == 0:
                 scores[pos] = 0.0
-                continue
-            if block and block_rows + span[1] > _ROWS_PER_BLOCK:
-                self._score_block(query, data, block, scores)
-                block, block_rows = [], 0
-            block.append((pos, *span))
-            block_rows += span[1]
-        if block:
-            self._score_block(query, data, block, scores)
+        spans = [s for s in spans if s[2]]
+        total = sum(count for _, _, count in spans)
+        parallel = executor is not None and workers > 1 and total >= _MIN_PARALLEL_ROWS
+        limit = min(_ROWS_PER_BLOCK, math.ceil(total / workers)) if parallel else _ROWS_PER_BLOCK
+        blocks: list[list[tuple[int, int, int]]] = [[]]
+        block_rows = 0
+        for span in spans:
+            if blocks[-1] and block_rows + span[2] > limit:
+                blocks.append([])
+                block_rows = 0
+            blocks[-1].append(span)
+            block_rows += span[2]
+        blocks = [b for b in blocks if b]
+        if parallel and executor is not None and len(blocks) > 1:
+            # Blocks write disjoint positions of `scores`.
+            for done in [executor.submit(self._score_block, query, data, b, scores) for b in blocks]:
+                done.result()
+        else:
+            for b in blocks:
+                self._score_block(query, data, b, scores)
         return scores
 
     @staticmethod

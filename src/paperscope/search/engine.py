@@ -6,9 +6,11 @@ one); it notices when `paperscope index` has published new papers and re-opens t
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -61,6 +63,8 @@ class SearchConfig:
     ef: int | None = 256
     # Largest result depth any mode returns (bounds `total` and paging).
     max_depth: int = 1000
+    # Threads one query may use (None: one per core; 1: everything on the caller's thread).
+    threads: int | None = None
 
 
 @dataclass
@@ -119,6 +123,10 @@ class SearchEngine:
         self._indexes = _Reopened(self._layout.manifest, lambda: IndexSet.open(root), self._lock)
         self._lexical = _Reopened(self._layout.lexical / "meta.json",
                                   lambda: LexicalIndex.open(self._layout.lexical), self._lock)
+        # One query uses every core: hybrid's BM25 runs beside the vector searches, and the exact
+        # MaxSim re-rank is split into one block per core (numpy releases the GIL for both).
+        self._workers = max(1, self.config.threads or os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- resources -------------------------------------------------------------------------------------
 
@@ -131,6 +139,17 @@ class SearchEngine:
     def lexical(self) -> LexicalIndex | None:
         """The in-memory BM25 index (re-opened when `paperscope index` rewrote it), or None."""
         return self._lexical.get()
+
+    @property
+    def pool(self) -> Executor | None:
+        """Threads one query's independent parts run on (None on a single core)."""
+        if self._workers < 2:
+            return None
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="paperscope-search")
+        return self._pool
 
     @property
     def encoder(self) -> Encoder:
@@ -173,6 +192,11 @@ class SearchEngine:
             merged = sorted([*zip(ranked.ids, ranked.scores, strict=True), *tail], key=lambda h: -h[1])
             ranked = _Ranked([i for i, _ in merged[:depth]], [s for _, s in merged[:depth]])
         return ranked
+
+    def _timed_bm25(self, query: str, depth: int, filters: TextFilters | None) -> tuple[_Ranked, float]:
+        t = time.perf_counter()
+        ranked = self._bm25(query, depth, filters)
+        return ranked, (time.perf_counter() - t) * 1000
 
     def _filtered(self, search: Callable[[int], _Ranked], depth: int, filters: TextFilters | None,
                   size: int) -> _Ranked:
@@ -218,15 +242,17 @@ class SearchEngine:
             # and finds most of the rest, so both candidate sets go to the exact re-rank.
             pooled = self._dense(q, idx, n, filters, memo).ids
             candidates = list(dict.fromkeys(candidates + pooled))
-        return self.rerank_maxsim(q, idx, candidates, depth)
+        return self.rerank_maxsim(q, idx, candidates, depth, self.pool, self._workers)
 
     @staticmethod
-    def rerank_maxsim(q: Encoded, idx: IndexSet, ids: list[int], depth: int) -> _Ranked:
-        """Exact MaxSim of the query against each candidate's stored tokens, best first."""
+    def rerank_maxsim(q: Encoded, idx: IndexSet, ids: list[int], depth: int,
+                      executor: Executor | None = None, workers: int = 1) -> _Ranked:
+        """Exact MaxSim of the query against each candidate's stored tokens, best first (scored in
+        `workers` parallel blocks when an executor is given)."""
         if not ids:
             return _Ranked([], [])
         keys = np.asarray(ids, dtype=np.int64)
-        scores = idx.tokens.maxsim(q.tokens, keys)
+        scores = idx.tokens.maxsim(q.tokens, keys, executor, workers)
         order = np.argsort(-scores, kind="stable")[:depth]
         return _Ranked(keys[order].tolist(), scores[order].tolist())
 
@@ -256,12 +282,16 @@ class SearchEngine:
         lists: dict[str, _Ranked] = {}
         pooled_memo: dict[int, _Ranked] = {}
         depth = max(need, self.config.fusion_depth) if used == "hybrid" else max(need, 1)
+        bm25_future: Future[tuple[_Ranked, float]] | None = None
         for name in ("bm25", "dense", "late"):
             if used not in (name, "hybrid"):
                 continue
             if used == "hybrid" and self.config.weights.get(name, 0.0) <= 0:
                 continue
             t = time.perf_counter()
+            if name == "bm25" and used == "hybrid" and q is not None and self.pool is not None:
+                bm25_future = self.pool.submit(self._timed_bm25, query, depth, text_filters)
+                continue
             if name == "bm25":
                 lists[name] = self._bm25(query, depth, text_filters)
             elif q is not None and idx is not None and name == "dense":
@@ -270,6 +300,9 @@ class SearchEngine:
                 candidates = self.config.hybrid_late_candidates if used == "hybrid" else None
                 lists[name] = self._late(q, idx, depth, text_filters, pooled_memo, candidates)
             timings[name] = (time.perf_counter() - t) * 1000
+        if bm25_future is not None:
+            lists["bm25"], timings["bm25"] = bm25_future.result()
+            lists = {name: lists[name] for name in ("bm25", "dense", "late") if name in lists}
         if threshold is not None and "dense" not in lists and q is not None and idx is not None:
             # The threshold is calibrated on pooled-vector cosine: fetch it for late mode too.
             lists["dense"] = self._dense(q, idx, max(depth, self.config.fusion_depth), text_filters)

@@ -179,7 +179,7 @@ def count_filtered(engine: sa.Engine, filters: TextFilters) -> int:
 
 def matched_terms(query: str, texts: Sequence[str]) -> tuple[str, ...]:
     """Query terms that occur (as a word prefix, so 'network' finds 'networks') in any of `texts`."""
-    words = sorted({w.lower() for text in texts for w in _WORD.findall(text)})
+    words = sorted({w for text in texts for w in _WORD.findall(text.lower())})
     found = []
     for term in query_terms(query):
         stem = term[:max(4, len(term) - 2)] if len(term) > 4 else term

@@ -311,9 +311,11 @@ def hidden_among(engine: sa.Engine, rowids: Sequence[int]) -> set[int]:
     found: set[int] = set()
     with engine.connect() as conn:
         for i in range(0, len(rowids), 900):
-            chunk = list(rowids[i:i + 900])
-            q = sa.select(papers.c.id).where(papers.c.id.in_(chunk), papers.c.hidden.is_(True))
-            found.update(conn.execute(q).scalars())
+            # Inlined integers: search asks this for a few hundred ids on every query, and binding an
+            # expanding IN list cost more than the lookup itself (~3 ms for 250 ids).
+            ids = ",".join(str(int(r)) for r in rowids[i:i + 900])
+            query = sa.text(f"SELECT id FROM papers WHERE hidden AND id IN ({ids})")
+            found.update(conn.execute(query).scalars())
     return found
 
 
