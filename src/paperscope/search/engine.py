@@ -315,23 +315,28 @@ class SearchEngine:
         else:
             ranked = lists.get(used, _Ranked([], []))
         components = {name: dict(zip(r.ids, r.scores, strict=True)) for name, r in lists.items()}
-        hits = [SearchHit(rowid=i, paper_id="", score=s,
-                          components={n: c[i] for n, c in components.items() if i in c})
-                for i, s in zip(ranked.ids, ranked.scores, strict=True)]
+
+        def hit(i: int, s: float) -> SearchHit:
+            return SearchHit(rowid=i, paper_id="", score=s,
+                             components={n: c[i] for n, c in components.items() if i in c})
+
         no_good_answer = False
-        if threshold is not None and hits:
+        if threshold is not None and ranked.ids:
+            hits = [hit(i, s) for i, s in zip(ranked.ids, ranked.scores, strict=True)]
             kept = self.calibration.apply(hits, used, threshold, components)
             if kept is None:
                 notes.append(f"no relevance threshold is calibrated for {used} mode; threshold ignored")
             else:
                 no_good_answer = not kept
                 hits = kept
+            ranked = _Ranked([h.rowid for h in hits], [h.score for h in hits])
         # Papers a moderator hid leave search as they leave every listing (one indexed query).
-        hidden = hidden_among(self.engine, [h.rowid for h in hits])
-        if hidden:
-            hits = [h for h in hits if h.rowid not in hidden]
-        total = len(hits)
-        page = self._attach_papers(query, hits[offset:offset + k])
+        hidden = hidden_among(self.engine, ranked.ids)
+        kept_ids = [(i, s) for i, s in zip(ranked.ids, ranked.scores, strict=True) if i not in hidden]
+        # Only the page returned becomes SearchHit objects (a fused list holds a few hundred ids).
+        hits = [hit(i, s) for i, s in kept_ids[offset:offset + k]]
+        total = len(kept_ids)
+        page = self._attach_papers(query, hits)
         timings["total"] = (time.perf_counter() - t0) * 1000
         return SearchResult(query=query, mode=used, hits=page, offset=offset, total=total,
                             no_good_answer=no_good_answer, timings_ms=timings, notes=notes)
