@@ -151,14 +151,14 @@ def test_a_page_one_worker_rendered_is_reused_by_the_other_until_the_store_chang
         workers: tuple[FastAPI, FastAPI], monkeypatch: pytest.MonkeyPatch) -> None:
     from paperscope.web.routes import papers as paper_routes
 
-    reads: list[str] = []
-    real_get_paper = paper_routes.get_paper
+    reads: list[str] = []  # one per rendering of a paper page
+    real_read = paper_routes.paper_page_row
 
-    def counting_get_paper(engine: object, key: str) -> object:
+    def counting_read(engine: object, key: str) -> object:
         reads.append(key)
-        return real_get_paper(engine, key)  # type: ignore[arg-type]
+        return real_read(engine, key)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(paper_routes, "get_paper", counting_get_paper)
+    monkeypatch.setattr(paper_routes, "paper_page_row", counting_read)
     one, two = workers
     if one.state.response_cache.shared is None:
         pytest.skip("no /dev/shm: pages are not shared between workers here")

@@ -7,6 +7,7 @@ returns whole pages in one statement, so a feed page costs two queries whatever 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 
 from paperscope.model import Paper
 from paperscope.store.papers import row_to_paper
-from paperscope.store.schema import paper_categories, papers
+from paperscope.store.schema import comments, paper_categories, paper_submissions, papers
 
 ListingOrder = Literal["upvotes", "newest"]
 
@@ -182,3 +183,34 @@ def papers_by_ids(engine: sa.Engine, paper_ids: Sequence[str]) -> dict[str, Pape
             for row in conn.execute(stmt).mappings():
                 found[row["paper_id"]] = row_to_paper(row)
     return found
+
+
+@dataclass(frozen=True)
+class PaperPage:
+    """A paper with what its page needs beyond the row: whether it has comments or submissions."""
+
+    paper: Paper
+    hidden: bool
+    has_comments: bool
+    has_submissions: bool
+
+
+# Built once: the paper page is the most requested uncached page, and building the statement costs
+# as much as running it.
+_PAPER_PAGE = sa.select(
+    papers,
+    sa.exists().where(comments.c.paper == papers.c.id, comments.c.removed_at.is_(None))
+    .label("has_comments"),
+    sa.exists().where(paper_submissions.c.paper == papers.c.id).label("has_submissions"),
+).where(papers.c.paper_id == sa.bindparam("key"))
+
+
+def paper_page(engine: sa.Engine, paper_id: str) -> PaperPage | None:
+    """The paper with this stable id and whether it has comments / submissions, in one query (both
+    probe an index), so a page only asks for those when there are some. None when unknown."""
+    with engine.connect() as conn:
+        row = conn.execute(_PAPER_PAGE, {"key": paper_id}).mappings().first()
+    if row is None:
+        return None
+    return PaperPage(row_to_paper(row), bool(row["hidden"]), bool(row["has_comments"]),
+                     bool(row["has_submissions"]))

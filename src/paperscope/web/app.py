@@ -11,7 +11,6 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperscope.settings import Settings
@@ -19,7 +18,7 @@ from paperscope.store import open_database
 from paperscope.store.version import StoreVersion
 from paperscope.web.cache import ResponseCache, ResponseCacheMiddleware
 from paperscope.web.community_view import install_community
-from paperscope.web.rendering import STATIC_DIR, TEMPLATES_DIR, JsonResponse, install_filters, render
+from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, render
 from paperscope.web.routes import accounts, atom, community, feed, hf_api, meta, papers, search, subscriptions
 from paperscope.web.security import install_security
 from paperscope.web.shared_cache import shared_pages_for
@@ -111,8 +110,7 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     app.state.settings = settings
     app.state.route_threads = route_threads
     app.state.engine = open_database(settings.db_url)
-    app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-    install_filters(app.state.templates)
+    app.state.templates = make_templates()
     app.state.search_engine = _open_search(app.state.engine, settings)
     app.state.similar_papers = None  # filled by the similar-papers feature when it is installed
     app.state.store_version = StoreVersion(app.state.engine)

@@ -16,6 +16,7 @@ from paperscope.model import Paper
 from paperscope.store import comments as comment_store
 from paperscope.store import votes as vote_store
 from paperscope.store.comments import Comment
+from paperscope.store.listings import PaperPage
 from paperscope.store.users import User
 from paperscope.web import security
 from paperscope.web.rendering import state
@@ -47,24 +48,28 @@ def comment_json(request: Request, comment: Comment, user: User | None) -> dict[
             "can_remove": bool(user and user.is_moderator)}
 
 
-def paper_extras(request: Request, paper: Paper) -> dict[str, Any]:
+def paper_extras(request: Request, paper: Paper, page: PaperPage | None = None) -> dict[str, Any]:
     """The community part of a paper page: comments, submitter, the viewer's vote. 404 when hidden
-    (moderators still see hidden papers, marked as such)."""
+    (moderators still see hidden papers, marked as such).
+
+    With `page` (the paper as `store.listings.paper_page` read it) the hidden flag comes from there and
+    comments and submissions are only queried when it says there are some — most papers have none.
+    """
     engine = state(request).engine
     user = security.viewer(request)
     rowid = paper.rowid or 0
-    hidden = vote_store.is_hidden(engine, rowid)
+    hidden = page.hidden if page is not None else vote_store.is_hidden(engine, rowid)
     if hidden and not (user and user.is_moderator):
         raise HTTPException(status_code=404, detail="this paper has been hidden by the moderators")
-    comments = [comment_json(request, c, user) for c in comment_store.paper_comments(engine, rowid)]
+    comments = ([comment_json(request, c, user) for c in comment_store.paper_comments(engine, rowid)]
+                if page is None or page.has_comments else [])
+    submissions = vote_store.submissions_of(engine, rowid) if page is None or page.has_submissions else []
     data: dict[str, Any] = {"discussion": comments, "hidden": hidden,
                             "submissions": [{"day": s.day.isoformat(), "by": s.username}
-                                            for s in vote_store.submissions_of(engine, rowid)]}
+                                            for s in submissions]}
     if user is not None:
         data["upvoted_by_you"] = rowid in vote_store.voted_papers(engine, user.id, [rowid])
     return data
-
-
 
 
 def hf_items(engine: Any, papers: list[Paper]) -> list[dict[str, Any]]:

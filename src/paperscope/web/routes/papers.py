@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from paperscope.model import Paper, parse_arxiv_id
 from paperscope.store import get_paper
+from paperscope.store.listings import paper_page as paper_page_row
 from paperscope.web.community_view import paper_extras
 from paperscope.web.params import Format
 from paperscope.web.rendering import page_or_json, render, state
@@ -22,16 +23,22 @@ router = APIRouter(tags=["pages"])
 SimilarPapers = Callable[[Any, Paper, int], list[Paper]]
 
 
-def find_paper(request: Request, paper_id: str) -> Paper:
-    """The paper for an id as users write it (arXiv id with or without version, abs/pdf URL, doi:...)."""
-    engine = state(request).engine
+def paper_key(paper_id: str) -> str:
+    """The stored key for an id as users write it (arXiv id with or without version, abs/pdf URL,
+    doi:...); 404 when it cannot be one."""
     key = paper_id.strip()
     try:
-        key = parse_arxiv_id(key)[0]
+        return parse_arxiv_id(key)[0]
     except ValueError:
         if not key.startswith(("doi:", "t:")):
             raise HTTPException(status_code=404, detail=f"not a paper id: {paper_id!r}") from None
-    paper = get_paper(engine, key)
+    return key
+
+
+def find_paper(request: Request, paper_id: str) -> Paper:
+    """The paper for an id as users write it, or 404."""
+    key = paper_key(paper_id)
+    paper = get_paper(state(request).engine, key)
     if paper is None:
         raise HTTPException(status_code=404, detail=f"no paper {key!r} in this library")
     return paper
@@ -60,10 +67,14 @@ def paper_page(request: Request, paper_id: Annotated[str, Path(max_length=200)],
     Similar papers (when that feature is installed) load separately — `similar_url` — so finding them
     never delays the page itself.
     """
-    paper = find_paper(request, paper_id)
+    key = paper_key(paper_id)
+    page = paper_page_row(state(request).engine, key)  # one query for the row and the community flags
+    if page is None:
+        raise HTTPException(status_code=404, detail=f"no paper {key!r} in this library")
+    paper = page.paper
     has_similar = _similar_provider(request) is not None
     data = {**paper_json(paper),
             "similar_url": f"/api/papers/{paper.paper_id}/similar" if has_similar else None,
             "similar_fragment": f"/papers/{paper.paper_id}/similar" if has_similar else None,
-            **paper_extras(request, paper)}
+            **paper_extras(request, paper, page)}
     return page_or_json(request, "paper.html", data, {"title": paper.title})
