@@ -31,8 +31,8 @@ class OaiCheckpoint:
     """Where a harvest of one set stands; stored as JSON between runs.
 
     `token` is the resumption token of the next page (None once the list is complete);
-    `datestamp` the newest record datestamp stored so far, from which an incremental run (or a
-    restart after an expired token) continues.
+    `datestamp` the newest record datestamp stored so far, from which the next incremental run
+    continues once this one is complete (an expired token restarts the same range instead).
     """
 
     set_spec: str
@@ -204,7 +204,7 @@ class OaiHarvester:
         self.client = client
         self.base_url = base_url
         self.start = start
-        self.restarts = 0  # how often an expired token made us restart from the datestamp
+        self.restarts = 0  # how often an expired token made us restart the range
 
     def _params(self, cp: OaiCheckpoint) -> dict[str, str]:
         if cp.token:
@@ -235,10 +235,12 @@ class OaiHarvester:
             except OaiError as exc:
                 if exc.code != "badResumptionToken" or not cp.token or self.restarts >= 3:
                     raise
-                # The token expired (arXiv keeps them for a limited time): ask again for everything
-                # since the newest datestamp already stored, not for the whole range.
+                # The token expired (arXiv keeps them for a limited time): ask again for the whole
+                # range. OAI-PMH does not promise lists in datestamp order, so restarting from the
+                # newest datestamp stored could skip older records of pages not yet seen; re-reading
+                # stored ones costs requests, never duplicates (upserts).
                 self.restarts += 1
-                cp = replace(cp, token=None, from_date=cp.datestamp or cp.from_date)
+                cp = replace(cp, token=None)
                 continue
             stamps = [s for s in (cp.datestamp, page.max_datestamp) if s]
             next_cp = replace(cp, token=page.token, datestamp=max(stamps) if stamps else None,
