@@ -9,22 +9,28 @@ by what they were asked, so a saved search shared by a thousand subscribers runs
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import sqlalchemy as sa
 
+from paperscope.index.lexical import LexicalIndex
 from paperscope.mail.compose import Composed, Composer, DigestSection
 from paperscope.mail.tokens import MailTokens, SubscriberRef
 from paperscope.model import Paper
 from paperscope.search import SearchEngine, SearchFilters
 from paperscope.search.types import Mode
 from paperscope.store import get_papers_by_rowid
+from paperscope.store.fulltext import TextFilters, rowids_matching
+from paperscope.store.indexing import count_papers_after
 from paperscope.store.listings import latest_listing_day, listed_papers
 from paperscope.store.mail_outbox import NewMessage, composed_for, enqueue
+from paperscope.store.papers import hidden_among
 from paperscope.store.subscriptions import (
     Frequency,
     SavedSearch,
@@ -141,7 +147,13 @@ class CategorySections:
 
 class SavedSearchSections:
     """One section per saved search, run over the period's new papers (bm25 unless told otherwise:
-    it needs no encoder and ranks thousands of distinct queries quickly)."""
+    it needs no encoder and ranks thousands of distinct queries quickly).
+
+    When the search engine's in-memory BM25 index covers every paper, a bm25 saved search goes to it
+    directly, restricted to the period's papers (one set of row ids per distinct filter, read once per
+    run): the same ranking bm25 mode gives, without what a full search adds per query (reading the
+    window from the database, loading the hits and their matched words), about 2 ms instead of 10-50.
+    """
 
     def __init__(self, engine: sa.Engine, search_engine: SearchEngine, mode: Mode = "bm25") -> None:
         self.engine = engine
@@ -149,12 +161,45 @@ class SavedSearchSections:
         self.mode = mode
         self._cache: dict[tuple[SavedSearch, date, date, int], list[Paper]] = {}
         self._papers: dict[int, Paper] = {}
+        self._allowed: dict[tuple[tuple[str, ...], str | None, date, date], np.ndarray] = {}
+        self._direct: tuple[LexicalIndex | None] | None = None  # decided once per run (see _lexical)
+        self._lock = threading.Lock()  # prefetch searches on several threads
 
-    def _run(self, saved: SavedSearch, period: DigestPeriod, depth: int) -> list[Paper]:
+    def _lexical(self) -> LexicalIndex | None:
+        """The BM25 index to search directly, or None: not bm25 mode, no index, or papers newer than
+        the index (bm25 mode finds those in the database's full-text index: the engine merges them)."""
+        with self._lock:
+            if self._direct is None:
+                index = self.search_engine.lexical if self.mode == "bm25" else None
+                usable = index is not None and len(index) > 0 and not count_papers_after(self.engine,
+                                                                                          index.last_rowid)
+                self._direct = (index if usable else None,)
+            return self._direct[0]
+
+    def _window(self, saved: SavedSearch, period: DigestPeriod) -> np.ndarray:
+        """Row ids of the period's visible papers that pass `saved`'s filters (read once per filter)."""
+        key = (saved.categories, saved.author, period.first_day, period.last_day)
+        with self._lock:
+            if key not in self._allowed:
+                ids = rowids_matching(self.engine, TextFilters(categories=saved.categories,
+                                                               date_from=period.first_day,
+                                                               date_to=period.last_day, author=saved.author))
+                hidden = hidden_among(self.engine, ids)
+                self._allowed[key] = np.asarray([i for i in ids if i not in hidden], dtype=np.int64)
+            return self._allowed[key]
+
+    def _ranked(self, saved: SavedSearch, period: DigestPeriod, depth: int) -> list[int]:
+        """Row ids of `saved`'s best `depth` papers of the period."""
+        index = self._lexical()
+        if index is not None:
+            return index.search(saved.query, depth, self._window(saved, period))[0].tolist()
         filters = SearchFilters(categories=saved.categories, date_from=period.first_day,
                                 date_to=period.last_day, author=saved.author)
         result = self.search_engine.search(saved.query, mode=self.mode, k=depth, filters=filters)
-        ids = [h.rowid for h in result.hits]
+        return [h.rowid for h in result.hits]
+
+    def _run(self, saved: SavedSearch, period: DigestPeriod, depth: int) -> list[Paper]:
+        ids = self._ranked(saved, period, depth)
         missing = [i for i in ids if i not in self._papers]
         for paper in get_papers_by_rowid(self.engine, missing):
             if paper.rowid is not None:
