@@ -6,27 +6,27 @@ import email
 import email.policy
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import sqlalchemy as sa
 import typer
 
 from paperscope.cli.common import Reporter, console, friendly_errors, open_store, out, settings_from
-from paperscope.feed.trending import trending_papers
-from paperscope.mail.digest import TrendingFetch
-from paperscope.mail.outbox import SenderBusy
-from paperscope.mail.runner import digest_composer, run_cycle, write_dry_run
-from paperscope.mail.subscribe import normalize_address
-from paperscope.model import Paper
-from paperscope.store.mail_outbox import outbox_counts
-from paperscope.store.papers import utcnow
-from paperscope.store.subscriptions import find_subscription
+
+# The mail stack pulls in search (numpy, onnxruntime, usearch): imported by the commands that use it, so
+# every other `paperscope` command starts without it (and `ingest` forks a smaller parser process).
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from paperscope.mail.digest import TrendingFetch
 
 app = typer.Typer(no_args_is_help=True, help="Email digests: compose, send, preview.")
 
 
 def trending_fetch(engine: sa.Engine) -> TrendingFetch:
     """The feed's trending ranking, restricted to a digest's listing days."""
+    from paperscope.feed.trending import trending_papers
+    from paperscope.model import Paper
+
     def fetch(first: date, last: date, limit: int) -> list[Paper]:
         return [t.paper for t in trending_papers(engine, limit=limit, period=(first, last))[0]]
     return fetch
@@ -47,6 +47,10 @@ def run(
     per subscriber and each stored message is sent at most once. Exit code 1 when the SMTP server
     could not be reached (messages stay queued), 3 when another run is active.
     """
+    from paperscope.mail.outbox import SenderBusy
+    from paperscope.mail.runner import digest_composer, run_cycle, write_dry_run
+    from paperscope.store.papers import utcnow
+
     settings = settings_from(ctx)
     engine = open_store(settings)
     now = utcnow()
@@ -84,6 +88,11 @@ def preview(
     raw: Annotated[bool, typer.Option("--raw", help="Print the whole MIME message.")] = False,
 ) -> None:
     """Show the digest this subscriber would get next (nothing is stored or sent)."""
+    from paperscope.mail.runner import digest_composer
+    from paperscope.mail.subscribe import normalize_address
+    from paperscope.store.papers import utcnow
+    from paperscope.store.subscriptions import find_subscription
+
     settings = settings_from(ctx)
     engine = open_store(settings)
     with friendly_errors():
@@ -110,6 +119,8 @@ def preview(
 @app.command("status")
 def status(ctx: typer.Context) -> None:
     """Outbox messages by state (queued, sent, failed, uncertain...)."""
+    from paperscope.store.mail_outbox import outbox_counts
+
     counts = outbox_counts(open_store(settings_from(ctx)))
     for state in ("queued", "sending", "transmitting", "sent", "failed", "uncertain"):
         out.print(f"{state} {counts.get(state, 0)}", highlight=False)

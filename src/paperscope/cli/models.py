@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
 from paperscope.cli.common import console, out, settings_from
-from paperscope.embed import ModelError, OnnxEncoder, load_encoder
+
+if TYPE_CHECKING:  # onnxruntime and numpy load only for the model commands
+    from paperscope.embed import OnnxEncoder
 
 app = typer.Typer(no_args_is_help=True, help="The text encoder (bundled MiniLM or PAPERSCOPE_MODEL).")
 
 
 def _load(ctx: typer.Context) -> OnnxEncoder:
+    from paperscope.embed import ModelError, load_encoder
+
     try:
         return load_encoder(settings_from(ctx))
     except ModelError as exc:

@@ -7,19 +7,24 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 from rich.table import Table
 
 from paperscope.cli.common import Reporter, console, friendly_errors, open_store, out, settings_from
-from paperscope.search.types import MODES, Mode, SearchFilters
+
+# paperscope.search loads numpy, onnxruntime and usearch: only the commands that search import it.
+if TYPE_CHECKING:
+    from paperscope.search.types import Mode
 
 eval_app = typer.Typer(no_args_is_help=True, help="Measure search quality.")
 
 
 def _mode(value: str) -> Mode:
+    from paperscope.search.types import MODES
+
     if value not in MODES:
         raise typer.BadParameter(f"choose one of {', '.join(MODES)}")
     return value
@@ -87,6 +92,7 @@ def search_command(
     """Search the papers in the store."""
     from paperscope.search import SearchEngine
     from paperscope.search.dpp import search_diverse
+    from paperscope.search.types import SearchFilters
     from paperscope.store import get_papers_by_rowid
 
     settings = settings_from(ctx)
@@ -144,6 +150,7 @@ def eval_beir(
     from paperscope.index.build import build_index
     from paperscope.search import SearchEngine
     from paperscope.search.beir import evaluate, load_beir, load_corpus
+    from paperscope.search.types import MODES
     from paperscope.settings import Settings
 
     modes = [_mode(m) for m in (mode or list(MODES))]

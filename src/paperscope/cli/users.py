@@ -6,12 +6,9 @@ import sys
 from typing import Annotated
 
 import typer
-from email_validator import EmailNotValidError, validate_email
 
 from paperscope.cli.common import console, open_store, out, settings_from
 from paperscope.store import users as user_store
-from paperscope.web.routes.accounts import MIN_PASSWORD, USERNAME
-from paperscope.web.security import password_hasher
 
 app = typer.Typer(no_args_is_help=True, help="Accounts: add users, change roles, suspend.")
 
@@ -35,6 +32,12 @@ def add(
                                                  help="Read the password from standard input.")] = False,
 ) -> None:
     """Create an account (prompts for the password unless --password-stdin)."""
+    # The web app's account rules, imported here so other commands start without FastAPI.
+    from email_validator import EmailNotValidError, validate_email
+
+    from paperscope.web.routes.accounts import MIN_PASSWORD, USERNAME
+    from paperscope.web.security import password_hasher
+
     if not USERNAME.match(username):
         console.print("[red]usernames are 3-40 letters, digits, '.', '_' or '-'[/red]")
         raise typer.Exit(2)
