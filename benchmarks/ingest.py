@@ -10,8 +10,9 @@ throwaway server started the way the tests start theirs (tests/pg.py: fsync off,
 `--baseline REV` also runs the same loads with the code of git revision REV (exported to a temp
 directory and put first on PYTHONPATH), alternating with the working tree's code, so both see the
 same machine load. `ingest jsonl` parses in a child process: CPU s includes it (os.wait4 counts
-waited-for children), and "tree RSS" is the largest sum of RSS over the command's process tree,
-sampled every 50 ms (peak RSS is the largest single process).
+waited-for children), and "tree RSS" / "tree PSS" are the largest sums of RSS / PSS over the
+command's process tree, sampled every 50 ms (peak RSS is the largest single process). The parser child
+is forked, so RSS counts the pages it shares with its parent twice; PSS counts them once.
 """
 
 from __future__ import annotations
@@ -51,26 +52,32 @@ class Run:
     papers: int
     exit_code: int
     tree_rss_mb: float = 0.0
+    tree_pss_mb: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.papers / self.seconds if self.seconds else 0.0
 
 
-def _tree_rss_mb(root: int) -> float:
-    """Sum of RSS over `root` and its descendants (from /proc), in MB."""
-    total, todo = 0, [root]
+def _tree_memory_mb(root: int) -> tuple[float, float]:
+    """RSS and PSS summed over `root` and its descendants (from /proc), in MB. RSS counts pages a
+    forked child still shares with its parent twice; PSS splits each shared page between its sharers,
+    so its sum is the memory the command really holds."""
+    rss = pss = 0
+    todo = [root]
     while todo:
         pid = todo.pop()
         try:
             with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+                rss += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                pss += next(int(line.split()[1]) for line in f if line.startswith("Pss:")) * 1024
             for tid in os.listdir(f"/proc/{pid}/task"):
                 with open(f"/proc/{pid}/task/{tid}/children") as f:
                     todo.extend(int(c) for c in f.read().split())
-        except (OSError, ValueError):
+        except (OSError, ValueError, StopIteration):
             continue
-    return total / 2**20
+    return rss / 2**20, pss / 2**20
 
 
 def ingest_once(code: str, pythonpath: str | None, backend: str, label: str, url: str, home: Path,
@@ -85,12 +92,13 @@ def ingest_once(code: str, pythonpath: str | None, backend: str, label: str, url
         env["PYTHONPATH"] = pythonpath
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    peak_tree = [0.0]
+    peak_tree = [0.0, 0.0]  # RSS, PSS
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.05):
-            peak_tree[0] = max(peak_tree[0], _tree_rss_mb(proc.pid))
+            rss, pss = _tree_memory_mb(proc.pid)
+            peak_tree[0], peak_tree[1] = max(peak_tree[0], rss), max(peak_tree[1], pss)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -108,7 +116,7 @@ def ingest_once(code: str, pythonpath: str | None, backend: str, label: str, url
     engine.dispose()
     # ru_maxrss is in kilobytes on Linux.
     return Run(code, backend, label, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
-               papers, proc.returncode, peak_tree[0])
+               papers, proc.returncode, peak_tree[0], peak_tree[1])
 
 
 def _database(backend: str, home: Path, server: PgServer | None, name: str) -> str:
@@ -179,13 +187,13 @@ def main() -> None:
     print(f"load average (1 min) at the start: {load_start:.1f}, at the end: {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores\n")
     print("| code | backend | run | papers | wall s | papers/s (wall) | CPU s | papers per CPU s "
-          "| peak RSS (MB) | tree RSS (MB) |")
-    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| peak RSS (MB) | tree RSS (MB) | tree PSS (MB) |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in runs:
         flag = "" if r.exit_code == 0 else f" (exit {r.exit_code})"
         print(f"| {r.code} | {r.backend} | {r.label}{flag} | {r.papers:,} | {r.seconds:.1f} | "
               f"{r.rate:,.0f} | {r.cpu_seconds:.1f} | {r.papers / max(r.cpu_seconds, 1e-9):,.0f} | "
-              f"{r.peak_rss_mb:.0f} | {r.tree_rss_mb:.0f} |")
+              f"{r.peak_rss_mb:.0f} | {r.tree_rss_mb:.0f} | {r.tree_pss_mb:.0f} |")
     for r in runs:
         if r.code == "now" and r.backend == "sqlite" and r.label == "first load":
             ok = r.rate >= GOAL_RATE and r.peak_rss_mb <= GOAL_RSS_MB
