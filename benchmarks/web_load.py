@@ -1,32 +1,42 @@
 """Benchmark: the web app under load (wrk, 50 connections) on the 74.7k-paper shared snapshot.
 
-Loads the snapshot into a temp home (`paperscope ingest jsonl`), starts `paperscope serve` (uvicorn,
-SQLite) and runs wrk against three pages:
+Loads the snapshot into a temp home (`paperscope ingest jsonl`) unless `--home` is given, brings the
+BM25 index up to date (`paperscope index --lexical-only`, so bm25 search takes its fast path), starts
+`paperscope serve` (uvicorn, SQLite, `--workers 2`) and runs wrk against:
 
-- feed   — the daily feed, rotating over the 30 newest listing days (`/?date=...`)
-- paper  — paper pages, rotating over 2,000 different papers (`/papers/<id>`)
-- search — the search page in bm25 mode, rotating over 40 queries (`/search?q=...&mode=bm25`)
+- feed   — daily-feed pages: the 30 newest listing days in each sort, the same days filtered by the
+           four biggest categories, and their weeks and months (a few hundred distinct pages)
+- paper  — paper pages (`/papers/<id>`) of papers drawn at random from the whole store
+- search — the search page (`/search?q=...`) in bm25 mode and, when the home has a vector index
+           (`index/manifest.json`), in hybrid mode: the first words of random paper titles as queries
 
-With the response cache on (the default) each page is measured twice in a row on a freshly started
-server: "cold" (the cache starts empty, so the run includes every first render in every worker) and
-"warm" (the same rotation again). With it off (`--cache-seconds 0`: every request queries the store
-and renders) at 50 connections and at one (the service time of one request without queueing). The
-load average before each run is printed: other work on the machine shows up directly in these figures.
+Rows, each on its own freshly started server per cache setting:
 
-`--baseline-src DIR` measures a second code version side by side, interleaved run by run: a server is
-started from `DIR/src` as well (e.g. `git archive <rev> src | tar -x -C DIR`).
+- "on, cold": the response cache is on and every request is for a page nobody asked for yet: wrk goes
+  once through a list of distinct pages (each thread its own slice, so nothing repeats) and stops when
+  the list is done or the duration is up. This is a cold cache's first pass.
+- "on, warm": a smaller set of pages, each requested once beforehand (untimed), then in rotation.
+- "off": `--cache-seconds 0`, every request queries the store and renders; "off, 1 conn" is the same
+  with one connection: the service time of a request without queueing.
 
-    .venv/bin/python benchmarks/web_load.py [--home DIR] [--workers 2] [--duration 10] [--connections 50]
-        [--baseline-src DIR]
+Every row reports p50/p99 latency, requests/s, the requests answered, the server's CPU time per request
+(user + system of all its processes, from /proc: robust to other load on the machine) and the 1-minute
+load average when the row started. `--baseline-src DIR` measures a second code version side by side,
+row by row interleaved (e.g. `git archive <rev> src | tar -x -C DIR`); it serves a copy of the home,
+so the two never share rendered pages (they would through /dev/shm).
 
-`--home DIR` reuses (and re-ingests, idempotently) a home; by default a temp home is created and removed.
-Goal (feed and paper pages): p50 <= 20 ms, p99 <= 100 ms.
+    .venv/bin/python benchmarks/web_load.py [--home DIR] [--skip-ingest] [--workers 2] [--duration 10]
+        [--connections 50] [--baseline-src DIR] [--pages feed paper search]
+
+Goal (issue #4, feed and paper pages): p50 <= 20 ms, p99 <= 100 ms at 50 connections.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -36,12 +46,14 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote_plus
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = ROOT.parent / "shared" / "data" / "arxiv-2025-2026.jsonl.gz"
+# The warm search rotation (cold rows use queries made from paper titles instead).
 QUERIES = [
     "large language models", "diffusion", "graph neural networks",
     "reinforcement learning from human feedback", "retrieval augmented generation", "vision transformer",
@@ -54,6 +66,7 @@ QUERIES = [
     "neural radiance fields", "gaussian splatting", "multilingual translation", "question answering",
     "adversarial robustness", "in-context learning", "chain of thought",
 ]
+WRK_THREADS = 2
 
 
 @dataclass
@@ -61,6 +74,7 @@ class WrkResult:
     variant: str
     page: str
     cache: str
+    requests: int
     p50_ms: float
     p99_ms: float
     rps: float
@@ -109,20 +123,36 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 300) ->
     raise RuntimeError("server did not become ready")
 
 
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=120) as r:
+        return bytes(r.read())
+
+
 def fetch_json(url: str) -> object:
-    import json
-
-    with urllib.request.urlopen(url, timeout=60) as r:
-        return json.loads(r.read())
+    return json.loads(fetch(url))
 
 
-def lua_rotation(paths: list[str], folder: Path, name: str) -> Path:
-    """A wrk script that requests the paths in turn (each wrk thread keeps its own counter)."""
-    body = ",\n".join('  "' + p.replace("\\", "\\\\").replace('"', '\\"') + '"' for p in paths)
+def lua_script(paths: list[str], folder: Path, name: str, *, once: bool) -> Path:
+    """A wrk script over `paths`: each thread takes its own slice and walks it in order. `once`: stop
+    a thread when its slice has been answered (so no page is asked for twice); else wrap around.
+
+    A connection whose request is already under way when the slice ends still sends one more (at most
+    one per connection), which wraps to the slice's start: a handful of repeats per cold row."""
+    body = ",\n".join("  " + json.dumps(p) for p in paths)
     script = folder / f"{name}.lua"
     script.write_text(
-        "local paths = {\n" + body + "\n}\nlocal i = math.random(#paths)\n"
-        "request = function()\n  i = i % #paths + 1\n  return wrk.format(\"GET\", paths[i])\nend\n")
+        "local paths = {\n" + body + "\n}\n"
+        f"local threads, once = {WRK_THREADS}, {'true' if once else 'false'}\n"
+        "local made = 0\n"
+        "function setup(thread)\n  thread:set(\"tid\", made)\n  made = made + 1\nend\n"
+        "function init(args)\n"
+        "  lo = math.floor(tid * #paths / threads) + 1\n"
+        "  hi = math.max(math.floor((tid + 1) * #paths / threads), lo)\n"
+        "  i, got = lo - 1, 0\nend\n"
+        "function request()\n  i = i + 1\n  if i > hi then i = lo end\n"
+        "  return wrk.format(\"GET\", paths[i])\nend\n"
+        "function response(status, headers, body)\n  got = got + 1\n"
+        "  if once and got >= hi - lo + 1 then wrk.thread:stop() end\nend\n")
     return script
 
 
@@ -137,8 +167,8 @@ def _ms(text: str) -> float:
 def run_wrk(url: str, script: Path, variant: str, page: str, cache: str, duration: int,
             connections: int, pgid: int) -> WrkResult:
     # A 10 s timeout so slow answers count in the percentiles instead of vanishing as socket errors.
-    cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
-           "--latency", "-s", str(script), url]
+    cmd = ["wrk", f"-t{min(WRK_THREADS, connections)}", f"-c{connections}", f"-d{duration}s",
+           "--timeout", "10s", "--latency", "-s", str(script), url]
     load1 = os.getloadavg()[0]
     cpu0 = group_cpu_seconds(pgid)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -149,49 +179,101 @@ def run_wrk(url: str, script: Path, variant: str, page: str, cache: str, duratio
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*?connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    n = int(total.group(1)) if total else 0
     return WrkResult(
-        variant=variant, page=page, cache=cache,
+        variant=variant, page=page, cache=cache, requests=n,
         p50_ms=_ms(p50.group(1)) if p50 else float("nan"),
         p99_ms=_ms(p99.group(1)) if p99 else float("nan"),
         rps=float(rps.group(1)) if rps else 0.0,
         non_2xx=int(non2xx.group(1)) if non2xx else 0,
         errors=sum(int(x) for x in errors.groups()) if errors else 0,
         load1=load1,
-        cpu_ms=cpu * 1000 / int(total.group(1)) if total and int(total.group(1)) else float("nan"),
+        cpu_ms=cpu * 1000 / n if n else float("nan"),
     )
 
 
-def serve(home: Path, port: int, workers: int, cache_seconds: float,
-          src: Path | None) -> subprocess.Popen[bytes]:
+def serve(home: Path, port: int, workers: int, cache_seconds: float, src: Path | None,
+          log: Path) -> subprocess.Popen[bytes]:
     cmd = paperscope(home, "serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
                      "--cache-seconds", str(cache_seconds))
     env = dict(os.environ)
     if src is not None:  # another code version: its package directory wins over the installed one
         env["PYTHONPATH"] = str(src / "src") + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                            env=env)
+    with log.open("ab") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
 
 
-def rotations(base: str) -> dict[str, list[str]]:
-    """The paths each page rotates over (the 30 newest listing days, walking the feed's own "previous"
-    links; up to 100 papers of each give the paper pages)."""
-    days: list[str] = []
+@dataclass
+class PageSet:
+    """What one kind of page is measured on: distinct cold pages, and a warm rotation."""
+
+    name: str
+    cold: list[str]
+    warm: list[str]
+
+
+def _title_query(title: str) -> str:
+    words = re.findall(r"[^\W\d_]{3,}", title.lower())
+    return " ".join(words[:3])
+
+
+def page_sets(base: str, home: Path, cold_papers: int, hybrid: bool, seed: int = 1) -> list[PageSet]:
+    """The pages each row requests (paths come from the store the servers read)."""
+    from paperscope.settings import Settings
+    from paperscope.store import iter_papers, open_database
+
+    rng = random.Random(seed)
+    engine = open_database(Settings(home=home).db_url)
     ids: list[str] = []
-    listing = fetch_json(base + "/?format=json&limit=100")
-    while listing["period"] and len(days) < 30:  # type: ignore[index]
-        days.append(listing["period"]["key"])  # type: ignore[index]
-        ids += [p["id"] for p in listing["papers"]]  # type: ignore[index]
-        if not listing["previous"]:  # type: ignore[index]
+    titles: list[str] = []
+    for batch in iter_papers(engine, batch_size=5000):
+        for p in batch:
+            ids.append(p.paper_id)
+            titles.append(p.title)
+    engine.dispose()
+    rng.shuffle(ids)
+    rng.shuffle(titles)
+
+    # Feed: the 30 newest listing days (walking the feed's own "previous" links).
+    days: list[str] = []
+    listing: dict = fetch_json(base + "/?format=json&limit=1")  # type: ignore[assignment]
+    while listing["period"] and len(days) < 30:
+        days.append(listing["period"]["key"])
+        if not listing["previous"]:
             break
-        prev = listing["previous"]["key"]  # type: ignore[index]
-        listing = fetch_json(base + f"/?date={prev}&format=json&limit=100")
-    ids = ids[:2000]
-    return {
-        "feed (/?date=…, 30 days)": [f"/?date={d}" for d in days],
-        f"paper (/papers/…, {len(ids)} papers)": [f"/papers/{i}" for i in ids],
-        "search (/search?q=…&mode=bm25, 40 queries)":
-            [f"/search?q={quote_plus(q)}&mode=bm25" for q in QUERIES],
-    }
+        listing = fetch_json(base + f"/?date={listing['previous']['key']}&format=json&limit=1")  # type: ignore[assignment]
+    top = [c["category"] for c in fetch_json(base + "/categories?format=json")["categories"][:4]]  # type: ignore[index]
+    feed = [f"/?date={d}" + (f"&sort={s}" if s != "upvotes" else "") for d in days
+            for s in ("upvotes", "newest", "trending")]
+    feed += [f"/?date={d}&category={c}" for d in days for c in top]
+    weeks = sorted({fetch_json(base + f"/?date={d}&format=json&limit=1")["period"]["week"]  # type: ignore[index]
+                    for d in days[::5]})
+    feed += [f"/?week={w}" + (f"&sort={s}" if s != "upvotes" else "") for w in weeks
+             for s in ("upvotes", "newest")]
+    rng.shuffle(feed)
+
+    queries = list(dict.fromkeys(q for q in map(_title_query, titles[:3000]) if q.count(" ") == 2))
+    queries = [q for q in queries if q not in QUERIES][:1500]
+    sets = [
+        PageSet("feed", feed, feed),  # warm: the same pages again, right after their cold pass
+        PageSet("paper", [f"/papers/{i}" for i in ids[2000:2000 + cold_papers]],
+                [f"/papers/{i}" for i in ids[:2000]]),
+        PageSet("search bm25", [f"/search?q={quote_plus(q)}&mode=bm25" for q in queries],
+                [f"/search?q={quote_plus(q)}&mode=bm25" for q in QUERIES]),
+    ]
+    if hybrid:
+        sets.append(PageSet("search hybrid", [f"/search?q={quote_plus(q)}&mode=hybrid" for q in queries],
+                            [f"/search?q={quote_plus(q)}&mode=hybrid" for q in QUERIES]))
+    return sets
+
+
+def warm_up(base: str) -> None:
+    """Load what each worker loads on first use (search indexes, the query encoder), so that rows measure
+    pages, not start-up. Concurrent requests with distinct queries reach both workers."""
+    paths = [f"/search?q=warmup+{i}+{mode}&mode={mode}" for i in range(8) for mode in ("bm25", "hybrid")]
+    paths += [f"/?format=json&limit={i + 1}" for i in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda p: fetch(base + p), paths))
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -204,6 +286,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def table(results: list[WrkResult]) -> str:
+    lines = ["| code | page | response cache | requests | p50 | p99 | requests/s | server CPU/request "
+             "| non-2xx | socket errors | load avg |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        lines.append(f"| {r.variant} | {r.page} | {r.cache} | {r.requests:,} | {r.p50_ms:,.1f} ms "
+                     f"| {r.p99_ms:,.1f} ms | {r.rps:,.0f} | {r.cpu_ms:.2f} ms | {r.non_2xx} | {r.errors} "
+                     f"| {r.load1:.1f} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--file", type=Path, default=DEFAULT_FILE)
@@ -212,6 +305,11 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--cache-seconds", type=float, default=30.0, help="serve's --cache-seconds for 'on' rows")
+    ap.add_argument("--cold-papers", type=int, default=20000, help="distinct paper pages for the cold row")
+    ap.add_argument("--pages", nargs="+", default=["feed", "paper", "search"],
+                    help="which pages to measure (feed, paper, search)")
+    ap.add_argument("--no-off", action="store_true", help="skip the cache-off rows")
     ap.add_argument("--baseline-src", type=Path, default=None,
                     help="a second code version (a directory holding src/paperscope) to measure side by side")
     args = ap.parse_args()
@@ -220,6 +318,7 @@ def main() -> int:
         return 2
     own_home = args.home is None
     home = Path(tempfile.mkdtemp(prefix="paperscope-web-")) if own_home else args.home
+    work = Path(tempfile.mkdtemp(prefix="paperscope-web-run-"))
     try:
         if not args.skip_ingest:
             if not args.file.exists():
@@ -229,56 +328,78 @@ def main() -> int:
             subprocess.run(paperscope(home, "ingest", "jsonl", str(args.file)), check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             print(f"ingested {args.file.name} in {time.perf_counter() - t0:.0f} s", flush=True)
-        variants: list[tuple[str, Path | None]] = [("current", None)]
+        t0 = time.perf_counter()
+        subprocess.run(paperscope(home, "index", "--lexical-only"), check=True, stdout=subprocess.DEVNULL)
+        print(f"BM25 index up to date ({time.perf_counter() - t0:.0f} s)", flush=True)
+        hybrid = (home / "index" / "manifest.json").exists()
+        if not hybrid:
+            print("no vector index in the home (index/manifest.json): hybrid search not measured", flush=True)
+        variants: list[tuple[str, Path | None, Path]] = [("current", None, home)]
         if args.baseline_src is not None:
-            variants.insert(0, ("baseline", args.baseline_src))
+            # Its own copy of the home: same data, but a /dev/shm page folder of its own.
+            other = work / "baseline-home"
+            shutil.copytree(home, other, ignore=shutil.ignore_patterns("cache"))
+            variants.insert(0, ("baseline", args.baseline_src, other))
         results: list[WrkResult] = []
+        scripts = work
 
         def measure(server: tuple[str, subprocess.Popen[bytes]], paths: list[str], variant: str, page: str,
-                    label: str, connections: int) -> None:
-            script = lua_rotation(paths, scripts, f"s{len(results)}")
+                    label: str, connections: int, once: bool) -> None:
+            script = lua_script(paths, scripts, f"s{len(results)}", once=once)
             r = run_wrk(server[0], script, variant, page, label, args.duration, connections, server[1].pid)
             results.append(r)
-            print(f"{r.variant:9s} {r.page:45s} {r.cache:12s} p50 {r.p50_ms:7.1f} ms  "
-                  f"p99 {r.p99_ms:7.1f} ms  {r.rps:8.0f} req/s  non-2xx {r.non_2xx}  "
-                  f"socket errors {r.errors}  server CPU {r.cpu_ms:.2f} ms/req  load {r.load1:.1f}",
-                  flush=True)
+            print(f"{r.variant:9s} {r.page:14s} {r.cache:12s} {r.requests:7d} req  p50 {r.p50_ms:8.1f} ms  "
+                  f"p99 {r.p99_ms:8.1f} ms  {r.rps:8.0f} req/s  non-2xx {r.non_2xx}  errors {r.errors}  "
+                  f"server CPU {r.cpu_ms:.2f} ms/req  load {r.load1:.1f}", flush=True)
 
-        with tempfile.TemporaryDirectory() as scripts_dir:
-            scripts = Path(scripts_dir)
-            for cache_seconds in (30.0, 0.0):
-                # Every variant's server runs at once (idle ones cost nothing), so runs can alternate.
-                procs: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
-                try:
-                    for name, src in variants:
-                        port = free_port()
-                        procs[name] = (f"http://127.0.0.1:{port}",
-                                       serve(home, port, args.workers, cache_seconds, src))
-                    for base, proc in procs.values():
-                        wait_ready(base, proc)
-                    # Paths come from the current version's feed (both read the same store).
-                    pages = rotations(procs["current"][0])
-                    for page, paths in pages.items():
-                        if cache_seconds:
-                            # cold, then warm: alternate the variants within each.
-                            for label in ("on, cold", "on, warm"):
-                                for name, server in procs.items():
-                                    measure(server, paths, name, page, label, args.connections)
-                        else:
-                            for connections, label in ((args.connections, "off"), (1, "off, 1 conn")):
-                                for name, server in procs.items():
-                                    measure(server, paths, name, page, label, connections)
-                finally:
-                    for _, proc in procs.values():
-                        stop(proc)
-        print("\n| code | page | response cache | p50 | p99 | requests/s | server CPU/request | non-2xx "
-              "| socket errors | load avg |")
-        print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        for r in results:
-            print(f"| {r.variant} | {r.page} | {r.cache} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms "
-                  f"| {r.rps:,.0f} | {r.cpu_ms:.2f} ms | {r.non_2xx} | {r.errors} | {r.load1:.1f} |")
+        def prime(server: tuple[str, subprocess.Popen[bytes]], paths: list[str]) -> None:
+            # Untimed: every page of the warm rotation once, so the warm row starts with all of them cached.
+            script = lua_script(paths, scripts, f"p{len(results)}", once=True)
+            run_wrk(server[0], script, "", "", "", 120, args.connections, server[1].pid)
+
+        settings = [(args.cache_seconds, "on")] + ([] if args.no_off else [(0.0, "off")])
+        sets: list[PageSet] | None = None
+        for cache_seconds, on_off in settings:
+            # Every variant's server runs at once (idle ones cost nothing), so rows can alternate.
+            procs: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
+            try:
+                for name, src, variant_home in variants:
+                    port = free_port()
+                    procs[name] = (f"http://127.0.0.1:{port}",
+                                   serve(variant_home, port, args.workers, cache_seconds, src,
+                                         work / f"serve-{name}.log"))
+                for base, proc in procs.values():
+                    wait_ready(base, proc)
+                    warm_up(base)
+                if sets is None:
+                    sets = page_sets(procs["current"][0], home, args.cold_papers, hybrid)
+                    print("pages: " + ", ".join(f"{s.name} {len(s.cold)} cold / {len(s.warm)} warm"
+                                                for s in sets), flush=True)
+                for s in sets:
+                    if s.name.split()[0] not in args.pages:
+                        continue
+                    if on_off == "on":
+                        for name, server in procs.items():
+                            measure(server, s.cold, name, s.name, "on, cold", args.connections, once=True)
+                            if s.warm is s.cold and results[-1].requests < len(s.cold):
+                                print(f"  (cold pass covered {results[-1].requests} of {len(s.cold)} pages: "
+                                      "the warm row below includes first renders)", flush=True)
+                        for name, server in procs.items():
+                            if s.warm is not s.cold:
+                                prime(server, s.warm)
+                            measure(server, s.warm, name, s.name, "on, warm", args.connections, once=False)
+                    else:
+                        for connections, label in ((args.connections, "off"), (1, "off, 1 conn")):
+                            for name, server in procs.items():
+                                measure(server, s.cold, name, s.name, label, connections, once=False)
+            finally:
+                for _, proc in procs.values():
+                    stop(proc)
+        print()
+        print(table(results))
         return 0
     finally:
+        shutil.rmtree(work, ignore_errors=True)
         if own_home:
             shutil.rmtree(home, ignore_errors=True)
 

@@ -64,3 +64,11 @@ def test_query_parameters_named_like_dict_methods_are_kept_as_data(app: FastAPI)
     assert r.status_code == 200
     for name, value in (("items", "a"), ("keys", "b"), ("get", "c")):
         assert f'<input type="hidden" name="{name}" value="{value}">' in r.text
+
+
+def test_search_highlights_words_never_entity_names() -> None:
+    from paperscope.web.rendering import highlight
+
+    marked = str(highlight('R&D for "Transformers" & amp <b>x</b>', ["transformer", "amp", "lt", "34"]))
+    assert marked == ('R&amp;D for &#34;<mark>Transformers</mark>&#34; &amp; <mark>amp</mark> '
+                      "&lt;b&gt;x&lt;/b&gt;")

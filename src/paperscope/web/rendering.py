@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,9 +106,11 @@ _MATH = re.compile(r"\$([^$]{1,300})\$")
 
 def mathspans(text: str | None) -> Markup:
     """Escape text and wrap `$...$` TeX in <span class="math"> so it reads as a formula, not as noise."""
+    raw = text or ""
+    if "$" not in raw:  # most titles and many abstracts: one escape, no scan
+        return Markup(escape(raw))
     out: list[str] = []
     last = 0
-    raw = text or ""
     for m in _MATH.finditer(raw):
         out.append(str(escape(raw[last:m.start()])))
         out.append(f'<span class="math">{escape(m.group(1))}</span>')
@@ -118,20 +121,21 @@ def mathspans(text: str | None) -> Markup:
 
 def highlight(text: str | None, terms: list[str] | tuple[str, ...] | None) -> Markup:
     """Escape text and mark words that start with a matched query term (so `transformer` marks
-    `Transformers`). Each piece is escaped on its own, so no user or paper text is ever markup."""
-    raw = text or ""
-    words = sorted({t for t in (terms or []) if t and len(t) > 1}, key=len, reverse=True)
+    `Transformers`). The text is escaped first and marks are added to the escaped text, so no user or
+    paper text is ever markup; a term never matches inside an entity (`&amp;`, `&#39;`)."""
+    escaped = str(escape(text or ""))
+    words = tuple(sorted({t for t in (terms or []) if t and len(t) > 1}, key=len, reverse=True))
     if not words:
-        return Markup(escape(raw))
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\w*", re.IGNORECASE)
-    out: list[str] = []
-    last = 0
-    for m in pattern.finditer(raw):
-        out.append(str(escape(raw[last:m.start()])))
-        out.append(f"<mark>{escape(m.group(0))}</mark>")
-        last = m.end()
-    out.append(str(escape(raw[last:])))
-    return Markup("".join(out))
+        return Markup(escaped)
+    return Markup(_highlighter(words).sub(r"<mark>\g<0></mark>", escaped))
+
+
+@functools.lru_cache(maxsize=1024)
+def _highlighter(words: tuple[str, ...]) -> re.Pattern[str]:
+    # Escaping leaves word characters alone and turns < > & " ' into entities that start with `&`
+    # or `&#`; the look-behinds keep their names (amp, lt, 39...) from counting as words.
+    alternatives = "|".join(re.escape(str(escape(w))) for w in words)
+    return re.compile(r"\b(?<!&)(?<!&#)(?:" + alternatives + r")\w*", re.IGNORECASE)
 
 
 def snippet(text: str | None, terms: list[str] | tuple[str, ...] | None, width: int = 320) -> str:
