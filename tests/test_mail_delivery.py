@@ -8,7 +8,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -183,6 +183,33 @@ def test_transport_delivers_bodies_byte_for_byte_and_refuses_bad_recipients(
     assert list(got) == ["dots@example.com", "utf8@example.com", "after@example.com"]
     assert got["dots@example.com"] == dotted and got["after@example.com"] == dotted
     assert got["utf8@example.com"] == eight_bit
+
+
+def test_data_refused_after_the_transmitting_mark_is_retried_not_left_in_doubt(
+        engine: sa.Engine, settings: Settings, smtp: SmtpServer) -> None:
+    """The transmitting mark is committed while the server answers DATA; a refusal there must still
+    end as an ordinary retry (it never reached the server), not as `uncertain`."""
+    from paperscope.mail.runner import digest_composer
+    from paperscope.mail.smtp import SendFailure
+    from paperscope.store.mail_outbox import recover_orphans
+
+    class RefusesData(SmtpTransport):
+        def send(self, recipient: str, raw: bytes, before_body: Callable[[], None] | None = None) -> None:
+            if recipient != "reader0@example.com":
+                return super().send(recipient, raw, before_body)
+            if before_body is not None:
+                before_body()  # as the real transport does, between sending DATA and reading its reply
+            raise SendFailure("DATA refused: 451 try again later", permanent=False, code=451)
+
+    load_papers(engine, TUESDAY.date() - timedelta(days=1))
+    subscribe_many(engine, 3)
+    cfg = configured(settings, smtp.port)
+    digest_composer(engine, cfg, trending_fetch(engine)).compose_due(TUESDAY)
+    with sender_lock(cfg), RefusesData(SmtpConfig.from_settings(cfg)) as transport:
+        report = Deliverer(engine, transport).deliver()
+    assert (report.sent, report.retrying, report.failed) == (2, 1, 0)
+    assert outbox_counts(engine) == {"sent": 2, "queued": 1}
+    assert recover_orphans(engine) == (0, 0)
 
 
 # -- the sender process killed mid-batch ------------------------------------------------------------------

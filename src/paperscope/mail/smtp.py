@@ -127,7 +127,9 @@ class SmtpTransport:
     def send(self, recipient: str, raw: bytes, before_body: Callable[[], None] | None = None) -> None:
         """Deliver one message (CRLF bytes) to one recipient, or raise SendFailure.
 
-        `before_body` runs after the server accepted DATA (354) and before the body is written.
+        `before_body` runs after the server accepted the recipient and before the body is written: after
+        DATA is sent, while the server prepares its 354 reply (a commit there overlaps that round trip).
+        When DATA is then refused, the SendFailure says so and the caller records that outcome instead.
         """
         if any(c in recipient for c in "\r\n<> "):
             raise SendFailure(f"invalid recipient address {recipient!r}", permanent=True)
@@ -146,11 +148,11 @@ class SmtpTransport:
             if code not in (250, 251):
                 raise self._refused("recipient", code, reply)
             smtp.putcmd("data")
+            if before_body is not None:
+                before_body()
             code, reply = smtp.getreply()
             if code != 354:
                 raise self._refused("DATA", code, reply)
-            if before_body is not None:
-                before_body()
             body = raw
             if raw.startswith(b".") or b"\n." in raw:  # a fast scan first: most messages need nothing
                 body = _LEADING_DOT.sub(b"..", raw)  # RFC 5321 section 4.5.2 dot-stuffing

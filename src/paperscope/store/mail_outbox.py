@@ -1,8 +1,9 @@
 """The mail outbox: composed messages persisted before sending, with a careful sending state.
 
-States: queued -> sending (claimed by a run) -> transmitting (the SMTP server accepted DATA and the body is
-going out) -> sent; or back to queued with a later `next_attempt_at` (temporary failure), or failed
-(permanent failure / too many attempts). See `recover_orphans` for what a crashed run leaves behind.
+States: queued -> sending (claimed by a run) -> transmitting (the server accepted the recipient, DATA
+is sent and the body follows) -> sent; or back to queued with a later `next_attempt_at` (temporary
+failure), or failed (permanent failure / too many attempts). See `recover_orphans` for what a crashed
+run leaves behind.
 
 The body lives in `mail_outbox_bodies` (written once, deleted once sent: `drop_sent_bodies`), so the
 status updates touch a small row.
