@@ -176,11 +176,24 @@ def mark_sent(bind: Bind, outbox_id: int, now: datetime | None = None) -> None:
 def drop_sent_bodies(bind: Bind, outbox_ids: Sequence[int]) -> None:
     """Delete the bodies of those of these messages that are recorded as sent (nothing reads them
     afterwards). One statement for many messages: a sender calls it once per batch."""
-    if outbox_ids:
-        with _begin(bind) as conn:
+    if not outbox_ids:
+        return
+    with _begin(bind) as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite built with SECURE_DELETE (Debian's is) zeroes every freed page: a 25 KB body's
+            # overflow pages all went through the WAL again (3.0-4.1 -> 1.8 s wall for 9,907 bodies with
+            # FAST, which still zeroes what stays on b-tree pages). The rest of a body is a digest of
+            # public papers to an address the subscriptions table holds anyway.
+            previous = int(conn.exec_driver_sql("PRAGMA secure_delete").scalar_one())
+            conn.exec_driver_sql("PRAGMA secure_delete = FAST")
+        try:
             sent = sa.select(mail_outbox.c.id).where(mail_outbox.c.id.in_(list(outbox_ids)),
                                                      mail_outbox.c.status == "sent")
             conn.execute(mail_outbox_bodies.delete().where(mail_outbox_bodies.c.outbox.in_(sent)))
+        finally:
+            if sqlite:
+                conn.exec_driver_sql(f"PRAGMA secure_delete = {previous}")
 
 
 def release(bind: Bind, outbox_ids: Sequence[int]) -> None:
