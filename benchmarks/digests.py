@@ -4,7 +4,8 @@ The snapshot is ingested into a temporary home (SQLite) by `paperscope ingest js
 --home to reuse one). 10,000 confirmed weekly subscribers get a seeded mix of trending, 0-2 categories
 and 0-2 saved searches drawn from 436 distinct ones (109 queries, each with and without a category
 filter). The in-memory BM25 index that `paperscope index` keeps is built once if missing (not timed),
-as an installation that runs `paperscope index` has it. Timed exactly as `paperscope digest run` works
+as an installation that runs `paperscope index` has it (--no-bm25-index: not, so saved searches use
+the database's full-text index). Timed exactly as `paperscope digest run` works
 (`mail.runner.run_cycle`): saved searches run up front, digests are composed in batches of 500 into
 the outbox, and --connections SMTP sessions (default: the smtp_connections setting, 2) send them while
 composing continues, to an aiosmtpd server on 127.0.0.1 in its own process (it counts and discards).
@@ -110,15 +111,15 @@ def smtp_sink(port: int, ready: Any, count: Any, cpu: Any, size: Any = None) -> 
         controller.stop()
 
 
-def ensure_corpus(home: Path, path: Path) -> sa.Engine:
-    """The store under `home`, with the snapshot ingested once."""
+def ensure_corpus(home: Path, path: Path, bm25_index: bool = True) -> sa.Engine:
+    """The store under `home`, with the snapshot ingested once (and the BM25 index built once)."""
     settings = Settings(home=home)
     engine = open_database(settings.db_url)
     if count_papers(engine) < 70000:
         print(f"ingesting {path} into {home} (not timed) ...", flush=True)
         cmd = [sys.executable, "-m", "paperscope", "--home", str(home), "ingest", "jsonl", str(path)]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    if LexicalIndex.open(settings.index_dir / "lexical") is None:
+    if bm25_index and LexicalIndex.open(settings.index_dir / "lexical") is None:
         print("building the BM25 index (not timed) ...", flush=True)
         build_lexical(engine, settings.index_dir)
     return engine
@@ -151,9 +152,11 @@ def make_subscribers(engine: sa.Engine, n: int, seed: int = 7) -> int:
 
 def compare(args: argparse.Namespace, home: Path) -> None:
     """Run the baseline and this version alternately in child processes; print both side by side."""
-    ensure_corpus(home, args.file)
+    ensure_corpus(home, args.file, args.bm25_index)
     base = [sys.executable, str(Path(__file__).resolve()), "--file", str(args.file),
             "--subscribers", str(args.subscribers), "--json"]
+    if not args.bm25_index:
+        base.append("--no-bm25-index")
     if args.connections is not None:
         base += ["--connections", str(args.connections)]
     for n in range(args.rounds):
@@ -185,6 +188,8 @@ def main() -> None:
                     help="with --baseline-src: the baseline's own home (default: --home)")
     ap.add_argument("--rounds", type=int, default=2, help="with --baseline-src: runs of each version")
     ap.add_argument("--json", action="store_true", help="end with one JSON line of results")
+    ap.add_argument("--no-bm25-index", dest="bm25_index", action="store_false",
+                    help="do not build the in-memory BM25 index in a home that lacks it")
     args = ap.parse_args()
     if not args.file.exists():
         sys.exit(f"snapshot not found: {args.file}")
@@ -192,7 +197,7 @@ def main() -> None:
     if args.baseline_src is not None:
         compare(args, home)
         return
-    engine = ensure_corpus(home, args.file)
+    engine = ensure_corpus(home, args.file, args.bm25_index)
     distinct = make_subscribers(engine, args.subscribers)
 
     port = free_port()
