@@ -126,7 +126,7 @@ class SimilarPapers:
         keys = np.array([k for k in keys.tolist() if k not in exclude], dtype=np.int64)
         if len(keys) == 0:
             return []
-        scores = idx.tokens.maxsim(tokens, keys)
+        scores = idx.tokens.maxsim(tokens, keys, self.search_engine.pool, self.search_engine.workers)
         order = np.argsort(-scores, kind="stable")[:self.config.depth]
         return [int(keys[i]) for i in order if np.isfinite(scores[i])]
 

@@ -141,6 +141,11 @@ class SearchEngine:
         return self._lexical.get()
 
     @property
+    def workers(self) -> int:
+        """How many threads one query may use (`pool`'s size)."""
+        return self._workers
+
+    @property
     def pool(self) -> Executor | None:
         """Threads one query's independent parts run on (None on a single core)."""
         if self._workers < 2:
