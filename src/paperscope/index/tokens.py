@@ -293,8 +293,11 @@ class TokenStore:
             block_rows += span[2]
         blocks = [b for b in blocks if b]
         if parallel and executor is not None and len(blocks) > 1:
-            # Blocks write disjoint positions of `scores`.
-            for done in [executor.submit(self._score_block, query, data, b, scores) for b in blocks]:
+            # Blocks write disjoint positions of `scores`. The caller scores the first block itself
+            # rather than wait idle (the pool may be busy with another part of the same query).
+            futures = [executor.submit(self._score_block, query, data, b, scores) for b in blocks[1:]]
+            self._score_block(query, data, blocks[0], scores)
+            for done in futures:
                 done.result()
         else:
             for b in blocks:
