@@ -4,18 +4,18 @@ Loads the snapshot into a temp home (`paperscope ingest jsonl`) unless `--home` 
 BM25 index up to date (`paperscope index --lexical-only`, so bm25 search takes its fast path), starts
 `paperscope serve` (uvicorn, SQLite, `--workers 2`) and runs wrk against:
 
-- feed   — daily-feed pages: the 30 newest listing days in each sort, the same days filtered by the
-           four biggest categories, and their weeks and months (a few hundred distinct pages)
+- feed   — daily-feed pages: the 60 newest listing days in each sort, alone and filtered by each of the
+           four biggest categories, and their weeks (~900 distinct pages)
 - paper  — paper pages (`/papers/<id>`) of papers drawn at random from the whole store
 - search — the search page (`/search?q=...`) in bm25 mode and, when the home has a vector index
            (`index/manifest.json`), in hybrid mode: the first words of random paper titles as queries
 
 Rows, each on its own freshly started server per cache setting:
 
-- "on, cold": the response cache is on and every request is for a page nobody asked for yet: wrk goes
-  once through a list of distinct pages (each thread its own slice, so nothing repeats) and stops when
-  the list is done or the duration is up. This is a cold cache's first pass.
-- "on, warm": a smaller set of pages, each requested once beforehand (untimed), then in rotation.
+- "on, cold": the response cache is on and every request is for a page nobody asked for yet: wrk walks
+  a list of distinct pages longer than a run gets through (each thread its own slice, so nothing
+  repeats; a note is printed if a run wraps around). This is a cold cache's first pass.
+- "on, warm": another set of pages, each requested once beforehand (untimed), then in rotation.
 - "off": `--cache-seconds 0`, every request queries the store and renders; "off, 1 conn" is the same
   with one connection: the service time of a request without queueing.
 
@@ -23,10 +23,11 @@ Every row reports p50/p99 latency, requests/s, the requests answered, the server
 (user + system of all its processes, from /proc: robust to other load on the machine) and the 1-minute
 load average when the row started. `--baseline-src DIR` measures a second code version side by side,
 row by row interleaved (e.g. `git archive <rev> src | tar -x -C DIR`); it serves a copy of the home,
-so the two never share rendered pages (they would through /dev/shm).
+so the two never share rendered pages (they would through /dev/shm). `--src DIR` runs "current" from
+such a snapshot as well.
 
     .venv/bin/python benchmarks/web_load.py [--home DIR] [--skip-ingest] [--workers 2] [--duration 10]
-        [--connections 50] [--baseline-src DIR] [--pages feed paper search]
+        [--connections 50] [--baseline-src DIR] [--src DIR] [--pages feed paper search] [--no-off]
 
 Goal (issue #4, feed and paper pages): p50 <= 20 ms, p99 <= 100 ms at 50 connections.
 """
@@ -132,27 +133,22 @@ def fetch_json(url: str) -> object:
     return json.loads(fetch(url))
 
 
-def lua_script(paths: list[str], folder: Path, name: str, *, once: bool) -> Path:
-    """A wrk script over `paths`: each thread takes its own slice and walks it in order. `once`: stop
-    a thread when its slice has been answered (so no page is asked for twice); else wrap around.
-
-    A connection whose request is already under way when the slice ends still sends one more (at most
-    one per connection), which wraps to the slice's start: a handful of repeats per cold row."""
+def lua_script(paths: list[str], folder: Path, name: str) -> Path:
+    """A wrk script over `paths`: each thread walks its own slice in order (wrapping around at its end),
+    so within one slice's length no page is asked for twice."""
     body = ",\n".join("  " + json.dumps(p) for p in paths)
     script = folder / f"{name}.lua"
     script.write_text(
         "local paths = {\n" + body + "\n}\n"
-        f"local threads, once = {WRK_THREADS}, {'true' if once else 'false'}\n"
+        f"local threads = {WRK_THREADS}\n"
         "local made = 0\n"
         "function setup(thread)\n  thread:set(\"tid\", made)\n  made = made + 1\nend\n"
         "function init(args)\n"
         "  lo = math.floor(tid * #paths / threads) + 1\n"
         "  hi = math.max(math.floor((tid + 1) * #paths / threads), lo)\n"
-        "  i, got = lo - 1, 0\nend\n"
+        "  i = lo - 1\nend\n"
         "function request()\n  i = i + 1\n  if i > hi then i = lo end\n"
-        "  return wrk.format(\"GET\", paths[i])\nend\n"
-        "function response(status, headers, body)\n  got = got + 1\n"
-        "  if once and got >= hi - lo + 1 then wrk.thread:stop() end\nend\n")
+        "  return wrk.format(\"GET\", paths[i])\nend\n")
     return script
 
 
@@ -234,28 +230,28 @@ def page_sets(base: str, home: Path, cold_papers: int, hybrid: bool, seed: int =
     rng.shuffle(ids)
     rng.shuffle(titles)
 
-    # Feed: the 30 newest listing days (walking the feed's own "previous" links).
+    # Feed: the 60 newest listing days (walking the feed's own "previous" links) in every sort, alone
+    # and filtered by each of the four biggest categories, and their weeks.
     days: list[str] = []
     listing: dict = fetch_json(base + "/?format=json&limit=1")  # type: ignore[assignment]
-    while listing["period"] and len(days) < 30:
+    while listing["period"] and len(days) < 60:
         days.append(listing["period"]["key"])
         if not listing["previous"]:
             break
         listing = fetch_json(base + f"/?date={listing['previous']['key']}&format=json&limit=1")  # type: ignore[assignment]
     top = [c["category"] for c in fetch_json(base + "/categories?format=json")["categories"][:4]]  # type: ignore[index]
-    feed = [f"/?date={d}" + (f"&sort={s}" if s != "upvotes" else "") for d in days
-            for s in ("upvotes", "newest", "trending")]
-    feed += [f"/?date={d}&category={c}" for d in days for c in top]
+    sorts = [("", "upvotes"), ("&sort=newest", "newest"), ("&sort=trending", "trending")]
+    feed = [f"/?date={d}{s}" for d in days for s, _ in sorts]
+    feed += [f"/?date={d}&category={c}{s}" for d in days for c in top for s, _ in sorts]
     weeks = sorted({fetch_json(base + f"/?date={d}&format=json&limit=1")["period"]["week"]  # type: ignore[index]
                     for d in days[::5]})
-    feed += [f"/?week={w}" + (f"&sort={s}" if s != "upvotes" else "") for w in weeks
-             for s in ("upvotes", "newest")]
+    feed += [f"/?week={w}{s}" for w in weeks for s, _ in sorts]
     rng.shuffle(feed)
 
     queries = list(dict.fromkeys(q for q in map(_title_query, titles[:3000]) if q.count(" ") == 2))
     queries = [q for q in queries if q not in QUERIES][:1500]
     sets = [
-        PageSet("feed", feed, feed),  # warm: the same pages again, right after their cold pass
+        PageSet("feed", feed[200:], feed[:200]),
         PageSet("paper", [f"/papers/{i}" for i in ids[2000:2000 + cold_papers]],
                 [f"/papers/{i}" for i in ids[:2000]]),
         PageSet("search bm25", [f"/search?q={quote_plus(q)}&mode=bm25" for q in queries],
@@ -312,6 +308,9 @@ def main() -> int:
     ap.add_argument("--no-off", action="store_true", help="skip the cache-off rows")
     ap.add_argument("--baseline-src", type=Path, default=None,
                     help="a second code version (a directory holding src/paperscope) to measure side by side")
+    ap.add_argument("--src", type=Path, default=None,
+                    help="run 'current' from this directory's src/ too (e.g. a `git archive HEAD` snapshot, "
+                         "so uncommitted edits in the checkout are not measured)")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print("wrk not installed (apt-get install wrk)", file=sys.stderr)
@@ -334,7 +333,7 @@ def main() -> int:
         hybrid = (home / "index" / "manifest.json").exists()
         if not hybrid:
             print("no vector index in the home (index/manifest.json): hybrid search not measured", flush=True)
-        variants: list[tuple[str, Path | None, Path]] = [("current", None, home)]
+        variants: list[tuple[str, Path | None, Path]] = [("current", args.src, home)]
         if args.baseline_src is not None:
             # Its own copy of the home: same data, but a /dev/shm page folder of its own.
             other = work / "baseline-home"
@@ -344,18 +343,18 @@ def main() -> int:
         scripts = work
 
         def measure(server: tuple[str, subprocess.Popen[bytes]], paths: list[str], variant: str, page: str,
-                    label: str, connections: int, once: bool) -> None:
-            script = lua_script(paths, scripts, f"s{len(results)}", once=once)
+                    label: str, connections: int) -> None:
+            script = lua_script(paths, scripts, f"s{len(results)}")
             r = run_wrk(server[0], script, variant, page, label, args.duration, connections, server[1].pid)
             results.append(r)
             print(f"{r.variant:9s} {r.page:14s} {r.cache:12s} {r.requests:7d} req  p50 {r.p50_ms:8.1f} ms  "
                   f"p99 {r.p99_ms:8.1f} ms  {r.rps:8.0f} req/s  non-2xx {r.non_2xx}  errors {r.errors}  "
                   f"server CPU {r.cpu_ms:.2f} ms/req  load {r.load1:.1f}", flush=True)
 
-        def prime(server: tuple[str, subprocess.Popen[bytes]], paths: list[str]) -> None:
+        def prime(base: str, paths: list[str]) -> None:
             # Untimed: every page of the warm rotation once, so the warm row starts with all of them cached.
-            script = lua_script(paths, scripts, f"p{len(results)}", once=True)
-            run_wrk(server[0], script, "", "", "", 120, args.connections, server[1].pid)
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda p: fetch(base + p), paths))
 
         settings = [(args.cache_seconds, "on")] + ([] if args.no_off else [(0.0, "off")])
         sets: list[PageSet] | None = None
@@ -380,18 +379,17 @@ def main() -> int:
                         continue
                     if on_off == "on":
                         for name, server in procs.items():
-                            measure(server, s.cold, name, s.name, "on, cold", args.connections, once=True)
-                            if s.warm is s.cold and results[-1].requests < len(s.cold):
-                                print(f"  (cold pass covered {results[-1].requests} of {len(s.cold)} pages: "
-                                      "the warm row below includes first renders)", flush=True)
+                            measure(server, s.cold, name, s.name, "on, cold", args.connections)
+                            if results[-1].requests > len(s.cold):
+                                print(f"  (more requests than the {len(s.cold)} cold pages: some were "
+                                      "answered from the cache)", flush=True)
                         for name, server in procs.items():
-                            if s.warm is not s.cold:
-                                prime(server, s.warm)
-                            measure(server, s.warm, name, s.name, "on, warm", args.connections, once=False)
+                            prime(server[0], s.warm)
+                            measure(server, s.warm, name, s.name, "on, warm", args.connections)
                     else:
                         for connections, label in ((args.connections, "off"), (1, "off, 1 conn")):
                             for name, server in procs.items():
-                                measure(server, s.cold, name, s.name, label, connections, once=False)
+                                measure(server, s.cold, name, s.name, label, connections)
             finally:
                 for _, proc in procs.values():
                     stop(proc)
