@@ -15,7 +15,9 @@ Rows, each on its own freshly started server per cache setting:
 - "on, cold": the response cache is on and every request is for a page nobody asked for yet: wrk walks
   a list of distinct pages longer than a run gets through (each thread its own slice, so nothing
   repeats; a note is printed if a run wraps around). This is a cold cache's first pass.
-- "on, warm": another set of pages, each requested once beforehand (untimed), then in rotation.
+- "on, warm": another set of pages, requested beforehand (untimed), then in rotation. Search pages are
+  cached per worker (feed and paper pages are shared between workers), so they are requested four times
+  beforehand; a worker that still has not seen a query renders it during the row (its p99).
 - "off": `--cache-seconds 0`, every request queries the store and renders; "off, 1 conn" is the same
   with one connection: the service time of a request without queueing.
 
@@ -306,6 +308,7 @@ def main() -> int:
     ap.add_argument("--pages", nargs="+", default=["feed", "paper", "search"],
                     help="which pages to measure (feed, paper, search)")
     ap.add_argument("--no-off", action="store_true", help="skip the cache-off rows")
+    ap.add_argument("--settle", type=float, default=20.0, help="seconds to wait after the servers started")
     ap.add_argument("--baseline-src", type=Path, default=None,
                     help="a second code version (a directory holding src/paperscope) to measure side by side")
     ap.add_argument("--src", type=Path, default=None,
@@ -351,10 +354,13 @@ def main() -> int:
                   f"p99 {r.p99_ms:8.1f} ms  {r.rps:8.0f} req/s  non-2xx {r.non_2xx}  errors {r.errors}  "
                   f"server CPU {r.cpu_ms:.2f} ms/req  load {r.load1:.1f}", flush=True)
 
-        def prime(base: str, paths: list[str]) -> None:
-            # Untimed: every page of the warm rotation once, so the warm row starts with all of them cached.
+        def prime(base: str, paths: list[str], passes: int) -> None:
+            # Untimed: every page of the warm rotation, so the warm row starts with all of them cached.
+            # Search pages are cached per worker (only feed and paper pages are shared between workers),
+            # and each request lands on either worker: several passes leave few pages uncached in one.
             with ThreadPoolExecutor(8) as pool:
-                list(pool.map(lambda p: fetch(base + p), paths))
+                for _ in range(passes):
+                    list(pool.map(lambda p: fetch(base + p), paths))
 
         settings = [(args.cache_seconds, "on")] + ([] if args.no_off else [(0.0, "off")])
         sets: list[PageSet] | None = None
@@ -370,6 +376,7 @@ def main() -> int:
                 for base, proc in procs.values():
                     wait_ready(base, proc)
                     warm_up(base)
+                time.sleep(args.settle)  # let the start-up work (and copying the home) leave the load average
                 if sets is None:
                     sets = page_sets(procs["current"][0], home, args.cold_papers, hybrid)
                     print("pages: " + ", ".join(f"{s.name} {len(s.cold)} cold / {len(s.warm)} warm"
@@ -384,7 +391,7 @@ def main() -> int:
                                 print(f"  (more requests than the {len(s.cold)} cold pages: some were "
                                       "answered from the cache)", flush=True)
                         for name, server in procs.items():
-                            prime(server[0], s.warm)
+                            prime(server[0], s.warm, 1 if s.name in ("feed", "paper") else 4)
                             measure(server, s.warm, name, s.name, "on, warm", args.connections)
                     else:
                         for connections, label in ((args.connections, "off"), (1, "off, 1 conn")):
