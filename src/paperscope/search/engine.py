@@ -54,10 +54,9 @@ class SearchConfig:
     # SciFact train, recall@10 of exact MaxSim over all documents: 100 + 100 candidates 0.938, 200 + 200
     # 0.975, 300 + 300 0.985 (FDE alone: 100 0.819, 300 0.934).
     late_candidates: int = 200
-    # Inside hybrid, late is one list of three and only its top ranks move the fusion: SciFact train
-    # fused nDCG@10 is 0.7324 for 100 + 100, 70 + 70, 50 + 50 and 30 + 30 candidates alike. 50 + 50
-    # re-ranks half the rows of 100 + 100 and still fills half the fusion depth.
-    hybrid_late_candidates: int = 50
+    # Inside hybrid, late is one list of three: FDE + pooled candidates re-ranked (see benchmarks/RESULTS.md
+    # for the SciFact train sweep behind this number).
+    hybrid_late_candidates: int = 100
     # Also re-rank the pooled-vector HNSW's top candidates (see _late).
     late_pooled_candidates: bool = True
     # HNSW beam width (None: the index default, usearch's 64).
@@ -241,7 +240,8 @@ class SearchEngine:
         def run(n: int) -> _Ranked:
             keys, sims = idx.fde_ann.search(fde_query, n, ef=max(self.config.ef or 0, n) or None)
             return _Ranked(keys.tolist(), sims.tolist())
-        n = max(depth, n_candidates or self.config.late_candidates)
+        # Late mode fills its whole depth; inside hybrid the late list may be shorter than the fusion depth.
+        n = n_candidates if n_candidates is not None else max(depth, self.config.late_candidates)
         candidates = self._filtered(run, n, filters, len(idx.fde_ann)).ids
         if self.config.late_pooled_candidates:
             # The FDE alone misses some exact-MaxSim winners (SciFact train); the pooled HNSW is cheap
