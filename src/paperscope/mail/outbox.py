@@ -115,6 +115,7 @@ class Deliverer:
         self._compose_done: threading.Event | None = None
         self._db: sa.Engine | sa.Connection = engine  # one connection for the whole pass (see deliver)
         self._delivered: list[int] = []  # accepted this batch: their bodies go once they are recorded
+        self._deferring = False  # WAL checkpoints left to the composer (see _defer_checkpoints)
 
     def _drop_bodies(self) -> None:
         # After `_record_sent`: only rows committed as sent lose their body.
@@ -152,19 +153,38 @@ class Deliverer:
         # check-out and reset each time.
         with self.engine.connect() as conn:
             self._db = conn
+            self._defer_checkpoints(True)
             try:
                 self._deliver_batches(claim, limit, report, on_progress)
             finally:
                 self._record_sent()  # whatever stopped us, do not leave an accepted message unrecorded
                 self._drop_bodies()
+                self._defer_checkpoints(False)
                 self._db = self.engine
         return report
+
+    def _defer_checkpoints(self, defer: bool) -> None:
+        """While digests are being stored (SQLite), leave WAL checkpoints to the composer's connection.
+
+        The composer writes ~12 MB of bodies per batch; the next commit to pass the WAL's checkpoint
+        threshold copies it into the database file before returning, and that was usually a sender's
+        per-message commit, stalling its SMTP session for up to a few hundred ms each time.
+        """
+        conn = self._db
+        if not isinstance(conn, sa.Connection) or conn.dialect.name != "sqlite":
+            return
+        waiting = defer and self._compose_done is not None and not self._compose_done.is_set()
+        if waiting != self._deferring:
+            conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint = {0 if waiting else 1000}")
+            conn.commit()  # SQLAlchemy began a transaction for the pragma; records begin their own
+            self._deferring = waiting
 
     def _deliver_batches(self, claim: str, limit: int | None, report: DeliveryReport,
                          on_progress: Callable[[DeliveryReport], None] | None) -> None:
         handled = 0
         while limit is None or handled < limit:
             size = self.batch_size if limit is None else min(self.batch_size, limit - handled)
+            self._defer_checkpoints(True)  # until composing is done
             batch = claim_due(self._db, claim, size, self.clock(), self.kind)
             if not batch:
                 if self._compose_done is None or self._compose_done.is_set():
