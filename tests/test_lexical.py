@@ -131,3 +131,13 @@ def test_allowed_papers_restrict_the_ranking_without_changing_scores() -> None:
     all_keys, all_scores = idx.search("graph", 10)
     assert np.allclose(scores, all_scores[1:])
     assert idx.search("graph", 10, allowed=np.asarray([], dtype=np.int64))[0].size == 0
+
+
+def test_papers_tied_at_the_cut_are_taken_by_row_id_at_every_depth() -> None:
+    same = [LexicalDoc(key, "Identical title about sparse attention", "Same abstract.", []) for key in
+            (40, 7, 23, 11, 35, 2, 18, 29)]
+    idx = LexicalIndex.empty().with_documents([*DOCS, *same], last_rowid=40)
+    everything, _ = idx.search("sparse attention", 100)
+    assert sorted(everything.tolist()) == everything.tolist() == [2, 7, 11, 18, 23, 29, 35, 40]
+    for k in range(1, 9):
+        assert idx.search("sparse attention", k)[0].tolist() == everything[:k].tolist()

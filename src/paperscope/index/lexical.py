@@ -173,7 +173,16 @@ class LexicalIndex:
             scores[self.postings[lo:hi]] += self.impact[lo:hi]
         if allowed is not None:
             scores[~np.isin(self.keys, allowed)] = 0.0
-        matched = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        if k < len(scores):
+            kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+            # Papers tied at the k-th score go in by row id, so a deeper or narrower search never swaps
+            # which of several equal papers fill the last places (argpartition picks among ties freely).
+            tied = np.flatnonzero(scores == kth)
+            above = np.flatnonzero(scores > kth)
+            tied = tied[np.argsort(self.keys[tied], kind="stable")][:k - len(above)]
+            matched = np.concatenate([above, tied])
+        else:
+            matched = np.arange(len(scores))
         matched = matched[scores[matched] > 0]
         order = matched[np.lexsort((self.keys[matched], -scores[matched]))]
         return self.keys[order], scores[order]
