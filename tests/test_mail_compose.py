@@ -157,16 +157,41 @@ def test_non_ascii_papers_arrive_intact_in_a_7bit_html_part_with_short_lines(
     authors = ("Ren\u00e9e \u00c5str\u00f6m", "\u674e\u534e")
     msg = _digest_of_one_paper(engine, settings, "2611.09001", title, abstract, authors, "eve@example.com")
 
-    assert msg.raw.isascii() and _seven_bit_html(msg.raw)
+    assert _seven_bit_html(msg.raw)
+    head, _, body = msg.raw.partition(b"\r\n\r\n")
+    assert head.isascii()
     assert max(len(line) for line in msg.raw.split(b"\r\n")) <= 998
     assert b"\n" not in msg.raw.replace(b"\r\n", b"")  # CRLF only
     parsed = email.message_from_bytes(msg.raw, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
-    html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    text = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html_part, text_part = parsed.get_body(("html",)), parsed.get_body(("plain",))
+    assert html_part is not None and text_part is not None
+    html, text = html_part.get_content(), text_part.get_content()
     assert "&lt;experts&gt; &amp; more" in html  # escaped as HTML, then non-ASCII as references
     assert title in unescape(html) and title in text
     assert "Ren\u00e9e \u00c5str\u00f6m" in unescape(html) and "\u674e\u534e" in text
+    # The text part travels as UTF-8 (8bit): the only non-ASCII octets of the message are in it.
+    assert text_part["Content-Transfer-Encoding"] == "8bit"
+    assert title.encode("utf-8") in body
+
+
+def test_an_8bit_message_goes_as_base64_to_a_server_without_8bitmime() -> None:
+    from paperscope.mail.compose import multipart_alternative, seven_bit
+
+    text = "* Schr\u00f6dinger \u2014 \u674e\u534e\r\n\r\n  " + "caf\u00e9 " * 60 + "\u2026\r\n"
+    raw = multipart_alternative({"From": "a@example.org", "To": "b@example.org", "Subject": "s"}, text,
+                                "<p>caf&eacute;</p>")
+    assert not raw.isascii()
+    converted = seven_bit(raw)
+    assert converted.isascii() and max(len(line) for line in converted.split(b"\r\n")) <= 76
+    before = email.message_from_bytes(raw, policy=email.policy.default)
+    after = email.message_from_bytes(converted, policy=email.policy.default)
+    assert isinstance(before, EmailMessage) and isinstance(after, EmailMessage)
+    for kind in ("plain", "html"):
+        old, new = before.get_body((kind,)), after.get_body((kind,))
+        assert old is not None and new is not None and old.get_content() == new.get_content()
+    assert after.get_body(("plain",))["Content-Transfer-Encoding"] == "base64"  # type: ignore[index]
+    assert after["Subject"] == "s" and after.get_content_type() == "multipart/alternative"
 
 
 def test_html_that_cannot_be_folded_travels_base64(engine: sa.Engine, settings: Settings) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import binascii
+import email
+import email.policy
 import email.utils
 import secrets
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ _ABSTRACT_CHARS = 320
 _MAX_AUTHORS = 6
 # RFC 5322 allows 998 characters per line; HTML lines are folded well below that.
 _MAX_LINE = 998
-_FOLD_AT = 900
+_FOLD_AT = 990
 
 
 @dataclass(frozen=True)
@@ -169,8 +170,7 @@ class Composer:
         """The paper's HTML (folded, ASCII) and text (CRLF) blocks."""
         cached = self._fragments.get(item.paper_id)
         if cached is None:
-            wrapped = textwrap.fill(item.abstract, width=76, initial_indent="  ", subsequent_indent="  ")
-            text = self._paper_text.render(item=item, wrapped_abstract=wrapped).rstrip("\n")
+            text = self._paper_text.render(item=item).rstrip("\n")
             cached = (fold_html(self._paper_html.render(item=item)), text.replace("\n", "\r\n"))
             self._fragments[item.paper_id] = cached
         return cached
@@ -243,21 +243,50 @@ def _header_value(name: str, value: str) -> str:
 
 def _crlf(text: str) -> str:
     """Every line break as CRLF (the canonical form of text parts, and what SMTP carries)."""
+    crlf = text.count("\r\n")
+    if crlf == text.count("\n") == text.count("\r"):
+        # Digests are assembled from CRLF pieces: three counting passes instead of three copies of
+        # the whole part (the copies were a sixth of composing a digest).
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
 
 
-def _base64_body(text: str) -> bytes:
+def _base64_body(text: str | bytes) -> bytes:
     # One C call for the whole body, then 76-character lines (RFC 2045); base64.encodebytes makes two
     # calls per 57-byte chunk and was the largest cost of composing a digest.
-    encoded = binascii.b2a_base64(text.encode("utf-8"), newline=False)
-    return b"".join(encoded[i:i + 76] + b"\r\n" for i in range(0, len(encoded), 76))
+    encoded = binascii.b2a_base64(text.encode("utf-8") if isinstance(text, str) else text, newline=False)
+    lines = [encoded[i:i + 76] for i in range(0, len(encoded), 76)]
+    return b"\r\n".join(lines) + b"\r\n" if lines else b""
+
+
+def _fits_lines(body: bytes) -> bool:
+    """Valid as a 7bit or 8bit MIME body (RFC 2045 2.7/2.8): no NUL, CR and LF only as CRLF, lines of
+    at most 998 octets."""
+    if b"\0" in body:
+        return False
+    # A part has a few dozen to a hundred lines: one split, then byte searches within each line.
+    return all(len(line) <= _MAX_LINE and b"\r" not in line and b"\n" not in line
+               for line in body.split(b"\r\n"))
 
 
 def _fits_7bit(body: bytes) -> bool:
-    """Valid as a 7bit MIME body: ASCII, no NUL, CR and LF only as CRLF, lines of at most 998 octets."""
-    return (body.isascii() and b"\0" not in body and body.count(b"\r") == body.count(b"\r\n")
-            and body.count(b"\n") == body.count(b"\r\n")
-            and max(map(len, body.split(b"\r\n"))) <= _MAX_LINE)
+    """Valid as a 7bit MIME body: ASCII and `_fits_lines`."""
+    return body.isascii() and _fits_lines(body)
+
+
+def _text_part(text: str) -> tuple[str, bytes]:
+    """(Content-Transfer-Encoding, body ending in CRLF) for the plain-text part.
+
+    As it is (7bit, or 8bit when it has non-ASCII characters) when its lines fit, else base64. Each
+    paragraph is one line (readers wrap plain text to their window): a digest's text part is 35 %
+    smaller than in base64 and has a third fewer lines, and receiving servers work line by line.
+    """
+    body = text.encode("utf-8")
+    if not _fits_lines(body):
+        body = _crlf(text).encode("utf-8")
+    if _fits_lines(body):
+        return "7bit" if body.isascii() else "8bit", body if body.endswith(b"\r\n") else body + b"\r\n"
+    return "base64", _base64_body(_crlf(text))
 
 
 def _html_part(html: str) -> tuple[str, bytes]:
@@ -267,7 +296,9 @@ def _html_part(html: str) -> tuple[str, bytes]:
     any HTML reader) and lines stay long, which makes the message about a third smaller than base64
     and a tenth of the lines (receiving servers handle a message line by line). Otherwise base64.
     """
-    body = _crlf(html).encode("ascii", "xmlcharrefreplace")
+    body = html.encode("ascii", "xmlcharrefreplace")
+    if not _fits_7bit(body):  # perhaps only bare line breaks (a confirmation mail's template)
+        body = _crlf(html).encode("ascii", "xmlcharrefreplace")
     if _fits_7bit(body):
         return "7bit", body if body.endswith(b"\r\n") else body + b"\r\n"
     return "base64", _base64_body(_crlf(html))
@@ -275,7 +306,8 @@ def _html_part(html: str) -> tuple[str, bytes]:
 
 def multipart_alternative(headers: dict[str, str], text: str, html: str) -> bytes:
     """A multipart/alternative message (text first, HTML preferred), CRLF line ends, UTF-8 parts: the
-    text base64-encoded, the HTML 7bit when it fits (see `_html_part`), else base64 too.
+    text 8bit (7bit if ASCII) when its lines fit (see `_text_part`), the HTML 7bit when it fits (see
+    `_html_part`), each base64 otherwise.
 
     Written directly rather than through `email.message`: the generator walks the body line by line and
     took several milliseconds per digest, which alone would cap a run below the 200 messages/s goal.
@@ -285,10 +317,25 @@ def multipart_alternative(headers: dict[str, str], text: str, html: str) -> byte
     head = "".join(f"{name}: {_header_value(name, value)}\r\n" for name, value in headers.items())
     head += f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
     part = "--{b}\r\nContent-Type: text/{sub}; charset=\"utf-8\"\r\nContent-Transfer-Encoding: {cte}\r\n\r\n"
+    text_cte, text_body = _text_part(text)
     html_cte, html_body = _html_part(html)
     return b"".join((
         head.encode("ascii"),
-        part.format(b=boundary, sub="plain", cte="base64").encode("ascii"), _base64_body(_crlf(text)),
+        part.format(b=boundary, sub="plain", cte=text_cte).encode("ascii"), text_body,
         part.format(b=boundary, sub="html", cte=html_cte).encode("ascii"), html_body,
         f"--{boundary}--\r\n".encode("ascii"),
     ))
+
+
+def seven_bit(raw: bytes) -> bytes:
+    """`raw` with every 8bit part re-encoded as base64, for a server without 8BITMIME (RFC 6152 lets
+    a client send 8-bit data only to servers that announce it). Rare: every common server does."""
+    msg = email.message_from_bytes(raw, policy=email.policy.SMTP)
+    for part in msg.walk():
+        if not part.is_multipart() and str(part.get("Content-Transfer-Encoding", "")).lower() == "8bit":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            del part["Content-Transfer-Encoding"]
+            part["Content-Transfer-Encoding"] = "base64"
+            part.set_payload(_base64_body(payload).decode("ascii"))
+    return msg.as_bytes(policy=email.policy.SMTP)

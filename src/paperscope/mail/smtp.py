@@ -13,6 +13,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from paperscope.mail.compose import seven_bit
 from paperscope.settings import Settings
 
 SECURITY_MODES = ("none", "starttls", "tls")
@@ -138,7 +139,12 @@ class SmtpTransport:
             # MAIL and RCPT written directly: smtplib's mail()/rcpt() re-parse both addresses with the
             # email package on every call, which cost more than the rest of a send. Addresses are
             # validated before they reach the outbox, and putcmd refuses CR/LF.
-            body_type = " BODY=8BITMIME" if not raw.isascii() and smtp.has_extn("8bitmime") else ""
+            body_type = ""
+            if not raw.isascii():
+                if smtp.has_extn("8bitmime"):
+                    body_type = " BODY=8BITMIME"
+                else:
+                    raw = seven_bit(raw)
             smtp.putcmd("mail", f"FROM:<{self.config.sender}>{body_type}")
             code, reply = smtp.getreply()
             if code != 250:
