@@ -16,6 +16,10 @@ the normal `IndexSet.add`, so index sizes, token counts and therefore search cos
 index; BM25 is always real over all stored papers. Quality figures are meaningless for the stand-ins;
 late mode's recall@10 is still measured against brute force over the same (partly synthetic) index.
 
+An index built before token pooling gets a pooled copy (`<home>-pool2`, TokenStore.copy_pooled, no
+re-encoding), and the old defaults (every token; hybrid re-ranks 100 + 100 late candidates) are timed beside
+the new ones (tokens pooled by 2; hybrid 50 + 50), interleaved query by query.
+
 Every query runs once to warm up, then is timed per mode; encoding is timed separately so figures are
 reported with and without it. Brute force scores every indexed paper with exact MaxSim; late mode's
 recall@10 is measured against it.
@@ -39,6 +43,7 @@ import numpy as np  # noqa: E402
 from paperscope.embed import Encoded, OnnxEncoder, load_encoder
 from paperscope.embed.bundled import bundled_spec
 from paperscope.index.build import IndexLayout, IndexSet, Manifest, build_index, build_lexical
+from paperscope.index.tokens import TokenStore
 from paperscope.search import SearchEngine
 from paperscope.search.engine import SearchConfig
 from paperscope.search.metrics import percentile
@@ -84,6 +89,28 @@ def scale_to_store(engine: object, real_root: Path, root: Path, seed: int = 0) -
     return added
 
 
+def pooled_copy(root: Path, dst: Path, factor: int) -> None:
+    """The index set under `root` with its token store pooled by `factor` (TokenStore.copy_pooled; the
+    ANN files are hard links, read only here). Lets one run time pooled and unpooled re-ranks side by
+    side without encoding the corpus twice; skipped when `dst` is already complete."""
+    if (dst / "manifest.json").is_file():
+        return
+    shutil.rmtree(dst, ignore_errors=True)
+    dst.mkdir(parents=True)
+    for item in root.iterdir():
+        if item.name in ("tokens", "manifest.json"):
+            continue
+        if item.is_dir():
+            shutil.copytree(item, dst / item.name, copy_function=os.link)
+        else:
+            os.link(item, dst / item.name)
+    TokenStore.open(root / "tokens").copy_pooled(dst / "tokens", factor)
+    manifest = Manifest.read(root / "manifest.json")
+    assert manifest is not None
+    manifest.spec = replace(manifest.spec, token_pool_factor=factor)
+    manifest.write(dst / "manifest.json")  # last: marks the copy complete
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--papers", type=int, default=10000)
@@ -125,12 +152,27 @@ def main() -> None:
     later = itertools.islice(JsonlSource(args.data), args.papers, args.papers + args.queries)
     queries = [" ".join(p.title.split()) for p in later if hasattr(p, "title")]
 
+    # An index built before token pooling (pool factor 1) gets a pooled copy, and both are timed side by
+    # side: the old defaults (every token, 100 + 100 late candidates in hybrid) against the new ones.
+    unpooled: SearchEngine | None = None
+    first = SearchEngine(engine, settings, encoder=encoder)
+    assert first.indexes is not None
+    if first.indexes.tokens.pool_factor == 1:
+        unpooled = first
+        pooled_home = Settings(home=Path(f"{settings.home}-pool2"), database_url=settings.db_url)
+        if not (pooled_home.index_dir / "manifest.json").is_file():
+            t = time.perf_counter()
+            pooled_copy(settings.index_dir, pooled_home.index_dir, 2)
+            print(f"pooled copy of the token store in {time.perf_counter() - t:.0f}s")
+        settings = pooled_home
     se = SearchEngine(engine, settings, encoder=encoder)
     idx = se.indexes
     assert idx is not None
     keys = np.asarray([p.rowid for batch in iter_papers(engine, batch_size=5000) for p in batch
                        if p.rowid is not None and p.rowid <= idx.manifest.last_rowid], dtype=np.int64)
-    print(f"{len(idx.pooled)} papers indexed, {len(queries)} queries, model {encoder.name}")
+    every_token = f", unpooled: {unpooled.indexes.tokens._rows:,}" if unpooled and unpooled.indexes else ""
+    print(f"{len(idx.pooled)} papers indexed, {len(queries)} queries, model {encoder.name}, "
+          f"token rows {idx.tokens._rows:,} (pool factor {idx.tokens.pool_factor}){every_token}")
 
     encode_ms, encoded = [], []
     for q in queries:
@@ -141,22 +183,25 @@ def main() -> None:
 
     rows = []
     late_top: list[list[int]] = []
-    # Side by side: one query on the caller's thread only (what a busy server gets anyway), and a lighter
-    # hybrid whose late list re-ranks 50 + 50 candidates (SciFact train nDCG@10 0.7304 vs 0.7324).
-    serial = SearchEngine(engine, settings, encoder=encoder, config=replace(SearchConfig(), threads=1))
-    light = SearchEngine(engine, settings, encoder=encoder,
-                         config=replace(SearchConfig(), hybrid_late_candidates=50))
-    light_serial = SearchEngine(engine, settings, encoder=encoder,
-                                config=replace(SearchConfig(), hybrid_late_candidates=50, threads=1))
-    for variant in (serial, light, light_serial):
-        # One copy of the indexes for every variant (benchmark-only use of private holders): separate
+
+    def variant(home: SearchEngine, **config: object) -> SearchEngine:
+        # One copy of each index set for every variant (benchmark-only use of private holders): separate
         # copies, interleaved query by query, would each find the CPU caches full of another's data.
-        variant._indexes, variant._lexical = se._indexes, se._lexical
+        out = SearchEngine(engine, settings, encoder=encoder, config=replace(SearchConfig(), **config))
+        out._indexes, out._lexical = home._indexes, se._lexical
+        return out
+
     runs = [(m, se, m) for m in ("bm25", "dense", "late", "hybrid")]
-    runs.append(("late, one thread", serial, "late"))
-    runs.append(("hybrid, one thread", serial, "hybrid"))
-    runs.append(("hybrid, 50 + 50 late candidates", light, "hybrid"))
-    runs.append(("hybrid, 50 + 50 late candidates, one thread", light_serial, "hybrid"))
+    runs.append(("late, one thread", variant(se, threads=1), "late"))
+    runs.append(("hybrid, one thread", variant(se, threads=1), "hybrid"))
+    runs.append(("hybrid, 100 + 100 late candidates", variant(se, hybrid_late_candidates=100), "hybrid"))
+    if unpooled is not None:
+        runs.append(("late, every token", variant(unpooled), "late"))
+        runs.append(("hybrid, every token, 100 + 100 (old default)",
+                     variant(unpooled, hybrid_late_candidates=100), "hybrid"))
+        runs.append(("hybrid, every token, 100 + 100, one thread",
+                     variant(unpooled, hybrid_late_candidates=100, threads=1), "hybrid"))
+        runs.append(("hybrid, every token, 50 + 50", variant(unpooled), "hybrid"))
     # Interleaved: every variant answers query i before any answers query i + 1, so a burst of other
     # work on the machine hits all variants alike.
     times: dict[str, list[float]] = {label: [] for label, _, _ in runs}

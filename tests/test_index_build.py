@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import sqlalchemy as sa
 
 from paperscope.embed import Encoder, load_encoder
-from paperscope.index.build import IndexSet, build_index, pending_papers
+from paperscope.index.build import IndexSet, Manifest, build_index, pending_papers
 from paperscope.model import Paper
 from paperscope.settings import Settings
 from paperscope.store import upsert_papers
@@ -44,6 +46,19 @@ def test_build_then_incremental(engine: sa.Engine, settings: Settings, encoder: 
     assert int(keys[0]) == rowid
     scores = idx.tokens.maxsim(q.tokens, np.array([rowid, rowid - 1]))
     assert scores[0] > scores[1]
+    # New index sets pool the stored tokens: about one row per two tokens of the text.
+    assert idx.manifest.spec.token_pool_factor == idx.tokens.pool_factor == 2
+    assert len(idx.tokens.get(rowid)) <= -(-len(q.tokens) // 2)
+
+
+def test_index_written_before_token_pooling_keeps_every_token(settings: Settings) -> None:
+    root = settings.index_dir
+    root.mkdir(parents=True, exist_ok=True)
+    old_spec = {"model": "m", "dim": 8, "fde_r_reps": 2, "fde_k_sim": 1, "fde_d_proj": 4,
+                "fde_final_dim": None, "fde_seed": 1, "dtype": "f16", "fde_dtype": "i8"}
+    (root / "manifest.json").write_text(json.dumps({"spec": old_spec, "last_rowid": 3, "count": 3}))
+    manifest = Manifest.read(root / "manifest.json")
+    assert manifest is not None and manifest.spec.token_pool_factor == 1
 
 
 def test_killed_run_resumes_without_duplicates(engine: sa.Engine, settings: Settings,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paperscope.index.tokens import TokenStore
+from paperscope.index.tokens import TokenStore, pool_tokens
 
 DIM = 96
 
@@ -165,3 +165,64 @@ def test_kill_9_during_adds_leaves_a_consistent_store(tmp_path: Path) -> None:
     store.add(np.array([10_000]), [doc_tokens(10_000)])
     store.flush()
     assert 10_000 in TokenStore.open(directory)
+
+
+def test_pool_tokens_merges_repeated_tokens_and_keeps_distinct_ones() -> None:
+    rng = np.random.default_rng(3)
+    distinct = rng.standard_normal((5, 16)).astype(np.float32)
+    # Each of five words appears twice, slightly perturbed: pooling by 2 should find exactly the five.
+    doubled = np.repeat(distinct, 2, axis=0) + 0.01 * rng.standard_normal((10, 16)).astype(np.float32)
+    pooled = pool_tokens(doubled, 2)
+    assert pooled.shape == (5, 16)
+    # In the order of the text, each mean close to its word.
+    assert np.allclose(pooled, distinct, atol=0.02)
+    # Factor 1, a single token, and a paper already small enough come back unchanged.
+    assert pool_tokens(doubled, 1) is doubled
+    assert pool_tokens(doubled[:1], 2).shape == (1, 16)
+    assert pool_tokens(doubled, 2, iterations=0).shape[0] <= 5
+
+
+def redundant_doc(key: int) -> np.ndarray:
+    """Tokens as text gives them: a few distinct words, each appearing two or three times (word pieces,
+    repeats) with small differences from context."""
+    words = doc_tokens(key)[:12]
+    rng = np.random.default_rng(key + 10_000)
+    x = np.repeat(words, rng.integers(2, 4, len(words)), axis=0)
+    x = x + 0.05 * rng.standard_normal(x.shape).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_pooled_store_keeps_half_the_rows_and_nearly_the_same_ranking(tmp_path: Path) -> None:
+    keys = np.arange(300)
+    docs = [redundant_doc(int(k)) for k in keys]
+    sample = np.concatenate([redundant_doc(k) for k in range(500, 560)])
+    plain = TokenStore.create(tmp_path / "plain", dim=DIM, reduced_dim=32)
+    pooled = TokenStore.create(tmp_path / "pooled", dim=DIM, reduced_dim=32, pool_factor=2)
+    for store in (plain, pooled):
+        store.fit(sample)
+        store.add(keys, docs)
+        store.flush()
+    reopened = TokenStore.open(tmp_path / "pooled")
+    assert reopened.pool_factor == 2 and TokenStore.open(tmp_path / "plain").pool_factor == 1
+    for k in keys.tolist():
+        assert len(reopened.get(k)) <= -(-len(docs[k]) // 2)
+    query = redundant_doc(42)[::3][:8]
+    exact = np.array([chamfer(query, d) for d in docs])
+    scores = reopened.maxsim(query, keys)
+    assert int(np.argmax(scores)) == 42
+    top_exact, top_pooled = set(np.argsort(-exact)[:10].tolist()), set(np.argsort(-scores)[:10].tolist())
+    assert len(top_exact & top_pooled) >= 8
+    # Pooling an existing store without re-encoding gives nearly what pooling at add time gives.
+    copied = plain.copy_pooled(tmp_path / "copied", 2)
+    assert TokenStore.open(tmp_path / "copied").pool_factor == 2
+    assert np.allclose(copied.maxsim(query, keys), scores, atol=0.03 * len(query))
+
+
+def test_many_papers_scored_in_several_products_match_scoring_each_alone(tmp_path: Path) -> None:
+    store = fitted_store(tmp_path / "tok")
+    keys = np.arange(400)  # ~8,000 rows: several products of at most _ROWS_PER_PRODUCT rows
+    store.add(keys, [doc_tokens(int(k)) for k in keys])
+    query = doc_tokens(5)[:7]
+    together = store.maxsim(query, keys)
+    alone = np.array([store.maxsim(query, np.array([k]))[0] for k in keys])
+    assert np.allclose(together, alone, rtol=1e-5, atol=1e-5)

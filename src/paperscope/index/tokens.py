@@ -5,8 +5,13 @@ eigenvectors of the second-moment matrix, which is what best preserves the dot p
 then int8 with one scale per output dimension. At 384 -> 128 dims a token costs 128 bytes instead of 768 in
 fp16. Queries stay in the original dimension; ``maxsim`` projects them with the same matrix.
 
+Token pooling (``pool_factor`` > 1): each paper's projected tokens are clustered (k-means,
+``ceil(n / factor)`` clusters) and only the cluster means are kept. Neighbouring word pieces of one term and
+repeated words land in one cluster, so the re-rank reads half the rows for a small loss
+(benchmarks/RESULTS.md, token pooling).
+
 Layout of the store directory:
-  meta.json     dimensions (written once at create)
+  meta.json     dimensions and pool factor (written once at create)
   codec.npz     projection matrix and per-dimension scales (written once at fit)
   tokens.i8     append-only int8 rows, one per token
   offsets.npz   key -> (first row, row count) plus the number of committed rows; replaced atomically
@@ -30,6 +35,8 @@ import numpy as np
 _META, _CODEC, _DATA, _OFFSETS = "meta.json", "codec.npz", "tokens.i8", "offsets.npz"
 # Candidate rows scored per matrix product in maxsim; bounds memory for large candidate sets.
 _ROWS_PER_BLOCK = 65536
+# Rows per matrix product inside a block: small enough for their float32 copy to stay in cache.
+_ROWS_PER_PRODUCT = 2048
 # Below this many candidate rows a second thread costs more than it saves.
 _MIN_PARALLEL_ROWS = 4096
 
@@ -66,13 +73,42 @@ def _npz_bytes(**arrays: np.ndarray | np.generic) -> bytes:
     return buf.getvalue()
 
 
+def pool_tokens(tokens: np.ndarray, factor: int, iterations: int = 8) -> np.ndarray:
+    """Cluster one paper's token vectors ``(n, d)`` into ``ceil(n / factor)`` groups by k-means and return
+    the group means (empty groups dropped), in the order of their first token.
+
+    The start is evenly spaced tokens, so the result is deterministic and follows the text.
+    """
+    n = len(tokens)
+    k = -(-n // factor)
+    if factor <= 1 or n <= 1 or k >= n:
+        return tokens
+    x = np.asarray(tokens, dtype=np.float32)
+    centroids = x[np.linspace(0, n - 1, k).round().astype(np.int64)]
+    half_norms = 0.5 * (centroids * centroids).sum(axis=1)
+    for _ in range(iterations):
+        # argmax of <x, c> - |c|^2 / 2 is the nearest centroid (|x|^2 is the same for every c).
+        assign = (x @ centroids.T - half_norms).argmax(axis=1)
+        members = np.zeros((k, n), dtype=np.float32)
+        members[assign, np.arange(n)] = 1.0
+        counts = members.sum(axis=1)
+        filled = counts > 0
+        # An empty group keeps its old centre and is dropped at the end unless it wins tokens back.
+        centroids[filled] = (members[filled] @ x) / counts[filled, None]
+        half_norms = 0.5 * (centroids * centroids).sum(axis=1)
+    assign = (x @ centroids.T - half_norms).argmax(axis=1)
+    used, first = np.unique(assign, return_index=True)
+    return centroids[used[np.argsort(first)]]
+
+
 class TokenStore:
     """Token vectors of every paper, compressed, keyed by paper row id."""
 
-    def __init__(self, directory: Path, dim: int, reduced_dim: int) -> None:
+    def __init__(self, directory: Path, dim: int, reduced_dim: int, pool_factor: int = 1) -> None:
         self.directory = Path(directory)
         self.dim = dim
         self.reduced_dim = reduced_dim
+        self.pool_factor = pool_factor
         self._projection: np.ndarray | None = None  # (dim, reduced_dim)
         self._scale: np.ndarray | None = None  # (reduced_dim,) float value of one int8 step
         self._spans: dict[int, tuple[int, int]] = {}
@@ -86,26 +122,31 @@ class TokenStore:
     # -- lifecycle --------------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, directory: Path, dim: int, reduced_dim: int = 128) -> TokenStore:
-        """A new, empty store keeping ``reduced_dim`` int8 dims per token; call ``fit`` before the first
-        ``add``. Refuses to overwrite an existing store."""
+    def create(cls, directory: Path, dim: int, reduced_dim: int = 128, pool_factor: int = 1) -> TokenStore:
+        """A new, empty store keeping ``reduced_dim`` int8 dims per token and one vector per
+        ``pool_factor`` tokens of each paper; call ``fit`` before the first ``add``. Refuses to overwrite an
+        existing store."""
         directory = Path(directory)
         if (directory / _META).exists():
             raise FileExistsError(f"a token store already exists in {directory}")
         if reduced_dim <= 0:
             raise ValueError("reduced_dim must be positive")
+        if pool_factor < 1:
+            raise ValueError("pool_factor must be at least 1")
         reduced_dim = min(reduced_dim, dim)  # a "reduction" wider than the input keeps every dimension
         directory.mkdir(parents=True, exist_ok=True)
         (directory / _DATA).touch()
-        _write_atomically(directory / _META, json.dumps({"dim": dim, "reduced_dim": reduced_dim}).encode())
-        return cls(directory, dim, reduced_dim)
+        meta = {"dim": dim, "reduced_dim": reduced_dim, "pool_factor": pool_factor}
+        _write_atomically(directory / _META, json.dumps(meta).encode())
+        return cls(directory, dim, reduced_dim, pool_factor)
 
     @classmethod
     def open(cls, directory: Path) -> TokenStore:
         """Open an existing store (its committed state as of the last ``flush``)."""
         directory = Path(directory)
         meta = json.loads((directory / _META).read_text())
-        store = cls(directory, int(meta["dim"]), int(meta["reduced_dim"]))
+        # Stores written before pooling existed have no pool_factor: they keep every token.
+        store = cls(directory, int(meta["dim"]), int(meta["reduced_dim"]), int(meta.get("pool_factor", 1)))
         store._load_committed()
         return store
 
@@ -166,10 +207,9 @@ class TokenStore:
 
     # -- writing ----------------------------------------------------------------------------------------
 
-    def _encode(self, tokens: np.ndarray) -> np.ndarray:
-        assert self._projection is not None and self._scale is not None
-        coords = tokens @ self._projection / self._scale
-        return np.clip(np.rint(coords), -127, 127).astype(np.int8)
+    def _encode(self, coords: np.ndarray) -> np.ndarray:
+        assert self._scale is not None
+        return np.clip(np.rint(coords / self._scale), -127, 127).astype(np.int8)
 
     def add(self, keys: np.ndarray, docs: Sequence[np.ndarray]) -> None:
         """Append the token matrices ``(n_i, dim)`` of ``docs`` under ``keys``; a re-added key is replaced.
@@ -183,7 +223,10 @@ class TokenStore:
             raise ValueError("keys and docs differ in length")
         if len(keys) == 0:
             return
-        mats = [np.asarray(d, dtype=np.float32).reshape(-1, self.dim) for d in docs]
+        assert self._projection is not None
+        mats = [np.asarray(d, dtype=np.float32).reshape(-1, self.dim) @ self._projection for d in docs]
+        if self.pool_factor > 1:
+            mats = [pool_tokens(m, self.pool_factor) for m in mats]
         codes = self._encode(np.concatenate(mats))
         fh = self._open_writer()
         fh.write(codes.tobytes())
@@ -308,12 +351,40 @@ class TokenStore:
     def _score_block(
         query: np.ndarray, data: np.ndarray, block: list[tuple[int, int, int]], scores: np.ndarray
     ) -> None:
-        """One matrix product for the rows of several papers, a per-paper max, a sum over the query."""
-        # Gather and widen to float32 in one pass.
-        rows = np.concatenate([data[start : start + count] for _, start, count in block], dtype=np.float32)
-        sims = query @ rows.T  # (query tokens, rows)
-        bounds = np.cumsum([0] + [count for _, _, count in block[:-1]])
-        scores[[pos for pos, _, _ in block]] = np.maximum.reduceat(sims, bounds, axis=1).sum(axis=0)
+        """Score the papers of one block, a few of them per matrix product: each product's widened rows
+        (~1 MB of float32) stay in the CPU cache between the gather and the multiply, which measured a
+        third less CPU than one product over the whole block."""
+        i = 0
+        while i < len(block):
+            j, rows = i + 1, block[i][2]
+            while j < len(block) and rows + block[j][2] <= _ROWS_PER_PRODUCT:
+                rows += block[j][2]
+                j += 1
+            part = block[i:j]
+            # Gather and widen to float32 in one pass.
+            mat = np.concatenate([data[start : start + count] for _, start, count in part], dtype=np.float32)
+            sims = mat @ query.T  # (rows, query tokens)
+            bounds = np.cumsum([0] + [count for _, _, count in part[:-1]])
+            scores[[pos for pos, _, _ in part]] = np.maximum.reduceat(sims, bounds, axis=0).sum(axis=1)
+            i = j
+
+    def copy_pooled(self, directory: Path, pool_factor: int, batch: int = 2000) -> TokenStore:
+        """A new store under `directory` holding this one's papers with their stored tokens pooled by
+        `pool_factor` (same projection and scales), without re-encoding anything. The pooling works on
+        the decompressed codes, so it sees int8 rounding that pooling at `add` time does not."""
+        if not self.is_fitted:
+            raise RuntimeError("token store is not fitted")
+        out = TokenStore.create(directory, self.dim, self.reduced_dim, pool_factor)
+        assert self._projection is not None and self._scale is not None
+        out._projection, out._scale = self._projection, self._scale
+        _write_atomically(out.directory / _CODEC, _npz_bytes(projection=self._projection, scale=self._scale))
+        keys = list(self._spans)
+        for i in range(0, len(keys), batch):
+            part = keys[i:i + batch]
+            # Back to the original space: the projection's columns are orthonormal, so P.T then P is exact.
+            out.add(np.asarray(part, dtype=np.int64), [self.get(k) @ self._projection.T for k in part])
+        out.flush()
+        return out
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, int | np.integer) and int(key) in self._spans
