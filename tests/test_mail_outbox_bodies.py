@@ -113,3 +113,37 @@ def test_a_body_is_deleted_once_sent_and_kept_while_it_may_still_be_sent(
                             .join(mail_outbox_bodies, mail_outbox_bodies.c.outbox == mail_outbox.c.id)).all()
     # The refused one waits for its retry, the bounced one stays inspectable; the two sent are gone.
     assert sorted(kept) == [("reader0@example.com", "failed"), ("reader1@example.com", "queued")]
+
+
+def test_digest_bodies_are_stored_compressed_and_older_plain_bodies_still_send(
+        engine: sa.Engine, settings: Settings, smtp: SmtpServer) -> None:
+    import email
+    import email.policy
+
+    from paperscope.mail.bodies import pack, unpack
+    from paperscope.store.mail_outbox import NewMessage, enqueue
+
+    load_papers(engine, TUESDAY.date() - timedelta(days=1))
+    subscribe_many(engine, 3)
+    smtp.handler.refuse = {"reader0@example.com": 451}  # keeps its body for the retry
+    cfg = configured(settings, smtp.port)
+    run_cycle(engine, cfg, trending=trending_fetch(engine), now=TUESDAY)
+    with engine.connect() as conn:
+        (stored,) = conn.execute(sa.select(mail_outbox_bodies.c.raw)).scalars().all()
+    raw = unpack(bytes(stored))
+    assert len(stored) < len(raw) / 2 and pack(raw) != raw
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["To"] == "reader0@example.com" and parsed.get_body(("plain",)) is not None
+    assert unpack(BODY) == BODY  # a body stored as it is (earlier versions, confirmation mails)
+
+    # One stored uncompressed, as before: it goes out byte for byte.
+    plain = BODY % (b"reader2@example.com", 9)
+    with engine.connect() as conn:
+        sub = conn.execute(sa.text("SELECT id FROM subscriptions WHERE email = 'reader2@example.com'")).scalar()
+    enqueue(engine, [NewMessage(sub, "digest", "old-edition", "reader2@example.com", "<m9@example.org>",
+                                plain)])
+    smtp.handler.refuse = {}
+    with sender_lock(cfg), SmtpTransport(SmtpConfig.from_settings(cfg)) as transport:
+        report = Deliverer(engine, transport, clock=lambda: datetime.now(UTC) + timedelta(days=1)).deliver()
+    assert report.sent == 2
+    assert plain.replace(b"\r\n", b"\n") in [r.raw.replace(b"\r\n", b"\n") for r in smtp.handler.received]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -20,6 +20,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from paperscope.index.lexical import LexicalIndex
+from paperscope.mail.bodies import pack
 from paperscope.mail.compose import Composed, Composer, DigestSection
 from paperscope.mail.tokens import MailTokens, SubscriberRef
 from paperscope.model import Paper
@@ -344,13 +345,14 @@ class DigestComposer:
                 yield batch
 
     def compose_due(self, now: datetime, on_batch: Callable[[int], None] | None = None) -> ComposeReport:
-        """Compose and store every due digest, each message with its sent-log rows, in transactions of
-        at most `store_size` messages."""
+        """Compose and store every due digest: bodies compressed (`bodies.pack`), each message with its
+        sent-log rows in one transaction of at most `store_size` messages."""
         report = ComposeReport()
         for batch in self.batches(now, report):
-            for i in range(0, len(batch), self.store_size):
+            stored = [replace(m, raw=pack(m.raw)) for m in batch]
+            for i in range(0, len(stored), self.store_size):
                 # queue times are wall-clock; `now` names the edition
-                enqueue(self.engine, batch[i:i + self.store_size])
+                enqueue(self.engine, stored[i:i + self.store_size])
             if on_batch is not None:
                 on_batch(report.composed)
         return report

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from paperscope.mail.bodies import unpack
 from paperscope.mail.smtp import SendFailure, SmtpTransport
 from paperscope.settings import Settings
 from paperscope.store.mail_outbox import (
@@ -194,7 +195,7 @@ class Deliverer:
             for n, msg in enumerate(batch):
                 handled += 1
                 try:
-                    self.transport.send(msg.recipient, msg.raw, before_body=self._marker(msg.id))
+                    self.transport.send(msg.recipient, unpack(msg.raw), before_body=self._marker(msg.id))
                 except SendFailure as exc:
                     self._record_sent()
                     if exc.permanent:

@@ -1,0 +1,29 @@
+"""How a digest's body is kept in the outbox: zlib-compressed.
+
+A run stores every digest (~24 KB) before sending it. On SQLite that write holds the database's single
+write lock, and each sender's per-message commit waits for it, so storing fewer bytes keeps the SMTP
+sessions moving while digests are still being composed. zlib level 1: digests repeat their markup and
+shrink to about a third for a fraction of a millisecond.
+
+A stored body starts with `_MARK`, which no RFC 5322 message can start with (a NUL byte), so bodies
+stored as they are — by earlier versions, or confirmation mails, which are small — still send unchanged.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+_MARK = b"\x00zlib\x00"
+LEVEL = 1
+
+
+def pack(raw: bytes) -> bytes:
+    """`raw` as the outbox stores it."""
+    return _MARK + zlib.compress(raw, LEVEL)
+
+
+def unpack(stored: bytes) -> bytes:
+    """The message a stored body holds (a body stored uncompressed comes back as it is)."""
+    if stored.startswith(_MARK):
+        return zlib.decompress(memoryview(stored)[len(_MARK):])
+    return stored
