@@ -139,7 +139,8 @@ def test_digest_bodies_are_stored_compressed_and_older_plain_bodies_still_send(
     # One stored uncompressed, as before: it goes out byte for byte.
     plain = BODY % (b"reader2@example.com", 9)
     with engine.connect() as conn:
-        sub = conn.execute(sa.text("SELECT id FROM subscriptions WHERE email = 'reader2@example.com'")).scalar()
+        sub = conn.execute(sa.text("SELECT id FROM subscriptions WHERE email = :e"),
+                           {"e": "reader2@example.com"}).scalar_one()
     enqueue(engine, [NewMessage(sub, "digest", "old-edition", "reader2@example.com", "<m9@example.org>",
                                 plain)])
     smtp.handler.refuse = {}
