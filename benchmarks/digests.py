@@ -15,12 +15,12 @@ as the server received them, and the load average (wall times mean little on a b
 
     .venv/bin/python benchmarks/digests.py [--subscribers 10000] [--home DIR] [--file PATH]
 
-With --baseline-src DIR (a `src` folder of another version, e.g. from `git archive`) the benchmark runs
-that version and this one alternately, each in a fresh process on the same home and subscribers,
---rounds times, and prints both side by side (compare runs only within one such invocation: the load
-on a shared machine changes from minute to minute). --baseline-home gives the baseline its own copy of
-the home when the two versions need different schema revisions (a copy of the database file made with
-`sqlite3 OLD.db ".backup NEW.db"` before upgrading).
+With --baseline-src [LABEL=]DIR (a `src` folder of another version, e.g. from `git archive`; repeatable)
+the benchmark runs those versions and this one alternately, each in a fresh process on the same home
+and subscribers, --rounds times, and prints them side by side (compare runs only within one invocation:
+the load on a shared machine changes from minute to minute). --baseline-home gives the baselines their
+own copy of the home when the versions need different schema revisions (a copy of the database file made
+with `sqlite3 OLD.db ".backup NEW.db"` before upgrading).
 """
 
 from __future__ import annotations
@@ -159,16 +159,21 @@ def compare(args: argparse.Namespace, home: Path) -> None:
         base.append("--no-bm25-index")
     if args.connections is not None:
         base += ["--connections", str(args.connections)]
+    variants: list[tuple[str, str | None, Path]] = []
+    for spec in args.baseline_src:
+        label, _, src = spec.rpartition("=")
+        variants.append((label or "baseline", src, args.baseline_home or home))
+    variants.append(("current", None, home))
+    width = max(len(label) for label, _, _ in variants)
     for n in range(args.rounds):
-        for label, src, where in (("baseline", str(args.baseline_src), args.baseline_home or home),
-                                  ("current", None, home)):
+        for label, src, where in variants:
             env = dict(os.environ)
             if src is not None:
                 env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
             out = subprocess.run([*base, "--home", str(where)], env=env, check=True, capture_output=True,
                                  text=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
-            print(f"round {n + 1} {label:8s}: {r['seconds']:6.1f} s, {r['rate']:5.0f} messages/s, "
+            print(f"round {n + 1} {label:{width}s}: {r['seconds']:6.1f} s, {r['rate']:5.0f} messages/s, "
                   f"composed {r['composed']} at {r['compose_seconds']:.1f} s, sent {r['sent']}, "
                   f"CPU s paperscope {r['cpu']:.1f} / SMTP server {r['server_cpu']:.1f}, "
                   f"peak RSS {r['peak_mb']:.0f} MB, {r['kb']:.1f} KB and {r['lines']:.0f} lines "
@@ -182,8 +187,9 @@ def main() -> None:
     ap.add_argument("--file", type=Path, default=DEFAULT_FILE)
     ap.add_argument("--connections", type=int, default=None,
                     help="SMTP sessions at once (default: the smtp_connections setting)")
-    ap.add_argument("--baseline-src", type=Path, default=None,
-                    help="also run the version whose src/ folder is here, alternately with this one")
+    ap.add_argument("--baseline-src", action="append", default=[], metavar="[LABEL=]DIR",
+                    help="also run the version whose src/ folder is here, alternately with this one "
+                         "(repeat for several versions)")
     ap.add_argument("--baseline-home", type=Path, default=None,
                     help="with --baseline-src: the baseline's own home (default: --home)")
     ap.add_argument("--rounds", type=int, default=2, help="with --baseline-src: runs of each version")
@@ -194,7 +200,7 @@ def main() -> None:
     if not args.file.exists():
         sys.exit(f"snapshot not found: {args.file}")
     home = args.home or Path(tempfile.mkdtemp(prefix="paperscope-digests-"))
-    if args.baseline_src is not None:
+    if args.baseline_src:
         compare(args, home)
         return
     engine = ensure_corpus(home, args.file, args.bm25_index)
