@@ -284,3 +284,24 @@ def test_dry_run_writes_eml_files_and_sends_nothing(
     assert "wrote 3 message(s)" in out.stdout
     assert len(list((tmp_path / "eml").glob("*.eml"))) == 3
     assert smtp.handler.received == [] and outbox_counts(engine) == {}
+
+
+def test_a_server_without_8bitmime_gets_the_digest_in_7bit(engine: sa.Engine, settings: Settings) -> None:
+    import email
+    import email.policy
+
+    server = SmtpServer(decode_data=True).start()  # aiosmtpd then does not announce 8BITMIME
+    try:
+        load_papers(engine, TUESDAY.date() - timedelta(days=1))
+        subscribe_many(engine, 1)
+        report = run_cycle(engine, configured(settings, server.port), trending=trending_fetch(engine),
+                           now=TUESDAY)
+    finally:
+        server.stop()
+    assert report.delivery.sent == 1
+    (received,) = server.handler.received
+    assert received.raw.isascii()
+    parsed = email.message_from_bytes(received.raw, policy=email.policy.default)
+    text = parsed.get_body(("plain",))
+    assert text is not None and text["Content-Transfer-Encoding"] == "base64"
+    assert "\u2026" in text.get_content() and len(papers_in(received.raw)) == 5
