@@ -148,3 +148,23 @@ def test_digest_bodies_are_stored_compressed_and_older_plain_bodies_still_send(
         report = Deliverer(engine, transport, clock=lambda: datetime.now(UTC) + timedelta(days=1)).deliver()
     assert report.sent == 2
     assert plain.replace(b"\r\n", b"\n") in [r.raw.replace(b"\r\n", b"\n") for r in smtp.handler.received]
+
+
+def test_a_damaged_stored_body_fails_its_message_and_the_others_still_send(
+        engine: sa.Engine, settings: Settings, smtp: SmtpServer) -> None:
+    from paperscope.mail.bodies import pack
+    from paperscope.store.mail_outbox import NewMessage, enqueue, outbox_counts
+
+    emails = subscribe_many(engine, 3)
+    with engine.connect() as conn:
+        ids = dict(conn.execute(sa.text("SELECT email, id FROM subscriptions")).all())
+    bodies = [pack(BODY % (e.encode(), i)) for i, e in enumerate(emails)]
+    bodies[1] = bodies[1][:-20]  # cut short
+    enqueue(engine, [NewMessage(ids[e], "digest", "k", e, f"<m{i}@example.org>", body)
+                     for i, (e, body) in enumerate(zip(emails, bodies, strict=True))])
+    cfg = configured(settings, smtp.port)
+    with sender_lock(cfg), SmtpTransport(SmtpConfig.from_settings(cfg)) as transport:
+        report = Deliverer(engine, transport).deliver()
+    assert (report.sent, report.failed) == (2, 1)
+    assert sorted(r.recipient for r in smtp.handler.received) == [emails[0], emails[2]]
+    assert outbox_counts(engine) == {"sent": 2, "failed": 1}

@@ -23,7 +23,11 @@ def pack(raw: bytes) -> bytes:
 
 
 def unpack(stored: bytes) -> bytes:
-    """The message a stored body holds (a body stored uncompressed comes back as it is)."""
+    """The message a stored body holds (a body stored uncompressed comes back as it is); ValueError if
+    the stored body is damaged."""
     if stored.startswith(_MARK):
-        return zlib.decompress(memoryview(stored)[len(_MARK):])
+        try:
+            return zlib.decompress(memoryview(stored)[len(_MARK):])
+        except zlib.error as exc:
+            raise ValueError(f"stored message body is damaged: {exc}") from None
     return stored

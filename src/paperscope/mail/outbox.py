@@ -100,6 +100,13 @@ class DeliveryReport:
         return out
 
 
+def _body(msg: ClaimedMessage) -> bytes:
+    try:
+        return unpack(msg.raw)
+    except ValueError as exc:  # a damaged stored body can never be sent: fail it, go on with the rest
+        raise SendFailure(str(exc), permanent=True) from exc
+
+
 class Deliverer:
     """Sends due outbox messages over one SMTP transport, recording each outcome as it happens."""
 
@@ -195,7 +202,7 @@ class Deliverer:
             for n, msg in enumerate(batch):
                 handled += 1
                 try:
-                    self.transport.send(msg.recipient, unpack(msg.raw), before_body=self._marker(msg.id))
+                    self.transport.send(msg.recipient, _body(msg), before_body=self._marker(msg.id))
                 except SendFailure as exc:
                     self._record_sent()
                     if exc.permanent:
