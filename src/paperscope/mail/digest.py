@@ -20,7 +20,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from paperscope.index.lexical import LexicalIndex
-from paperscope.mail.bodies import pack
+from paperscope.mail.bodies import compresses, pack
 from paperscope.mail.compose import Composed, Composer, DigestSection
 from paperscope.mail.tokens import MailTokens, SubscriberRef
 from paperscope.model import Paper
@@ -345,11 +345,12 @@ class DigestComposer:
                 yield batch
 
     def compose_due(self, now: datetime, on_batch: Callable[[int], None] | None = None) -> ComposeReport:
-        """Compose and store every due digest: bodies compressed (`bodies.pack`), each message with its
-        sent-log rows in one transaction of at most `store_size` messages."""
+        """Compose and store every due digest (on SQLite with its body compressed, see `bodies`), each
+        message with its sent-log rows, in transactions of at most `store_size` messages."""
         report = ComposeReport()
+        compress = compresses(self.engine.dialect.name)
         for batch in self.batches(now, report):
-            stored = [replace(m, raw=pack(m.raw)) for m in batch]
+            stored = [replace(m, raw=pack(m.raw)) for m in batch] if compress else batch
             for i in range(0, len(stored), self.store_size):
                 # queue times are wall-clock; `now` names the edition
                 enqueue(self.engine, stored[i:i + self.store_size])
