@@ -14,6 +14,8 @@ from paperscope.search.dpp import (
     dpp_order,
     greedy_map,
     intra_list_similarity,
+    laplacian_similarity,
+    rank_log_quality,
 )
 from paperscope.search.mmr import mmr_order
 from paperscope.search.types import SearchHit
@@ -31,6 +33,25 @@ def brute_force_greedy(kernel: np.ndarray, k: int) -> list[int]:
             sign, logdet = np.linalg.slogdet(kernel[np.ix_(idx, idx)])
             if sign > 0 and logdet > best_value + 1e-12:
                 best, best_value = i, logdet
+        if best is None:
+            break
+        chosen.append(best)
+    return chosen
+
+
+def brute_force_greedy_log(sims: np.ndarray, log_quality: np.ndarray, k: int) -> list[int]:
+    """The same, with log det(diag(q)·S·diag(q)) = 2·Σ log q + log det S written out (q overflows exp)."""
+    chosen: list[int] = []
+    for _ in range(k):
+        best, best_value = None, -np.inf
+        for i in range(len(sims)):
+            if i in chosen:
+                continue
+            idx = chosen + [i]
+            sign, logdet = np.linalg.slogdet(sims[np.ix_(idx, idx)])
+            value = 2.0 * float(log_quality[idx].sum()) + logdet
+            if sign > 0 and value > best_value + 1e-9:
+                best, best_value = i, value
         if best is None:
             break
         chosen.append(best)
@@ -56,13 +77,49 @@ def test_greedy_matches_brute_force_log_det(seed: int) -> None:
 
 @pytest.mark.parametrize("theta", [0.2, 0.5, 0.8])
 def test_theta_kernel_matches_brute_force(theta: float) -> None:
-    """dpp_order's log-space shortcut picks what log det(diag(q) S diag(q)) with q = exp(α r) picks."""
+    """dpp_order's default picks what log det(diag(q)·S·diag(q)) picks: S Laplacian, q from the rank."""
+    rng = np.random.default_rng(42)
+    vectors, scores = random_items(rng, 10, 12)
+    by_rank = np.argsort(-scores)
+    log_q = np.empty(10)
+    log_q[by_rank] = rank_log_quality(10, theta)
+    expected = brute_force_greedy_log(laplacian_similarity(vectors), log_q, 5)
+    assert dpp_order(scores, vectors, theta, k=5)[:5] == expected
+
+
+@pytest.mark.parametrize("theta", [0.2, 0.5, 0.8])
+def test_score_relevance_with_cosine_matches_brute_force(theta: float) -> None:
+    """The earlier variant, still available: q = exp(α r) with r the min-max scaled score, S cosine."""
     rng = np.random.default_rng(42)
     vectors, scores = random_items(rng, 10, 12)
     rel = (scores - scores.min()) / (scores.max() - scores.min())
     q = np.exp(alpha_for(theta) * rel)
     kernel = q[:, None] * cosine_similarity(vectors) * q[None, :]
-    assert dpp_order(scores, vectors, theta, k=5)[:5] == brute_force_greedy(kernel, 5)
+    got = dpp_order(scores, vectors, theta, k=5, relevance="score", kernel="cosine")
+    assert got[:5] == brute_force_greedy(kernel, 5)
+
+
+def test_laplacian_kernel_is_positive_definite_with_unit_diagonal() -> None:
+    rng = np.random.default_rng(7)
+    vectors = np.vstack([rng.normal(size=(30, 8)), np.zeros((1, 8))])  # the last paper has no vector
+    sims = laplacian_similarity(vectors)
+    assert np.allclose(np.diag(sims), 1.0)
+    assert np.allclose(sims[-1, :-1], 0.0)
+    assert np.linalg.eigvalsh(sims).min() > 0
+
+
+def test_theta_sets_how_many_top_results_keep_their_place() -> None:
+    """Higher θ keeps a longer prefix of the relevance order; lower θ diversifies sooner."""
+    rng = np.random.default_rng(13)
+    topic = rng.normal(size=64)
+    # Twenty near-copies of one topic rank first, then twenty unrelated papers.
+    vectors = np.vstack([topic + 0.3 * rng.normal(size=(20, 64)), rng.normal(size=(20, 64))])
+    scores = np.linspace(1.0, 0.0, 40)
+    kept = []
+    for theta in (0.3, 0.6, 0.8, 0.9):
+        order = dpp_order(scores, vectors, theta, k=10)[:10]
+        kept.append(next((i for i, j in enumerate(order) if j != i), 10))
+    assert kept == sorted(kept) and kept[0] < kept[-1]
 
 
 def test_theta_one_is_relevance_order() -> None:
@@ -92,7 +149,7 @@ def test_near_duplicates_lower_intra_list_similarity_more_than_mmr_at_equal_rele
     # Four near-copies of topic 0 rank first, then one paper per other topic.
     vectors = np.vstack([topics[0] + 0.05 * rng.normal(size=(4, 64)), topics[1:]])
     scores = np.array([1.0, 0.98, 0.96, 0.94, 0.7, 0.68, 0.66, 0.64])
-    top = dpp_order(scores, vectors, theta=0.6, k=5)[:5]
+    top = dpp_order(scores, vectors, theta=0.2, k=5)[:5]
     assert intra_list_similarity(vectors[top]) < intra_list_similarity(vectors[:5])
     assert set(top) >= {4, 5, 6, 7}  # every other topic makes the top 5
 
@@ -132,25 +189,27 @@ def test_greedy_matches_brute_force_on_a_non_cosine_psd_kernel(seed: int) -> Non
     rel = (scores - scores.min()) / (scores.max() - scores.min())
     q = np.exp(alpha_for(0.6) * rel)
     kernel = q[:, None] * sims * q[None, :]
-    assert dpp_order(scores, None, 0.6, k=8, similarity=sims)[:8] == brute_force_greedy(kernel, 8)
+    got = dpp_order(scores, None, 0.6, k=8, similarity=sims, relevance="score")
+    assert got[:8] == brute_force_greedy(kernel, 8)
 
 
 def test_greedy_stops_at_the_rank_of_the_kernel_and_the_rest_follow_by_relevance() -> None:
     rng = np.random.default_rng(9)
     vectors, scores = random_items(rng, 9, 3)  # nine papers in a 3-dimensional space
     assert len(greedy_map(cosine_similarity(vectors), 6)) == 3
-    order = dpp_order(scores, vectors, theta=0.5, k=6)
+    order = dpp_order(scores, vectors, theta=0.5, k=6, kernel="cosine")
     assert sorted(order) == list(range(9))
     rest = order[3:]
     assert rest == sorted(rest, key=lambda i: -scores[i])
 
 
-def test_a_given_similarity_matrix_is_the_same_as_the_vectors_cosine() -> None:
+def test_a_given_similarity_matrix_is_the_same_as_the_vectors_kernel() -> None:
     rng = np.random.default_rng(11)
     vectors, scores = random_items(rng, 40, 16)
     sims = cosine_similarity(vectors)
+    lap = laplacian_similarity(vectors)
     for knob in (0.3, 0.7, 0.95):
-        assert dpp_order(scores, None, knob, 10, similarity=sims) == dpp_order(scores, vectors, knob, 10)
+        assert dpp_order(scores, None, knob, 10, similarity=lap) == dpp_order(scores, vectors, knob, 10)
         assert mmr_order(scores, None, knob, 10, similarity=sims) == mmr_order(scores, vectors, knob, 10)
     with pytest.raises(ValueError):
         dpp_order(scores, None, 0.5)
