@@ -18,6 +18,14 @@ each method on the *train* split (lowest mean ILS@10 at nDCG@10 0.25-3 points be
 order). Test is then reported for the chosen variants and for the plain one (min-max, cosine): each
 measure is interpolated along each method's θ/λ curve at the same nDCG@10 values, and DPP - MMR is
 given with a 95% paired bootstrap interval over queries.
+
+Session 4 (`--protocol 4`, the default; `--protocol 2` runs the procedure above). Same idea with a wider
+menu and fair sampling: relevance also exp(-rank/τ), kernels also (cos+c)/(1+c) and the Laplacian
+exp(-‖u-v‖/s); every variant gets its own dense knob grid (diversity_fast.py); the per-method winners
+(M = 100 candidates) are then tried with M = 30/50 and, for the DPP, Chen et al.'s sliding window 3/5.
+Test is run once for the chosen pair, with the train grids. Primary figure: DPP - MMR ILS@10 averaged
+over 0.5/1/2/3 points of nDCG loss, paired bootstrap. Finally the product default (search/dpp.py) is
+checked to pick the same lists as the chosen batched variant, and its θ sweep is printed.
 """
 
 from __future__ import annotations
@@ -28,7 +36,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from diversity_metrics import MEASURES, evaluate, front_score, matched, spherical_kmeans
+from diversity_fast import (
+    Batch,
+    batch_measures,
+    check_against_product,
+    evaluate_refined,
+    mmr_check_against_product,
+)
+from diversity_metrics import BETTER, MEASURES, at_ndcg, evaluate, front_score, matched, spherical_kmeans
 
 from paperscope.search import SearchEngine
 from paperscope.search.beir import doc_ids_by_rowid, load_beir
@@ -44,6 +59,8 @@ RELEVANCE = ("minmax", "rank", "dcg")
 KERNELS = ("cos", "cos2", "exp0.2", "exp0.1")
 SELECT_DROPS = (0.0025, 0.005, 0.01, 0.015, 0.02, 0.03)
 REPORT_DROPS = (0.005, 0.01, 0.02, 0.03)
+RELEVANCE4 = ("minmax", "dcg", "exp0.35", "exp0.5", "exp0.75", "exp1", "exp2", "exp3")
+KERNELS4 = ("cos", "cos2", "shift4", "exp0.5", "lap0.5", "lap1", "lap2", "lap4", "lap8")
 
 
 def fetch(workdir: Path, cache: Path, mode: str, depth: int, train_limit: int | None = None) -> None:
@@ -118,6 +135,102 @@ def matched_table(name: str, dpp: np.ndarray, mmr: np.ndarray, boot: int) -> Non
         print(f"| {base - drop:.4f} | " + " | ".join(cells) + " |")
 
 
+def protocol4(train: list, train_qrels: dict, test: list, test_qrels: dict, labels: np.ndarray,
+              vectors: np.ndarray, boot: int) -> None:
+    """Session 4: wider menu, per-variant dense grids, M and window choices, one test run (see top)."""
+    t0 = time.perf_counter()
+    tb = Batch.from_runs(train, train_qrels, labels, 100)
+    print("Train: mean ILS@10 at nDCG@10 0.25-3 points below the relevance order (lower is better), "
+          "M = 100, per-variant dense knob grids\n")
+    print("| relevance | kernel | DPP | MMR |\n| --- | --- | ---: | ---: |")
+    best: dict[str, tuple[float, str, str, int, int | None, list[float]]] = {}
+    for rel in RELEVANCE4:
+        for ker in KERNELS4:
+            cells = []
+            for m in ("dpp", "mmr"):
+                ws, per = evaluate_refined(tb, m, rel, ker)
+                score = front_score(per, SELECT_DROPS)
+                cells.append(f"{score:.4f}")
+                if m not in best or score < best[m][0]:
+                    best[m] = (score, rel, ker, 100, None, ws)
+            print(f"| {rel} | {ker} | {cells[0]} | {cells[1]} |", flush=True)
+    print("\nThe winners with fewer candidates (M) and, for the DPP, a sliding window (train):\n")
+    for m in ("dpp", "mmr"):
+        _s, rel, ker, _m, _w, _ws = best[m]
+        options: list[tuple[int, int | None]] = [(30, None), (50, None)]
+        options += [(100, 3), (100, 5)] if m == "dpp" else []
+        for size, window in options:
+            ws, per = evaluate_refined(Batch.from_runs(train, train_qrels, labels, size), m, rel, ker, window)
+            score = front_score(per, SELECT_DROPS)
+            print(f"- {m} {rel}/{ker} M={size} window={window}: {score:.4f}")
+            if score < best[m][0]:
+                best[m] = (score, rel, ker, size, window, ws)
+    d, mm = best["dpp"], best["mmr"]
+    print(f"\nChosen on train: DPP {d[1]}/{d[2]} M={d[3]} window={d[4]} ({d[0]:.4f}); "
+          f"MMR {mm[1]}/{mm[2]} M={mm[3]} ({mm[0]:.4f}); train sweep {time.perf_counter() - t0:.0f}s")
+
+    per_test = {}
+    for m, (_s, rel, ker, size, window, ws) in best.items():
+        _, per_test[m] = evaluate_refined(Batch.from_runs(test, test_qrels, labels, size), m, rel, ker,
+                                          window, weights=ws)
+    a, b = per_test["dpp"], per_test["mmr"]
+    base = a.mean(axis=0)[0]
+    named = zip(MEASURES, base, strict=True)
+    print("\nTest, relevance order: " + ", ".join(f"{n} {v:.4f}" for n, v in named))
+    diff = matched(a, b, REPORT_DROPS, boot=boot)
+    print("\nTest, chosen pair: DPP - MMR at equal nDCG@10 [95% paired bootstrap]\n")
+    print("| nDCG@10 | ILS@10 | max cos | near-dup pairs | sub-topics |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for di, drop in enumerate(REPORT_DROPS):
+        cells = []
+        for meas in MEASURES[1:]:
+            lo, hi = np.nanpercentile(diff[meas][1:, di], [2.5, 97.5])
+            cells.append(f"{diff[meas][0, di]:+.4f} [{lo:+.4f}, {hi:+.4f}]")
+        print(f"| {base[0] - drop:.4f} | " + " | ".join(cells) + " |")
+    print()
+    for meas in MEASURES[1:]:
+        avg = np.nanmean(diff[meas], axis=1)
+        lo, hi = np.nanpercentile(avg[1:], [2.5, 97.5])
+        print(f"- mean over the four levels, {meas}: {avg[0]:+.4f} [{lo:+.4f}, {hi:+.4f}]")
+    print("\nTest, each method at the same levels (interpolated):\n")
+    print("| method | " + " | ".join(f"{base[0] - x:.4f}" for x in REPORT_DROPS) + " |")
+    print("| --- |" + " ---: |" * len(REPORT_DROPS))
+    for name, arr in (("DPP", a), ("MMR", b)):
+        mean = arr.mean(axis=0)
+        for mi, meas in enumerate(MEASURES[1:], start=1):
+            vals = [at_ndcg(mean[:, 0], mean[:, mi], base[0] - x, BETTER[meas]) for x in REPORT_DROPS]
+            print(f"| {name} {meas} | " + " | ".join(f"{v:.4f}" for v in vals) + " |")
+
+    # The product default (search/dpp.py) against the batched variant it implements, and its θ sweep.
+    full = Batch.from_runs(test, test_qrels, labels, 100)
+    thetas = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)
+    same = check_against_product(full, [vectors[r[3]] for r in test], thetas)
+    print(f"\nProduct dpp_order default == batched exp0.35/lap0.5: {same}/{len(test) * len(thetas)} lists; "
+          f"batched MMR == mmr_order: {mmr_check_against_product(full)}")
+    print("\n| θ (product default) | nDCG@10 | ILS@10 | max cos | near-dup pairs | sub-topics |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for theta in (1.0, *thetas):
+        tops = np.array([dpp_order(r[2], vectors[r[3]], theta, 10)[:10] for r in test])
+        row = batch_measures(full, tops).mean(axis=0)
+        print(f"| {theta:.2f} | " + " | ".join(f"{v:.4f}" for v in row) + " |")
+
+
+def rerank_cost(test: list, vectors: np.ndarray, candidates: int) -> None:
+    """Cost of the re-rank alone (kernel matrix included), the variants interleaved query by query."""
+    variants = {
+        "DPP (default)": lambda s, v: dpp_order(s, v, 0.7, 10),
+        "DPP (score, cosine)": lambda s, v: dpp_order(s, v, 0.7, 10, relevance="score", kernel="cosine"),
+        "MMR": lambda s, v: mmr_order(s, v, 0.7, 10)}
+    spent = dict.fromkeys(variants, 0.0)
+    for _qid, _ids, scores, pos, _cos in test:
+        for name, fn in variants.items():
+            t = time.perf_counter()
+            fn(scores, vectors[pos])
+            spent[name] += time.perf_counter() - t
+    print(f"\nRe-rank cost, top 10 of {candidates}: "
+          + ", ".join(f"{n} {v * 1000 / len(test):.2f} ms" for n, v in spent.items()) + " per query")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -130,6 +243,8 @@ def main() -> None:
     parser.add_argument("--train-limit", type=int, default=None,
                         help="Search only the first N train queries (file order) when fetching.")
     parser.add_argument("--refetch", action="store_true", help="Search again even if candidates are cached.")
+    parser.add_argument("--protocol", type=int, choices=(2, 4), default=4,
+                        help="4: session-4 menu and dense grids (default); 2: the session-2 procedure.")
     args = parser.parse_args()
     if args.refetch or not (args.cache / f"candidates-train-{args.mode}-{args.candidates}.npz").is_file():
         fetch(args.workdir, args.cache, args.mode, args.candidates, args.train_limit)
@@ -139,11 +254,16 @@ def main() -> None:
     train, train_qrels = load_runs(args.cache, "train", args.mode, args.candidates, vectors, docids)
     test, test_qrels = load_runs(args.cache, "test", args.mode, args.candidates, vectors, docids)
 
+    print(f"SciFact, top {args.candidates} {args.mode} candidates; {len(train)} train / {len(test)} test "
+          f"queries; sub-topics = {args.clusters} k-means clusters of {len(vectors)} documents\n")
+    if args.protocol == 4:
+        protocol4(train, train_qrels, test, test_qrels, labels, vectors, args.bootstrap)
+        rerank_cost(test, vectors, args.candidates)
+        return
+
     def run(runs: list, qrels: dict, method: str, rel: str, sim: str) -> np.ndarray:
         return evaluate(runs, qrels, lambda p: labels[p], method, rel, sim, KNOBS)
 
-    print(f"SciFact, top {args.candidates} {args.mode} candidates; {len(train)} train / {len(test)} test "
-          f"queries; sub-topics = {args.clusters} k-means clusters of {len(vectors)} documents\n")
     print("Train: mean ILS@10 at nDCG@10 0.25-3 points below the relevance order (lower is better)\n")
     print("| relevance | kernel | DPP | MMR |")
     print("| --- | --- | ---: | ---: |")
@@ -169,16 +289,7 @@ def main() -> None:
     sweep_table(name, chosen_d, chosen_m)
     matched_table(name, chosen_d, chosen_m, args.bootstrap)
 
-    # Cost of the re-rank alone (cosine matrix included), DPP and MMR interleaved query by query.
-    spent = {"dpp": 0.0, "mmr": 0.0}
-    for _qid, _ids, scores, pos, _cos in test:
-        for name_, fn in (("dpp", dpp_order), ("mmr", mmr_order)):
-            t = time.perf_counter()
-            fn(scores, vectors[pos], 0.7, 10)
-            spent[name_] += time.perf_counter() - t
-    print(f"\nRe-rank cost, top 10 of {args.candidates}: DPP {spent['dpp'] * 1000 / len(test):.2f} ms, "
-          f"MMR {spent['mmr'] * 1000 / len(test):.2f} ms per query")
-
+    rerank_cost(test, vectors, args.candidates)
 
 if __name__ == "__main__":
     main()

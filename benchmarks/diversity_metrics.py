@@ -31,6 +31,8 @@ def relevance(name: str, scores: np.ndarray) -> np.ndarray:
         return -ranks
     if name == "dcg":  # the DCG discount of the candidate's rank: steep at the top, flat in the tail
         return 1.0 / np.log2(ranks + 2.0)
+    if name.startswith("exp"):  # exp(-rank/τ): with a large α only the first ~τ·ln α ranks count
+        return np.exp(-ranks / float(name[3:]))
     raise ValueError(name)
 
 
@@ -45,6 +47,11 @@ def kernel(name: str, cos: np.ndarray) -> np.ndarray:
     if name.startswith("exp"):  # exp((cos - 1) / σ): PSD (a Schur-exponential of a Gram matrix)
         sigma = float(name[3:])
         return np.exp((cos - 1.0) / sigma)
+    if name.startswith("shift"):  # (cos + c) / (1 + c): a Gram matrix plus c·(all ones), so PSD
+        c = float(name[5:])
+        return (cos + c) / (1.0 + c)
+    if name.startswith("lap"):  # Laplacian exp(-‖u-v‖/s) of the unit vectors: positive definite
+        return np.exp(-np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0)) / float(name[3:]))
     raise ValueError(name)
 
 
@@ -85,14 +92,16 @@ def list_measures(top: np.ndarray, cos: np.ndarray, ids: list[str], qrels: dict[
 def evaluate(runs: list, qrels: dict, labels_of: Callable[[np.ndarray], np.ndarray], method: str,
              rel: str, sim: str, knobs: tuple[float, ...]) -> np.ndarray:
     """Per-query measures, shape (queries, knobs, measures)."""
-    order_fn = dpp_order if method == "dpp" else mmr_order
     out = np.zeros((len(runs), len(knobs), len(MEASURES)))
     for qi, (qid, ids, scores, rowpos, cos) in enumerate(runs):
         r = relevance(rel, scores)
         s = kernel(sim, cos)
         labels = labels_of(rowpos)
         for ki, knob in enumerate(knobs):
-            top = np.array(order_fn(r, None, knob, 10, similarity=s)[:10])
+            if method == "dpp":  # the knob as the session-2 benchmark defined it: q = exp(α·minmax(r))
+                top = np.array(dpp_order(r, None, knob, 10, similarity=s, relevance="score")[:10])
+            else:
+                top = np.array(mmr_order(r, None, knob, 10, similarity=s)[:10])
             out[qi, ki] = list_measures(top, cos, ids, qrels[qid], labels)
     return out
 
