@@ -99,3 +99,24 @@ def test_rebuild_and_model_mismatch(engine: sa.Engine, settings: Settings, encod
     upsert_papers(engine, [Paper(arxiv_id="2599.00001", title="New", source="test")])
     with pytest.raises(ValueError, match="--rebuild"):
         build_index(engine, root, OtherModel())  # type: ignore[arg-type]
+
+
+def test_cli_token_pool_factor_applies_to_new_or_rebuilt_indexes(engine: sa.Engine,
+                                                                 settings: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from paperscope.cli import app as cli_app
+
+    upsert_papers(engine, corpus()[:6])
+    base = ["--home", str(settings.home), "--database-url", settings.db_url, "index"]
+    first = CliRunner().invoke(cli_app, [*base, "--token-pool-factor", "1"])
+    assert first.exit_code == 0, first.output
+    idx = IndexSet.open(settings.index_dir)
+    assert idx is not None and idx.tokens.pool_factor == idx.manifest.spec.token_pool_factor == 1
+    # Changing it on an existing index would mix two kinds of rows: refused with the way out.
+    refused = CliRunner().invoke(cli_app, [*base, "--token-pool-factor", "2"])
+    assert refused.exit_code != 0 and "--rebuild" in refused.output
+    rebuilt = CliRunner().invoke(cli_app, [*base, "--token-pool-factor", "2", "--rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    idx = IndexSet.open(settings.index_dir)
+    assert idx is not None and idx.tokens.pool_factor == 2 and len(idx.tokens) == 6
