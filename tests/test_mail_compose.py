@@ -85,6 +85,11 @@ def test_preview_command_prints_the_next_digest_and_stores_nothing(
     assert out.returncode == 0, out.stderr
     assert "Subject: Weekly papers digest: 5 new papers" in out.stdout
     assert "Advances in robot grasping" in out.stdout and "New in cs.RO" in out.stdout
+    # --raw prints the message as it would be sent; its text part travels as 8-bit UTF-8.
+    raw = subprocess.run([sys.executable, "-m", "paperscope", "digest", "preview", "--raw", "bo@example.com"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert raw.returncode == 0, raw.stderr
+    assert "multipart/alternative" in raw.stdout and "Advances in robot grasping" in raw.stdout
     assert outbox_counts(engine) == {}
     missing = subprocess.run([sys.executable, "-m", "paperscope", "digest", "preview", "nobody@example.com"],
                              env=env, capture_output=True, text=True, timeout=120)

@@ -107,7 +107,7 @@ def preview(
         out.print("nothing new for this subscriber right now", highlight=False)
         return
     if raw:
-        out.print(msg.raw.decode("ascii"), highlight=False, markup=False)
+        out.print(msg.raw.decode("utf-8"), highlight=False, markup=False)  # the text part travels 8-bit
         return
     parsed = email.message_from_bytes(msg.raw, policy=email.policy.default)
     for name in ("From", "To", "Subject", "List-Unsubscribe"):
