@@ -23,20 +23,7 @@ from paperscope.search.types import SearchHit
 
 def brute_force_greedy(kernel: np.ndarray, k: int) -> list[int]:
     """Greedy MAP the slow way: at each step the item maximising log det of the chosen sub-kernel."""
-    chosen: list[int] = []
-    for _ in range(k):
-        best, best_value = None, -np.inf
-        for i in range(len(kernel)):
-            if i in chosen:
-                continue
-            idx = chosen + [i]
-            sign, logdet = np.linalg.slogdet(kernel[np.ix_(idx, idx)])
-            if sign > 0 and logdet > best_value + 1e-12:
-                best, best_value = i, logdet
-        if best is None:
-            break
-        chosen.append(best)
-    return chosen
+    return brute_force_greedy_log(kernel, np.zeros(len(kernel)), k)
 
 
 def brute_force_greedy_log(sims: np.ndarray, log_quality: np.ndarray, k: int) -> list[int]:
