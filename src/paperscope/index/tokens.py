@@ -75,9 +75,13 @@ def _npz_bytes(**arrays: np.ndarray | np.generic) -> bytes:
 
 def pool_tokens(tokens: np.ndarray, factor: int, iterations: int = 8) -> np.ndarray:
     """Cluster one paper's token vectors ``(n, d)`` into ``ceil(n / factor)`` groups by k-means and return
-    the group means (empty groups dropped), in the order of their first token.
+    the group means (empty groups dropped), in the order of their first token, each scaled to the paper's
+    mean token length.
 
-    The start is evenly spaced tokens, so the result is deterministic and follows the text.
+    The start is evenly spaced tokens, so the result is deterministic and follows the text. The rescaling
+    matters: a mean of tokens pointing different ways is shorter than they are, which made every merged
+    group count less in MaxSim (SciFact train, late mode: 0.6797 plain means, 0.6857 rescaled, 0.6854
+    without pooling).
     """
     n = len(tokens)
     k = -(-n // factor)
@@ -98,7 +102,10 @@ def pool_tokens(tokens: np.ndarray, factor: int, iterations: int = 8) -> np.ndar
         half_norms = 0.5 * (centroids * centroids).sum(axis=1)
     assign = (x @ centroids.T - half_norms).argmax(axis=1)
     used, first = np.unique(assign, return_index=True)
-    return centroids[used[np.argsort(first)]]
+    pooled = centroids[used[np.argsort(first)]]
+    lengths = np.linalg.norm(pooled, axis=1, keepdims=True)
+    target = float(np.linalg.norm(x, axis=1).mean())
+    return pooled * (target / np.maximum(lengths, 1e-12))
 
 
 class TokenStore:
