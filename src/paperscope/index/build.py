@@ -61,7 +61,7 @@ class IndexSpec:
     dtype: str = "f16"
     fde_dtype: str = "i8"
     # Stored tokens for the MaxSim re-rank: one k-means mean per two tokens halves the rows read per query
-    # (SciFact train: hybrid nDCG@10 unchanged, late -0.005; benchmarks/RESULTS.md, token pooling).
+    # (SciFact test: hybrid nDCG@10 unchanged, late -0.002; benchmarks/RESULTS.md, token pooling).
     token_pool_factor: int = 2
 
     def fde_config(self) -> FDEConfig:

@@ -55,7 +55,7 @@ class SearchConfig:
     # 0.975, 300 + 300 0.985 (FDE alone: 100 0.819, 300 0.934).
     late_candidates: int = 200
     # Inside hybrid, late is one list of three: FDE + pooled candidates re-ranked. SciFact train with pooled
-    # tokens (factor 2): 100 + 100 0.7336, 50 + 50 0.7322, 30 + 30 0.7308; 50 + 50 halves the re-rank's rows
+    # tokens (factor 2): 100 + 100 0.7333, 50 + 50 0.7318; 50 + 50 halves the re-rank's rows
     # (benchmarks/RESULTS.md, token pooling).
     hybrid_late_candidates: int = 50
     # Also re-rank the pooled-vector HNSW's top candidates (see _late).
