@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -20,7 +20,6 @@ import numpy as np
 import sqlalchemy as sa
 
 from paperscope.index.lexical import LexicalIndex
-from paperscope.mail.bodies import compresses, pack
 from paperscope.mail.compose import Composed, Composer, DigestSection
 from paperscope.mail.tokens import MailTokens, SubscriberRef
 from paperscope.model import Paper
@@ -345,15 +344,14 @@ class DigestComposer:
                 yield batch
 
     def compose_due(self, now: datetime, on_batch: Callable[[int], None] | None = None) -> ComposeReport:
-        """Compose and store every due digest (on SQLite with its body compressed, see `bodies`), each
-        message with its sent-log rows, in transactions of at most `store_size` messages."""
+        """Compose and store every due digest, each message with its sent-log rows, in transactions of at
+        most `store_size` messages. (Storing bodies zlib-compressed was measured in the 10,000-subscriber
+        benchmark and gained nothing: benchmarks/RESULTS.md, digests session 4.)"""
         report = ComposeReport()
-        compress = compresses(self.engine.dialect.name)
         for batch in self.batches(now, report):
-            stored = [replace(m, raw=pack(m.raw)) for m in batch] if compress else batch
-            for i in range(0, len(stored), self.store_size):
+            for i in range(0, len(batch), self.store_size):
                 # queue times are wall-clock; `now` names the edition
-                enqueue(self.engine, stored[i:i + self.store_size])
+                enqueue(self.engine, batch[i:i + self.store_size])
             if on_batch is not None:
                 on_batch(report.composed)
         return report

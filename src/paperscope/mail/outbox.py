@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from paperscope.mail.bodies import unpack
 from paperscope.mail.smtp import SendFailure, SmtpTransport
 from paperscope.settings import Settings
 from paperscope.store.mail_outbox import (
@@ -98,13 +97,6 @@ class DeliveryReport:
                 else:
                     setattr(out, f.name, getattr(out, f.name) + getattr(rep, f.name))
         return out
-
-
-def _body(msg: ClaimedMessage) -> bytes:
-    try:
-        return unpack(msg.raw)
-    except ValueError as exc:  # a damaged stored body can never be sent: fail it, go on with the rest
-        raise SendFailure(str(exc), permanent=True) from exc
 
 
 class Deliverer:
@@ -202,7 +194,7 @@ class Deliverer:
             for n, msg in enumerate(batch):
                 handled += 1
                 try:
-                    self.transport.send(msg.recipient, _body(msg), before_body=self._marker(msg.id))
+                    self.transport.send(msg.recipient, msg.raw, before_body=self._marker(msg.id))
                 except SendFailure as exc:
                     self._record_sent()
                     if exc.permanent:
