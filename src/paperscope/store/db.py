@@ -11,6 +11,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from paperscope.store.fulltext_build import recover_fulltext
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -64,7 +66,9 @@ def upgrade(engine: sa.Engine) -> None:
 
 
 def open_database(url: str) -> sa.Engine:
-    """Create an engine for `url` and migrate it to the newest schema."""
+    """Create an engine for `url`, migrate it to the newest schema, and repair the full-text index if a
+    first load died before finishing it."""
     engine = create_engine(url)
     upgrade(engine)
+    recover_fulltext(engine)
     return engine

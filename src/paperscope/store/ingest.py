@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from paperscope.model import Paper, Skipped
+from paperscope.store.fulltext_build import SideFulltextBuild
 from paperscope.store.papers import UpsertCounts, prepare_batch, write_batch
 
 
@@ -43,9 +44,11 @@ def ingest_records(
 
     Batches are written in order by one background thread while this one reads and prepares the
     next batch: the database works with the GIL released, so reading overlaps writing. Every
-    batch is committed before this returns.
+    batch is committed before this returns. On an empty SQLite store the full-text index is built
+    on a third thread and moved in at the end (store/fulltext_build.py).
     """
     report = IngestReport()
+    fulltext = SideFulltextBuild.begin(engine)
     buf: list[Paper] = []
     pending: Future[UpsertCounts] | None = None
     pending_size = 0
@@ -64,7 +67,7 @@ def ingest_records(
             nonlocal pending, pending_size
             prepared = prepare_batch(engine, buf)
             finish_pending()  # batches commit in order, one at a time
-            pending, pending_size = writer.submit(write_batch, engine, prepared), len(buf)
+            pending, pending_size = writer.submit(write_batch, engine, prepared, fulltext), len(buf)
             buf.clear()
 
         try:
@@ -80,6 +83,10 @@ def ingest_records(
             if buf:
                 flush()
         finally:
-            # Even when reading fails, what was read is stored before the error goes up.
-            finish_pending()
+            # Even when reading fails, what was read is stored (and indexed) before the error goes up.
+            try:
+                finish_pending()
+            finally:
+                if fulltext is not None:
+                    fulltext.finish()
     return report

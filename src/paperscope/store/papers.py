@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from paperscope.model import HfInfo, Paper
+from paperscope.store.fulltext_build import FulltextRow, SideFulltextBuild, authors_text
 from paperscope.store.schema import paper_categories, papers
 from paperscope.store.sqlite_bulk import sqlite_insert, sqlite_insert_values, sqlite_values
 
@@ -180,9 +181,17 @@ def upsert_papers(engine: sa.Engine, batch: Sequence[Paper]) -> UpsertCounts:
     return write_batch(engine, prepare_batch(engine, batch))
 
 
-def write_batch(engine: sa.Engine, prepared: PreparedBatch) -> UpsertCounts:
-    """The database half of an upsert: one transaction that inserts new papers and updates changed ones."""
+def _indexed(pid: int, row: dict[str, Any]) -> FulltextRow:
+    return (pid, row["title"], row["abstract"], authors_text(row["authors"]))
+
+
+def write_batch(engine: sa.Engine, prepared: PreparedBatch,
+                fulltext: SideFulltextBuild | None = None) -> UpsertCounts:
+    """The database half of an upsert: one transaction that inserts new papers and updates changed ones.
+    With `fulltext` (a first load's side-built index) the committed texts are handed to it."""
     counts = UpsertCounts()
+    removed: list[FulltextRow] = []
+    added: list[FulltextRow] = []
     incoming, now = prepared.rows, prepared.now
     if not incoming:
         return counts
@@ -206,12 +215,18 @@ def write_batch(engine: sa.Engine, prepared: PreparedBatch) -> UpsertCounts:
                 continue
             if merged["categories"] != old["categories"]:
                 recategorised.append((old["id"], merged["categories"]))
+            if fulltext is not None and any(merged[k] != old[k] for k in ("title", "abstract", "authors")):
+                removed.append(_indexed(old["id"], old))
+                added.append(_indexed(old["id"], merged))
             upd = {("b_" + k): v for k, v in merged.items() if k not in ("id", "paper_id", "source")}
             upd["b_id"] = old["id"]
             upd["b_modified"] = now
             updates.append(upd)
         if inserts:
-            recategorised.extend(_insert_new(conn, inserts, prepared))
+            new_ids = _insert_new(conn, inserts, prepared)
+            recategorised.extend((pid, incoming[key]["categories"]) for pid, key in new_ids)
+            if fulltext is not None:
+                added.extend(_indexed(pid, incoming[key]) for pid, key in new_ids)
             counts.inserted = len(inserts)
         if updates:
             names = [k[2:] for k in updates[0] if k != "b_id"]
@@ -227,6 +242,8 @@ def write_batch(engine: sa.Engine, prepared: PreparedBatch) -> UpsertCounts:
                         for pid, cats in recategorised for n, c in enumerate(dict.fromkeys(cats or ()))]
             if cat_rows:
                 _insert_rows(conn, paper_categories, cat_rows)
+    if fulltext is not None:
+        fulltext.add(removed, added)  # after the commit: the side index only ever holds stored papers
     return counts
 
 
@@ -266,8 +283,8 @@ def _insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]
 
 
 def _insert_new(conn: sa.Connection, rows: list[dict[str, Any]],
-                prepared: PreparedBatch) -> list[tuple[int, Any]]:
-    """Insert new papers; return (row id, categories) of each."""
+                prepared: PreparedBatch) -> list[tuple[int, str]]:
+    """Insert new papers; return (row id, paper key) of each."""
     if conn.dialect.name == "sqlite":
         sqlite_insert_values(conn, papers, prepared.insert_names,
                              [prepared.insert_values[r["paper_id"]] for r in rows])
@@ -277,14 +294,14 @@ def _insert_new(conn: sa.Connection, rows: list[dict[str, Any]],
             "SELECT id, paper_id FROM papers ORDER BY id DESC LIMIT ?", (len(rows),)).all()
         ids = {key: pid for pid, key in newest}
         if len(ids) == len(rows) and all(r["paper_id"] in ids for r in rows):
-            return [(ids[r["paper_id"]], r["categories"]) for r in rows]
+            return [(ids[r["paper_id"]], r["paper_id"]) for r in rows]
     else:
         _insert_rows(conn, papers, rows)
     new_keys = [r["paper_id"] for r in rows]
-    found: list[tuple[int, Any]] = []
+    found: list[tuple[int, str]] = []
     for i in range(0, len(new_keys), 900):
-        found.extend((pid, cats) for pid, cats in conn.execute(
-            sa.select(papers.c.id, papers.c.categories).where(papers.c.paper_id.in_(new_keys[i:i + 900]))))
+        found.extend((pid, key) for pid, key in conn.execute(
+            sa.select(papers.c.id, papers.c.paper_id).where(papers.c.paper_id.in_(new_keys[i:i + 900]))))
     return found
 
 

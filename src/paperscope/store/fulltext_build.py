@@ -1,0 +1,234 @@
+"""First loads on SQLite: build the FTS5 index beside the store, on a second core.
+
+A first load into an empty store spends about half of its writer's time in FTS5, fired row by row by
+the insert trigger. Here the triggers are set aside for the load: a thread feeds every written
+paper into an identical FTS5 table in a scratch database file, in parallel with the writer, and at
+the end the finished index (its shadow tables) is copied into the store in one transaction and the
+triggers come back.
+
+Safety: a marker row in ``job_state`` (the loader's pid and the trigger SQL) is written in the same
+transaction that drops the triggers. If the loader dies, the next ``open_database`` sees the marker
+of a dead process and rebuilds the index from the papers table (``recover_fulltext``). If anything
+else wrote papers during the load (the counts disagree), the index is rebuilt from the table too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from paperscope.store.schema import job_state
+
+MARKER = "fulltext_side_build"
+# Shadow tables that hold the index itself; papers_fts_config (version, hashsize) stays the store's.
+_SHADOWS = ("papers_fts_data", "papers_fts_idx", "papers_fts_docsize")
+_COLUMNS = "title, abstract, authors"
+
+# (row id, title, abstract, authors as indexed: the names joined by spaces)
+FulltextRow = tuple[int, str | None, str | None, str | None]
+
+
+def authors_text(authors: Sequence[str] | None) -> str | None:
+    """Author names as the full-text view indexes them (group_concat of the JSON list, ' ')."""
+    return " ".join(authors) if authors else None
+
+
+def _sqlite_path(engine: sa.Engine) -> Path | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    name = engine.url.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class SideFulltextBuild:
+    """The full-text index of one first load, built on its own thread; see the module docstring."""
+
+    def __init__(self, store: Path, create_sql: str, hashsize: int | None, triggers: list[str]) -> None:
+        self.store = store
+        self.side = store.with_name(store.name + ".fts-build")
+        self.create_sql = create_sql
+        self.hashsize = hashsize
+        self.triggers = triggers
+        self.written = 0
+        self.error: BaseException | None = None
+        # Bounded, so a lagging builder slows the writer down instead of holding the whole file in RAM.
+        self._queue: queue.Queue[tuple[list[FulltextRow], list[FulltextRow]] | None] = queue.Queue(4)
+        self._thread = threading.Thread(target=self._run, name="paperscope-fulltext", daemon=True)
+
+    @classmethod
+    def begin(cls, engine: sa.Engine) -> SideFulltextBuild | None:
+        """Start a side build when the store is SQLite, on a file, and holds no papers; else None."""
+        store = _sqlite_path(engine)
+        if store is None:
+            return None
+        with engine.connect() as conn:
+            create = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'papers_fts'").scalar()
+            triggers = [sql for (sql,) in conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'papers' "
+                "AND name LIKE 'papers_fts_%' ORDER BY name")]
+            hashsize = conn.exec_driver_sql(
+                "SELECT v FROM papers_fts_config WHERE k = 'hashsize'").scalar()
+            if create is None or len(triggers) != 3:
+                return None
+            # The marker is the first write, so the emptiness check below runs under the write lock.
+            conn.execute(job_state.insert().prefix_with("OR IGNORE").values(
+                name=MARKER, value={"pid": os.getpid(), "triggers": triggers},
+                updated_at=datetime.now(UTC)))
+            mine = conn.execute(sa.select(job_state.c.value).where(job_state.c.name == MARKER)).scalar()
+            empty = conn.exec_driver_sql("SELECT 1 FROM papers LIMIT 1").first() is None
+            if not empty or not mine or mine.get("pid") != os.getpid():
+                conn.rollback()
+                return None
+            for sql in triggers:
+                conn.exec_driver_sql(f"DROP TRIGGER {sql.split()[2]}")
+            conn.commit()
+        build = cls(store, create, int(hashsize) if hashsize else None, triggers)
+        build.side.unlink(missing_ok=True)
+        build._thread.start()
+        return build
+
+    def add(self, removed: list[FulltextRow], added: list[FulltextRow]) -> None:
+        """Queue one committed batch: old texts of changed papers to take out, new texts to put in."""
+        if removed or added:
+            self._queue.put((removed, added))
+
+    def _run(self) -> None:
+        try:
+            side = _connect(self.side)
+            side.execute("PRAGMA journal_mode=OFF")
+            side.execute("PRAGMA synchronous=OFF")
+            side.execute(self.create_sql)
+            if self.hashsize:
+                side.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('hashsize', ?)",
+                             (self.hashsize,))
+            side.execute("BEGIN")
+            while (item := self._queue.get()) is not None:
+                removed, added = item
+                _insert(side, removed, delete=True)
+                _insert(side, added, delete=False)
+                self.written += len(added)
+            side.execute("COMMIT")
+            side.close()
+        except BaseException as exc:  # reported by finish(), which then rebuilds from the table
+            self.error = exc
+            while self._queue.get() is not None:  # keep the writer from blocking on a full queue
+                pass
+
+    def finish(self) -> None:
+        """Wait for the builder, move its index into the store and restore the triggers. Falls back
+        to rebuilding the index from the papers table when the side index is incomplete."""
+        self._queue.put(None)
+        self._thread.join()
+        conn = _connect(self.store)
+        try:
+            if self.error is None:  # ATTACH is refused inside a transaction
+                conn.execute("ATTACH DATABASE ? AS side", (str(self.side),))
+            conn.execute("BEGIN IMMEDIATE")
+            copied = False
+            if self.error is None:
+                (papers,) = conn.execute("SELECT count(*) FROM main.papers").fetchone()
+                (indexed,) = conn.execute("SELECT count(*) FROM side.papers_fts_docsize").fetchone()
+                if papers == indexed:
+                    for table in _SHADOWS:
+                        conn.execute(f"DELETE FROM main.{table}")
+                        conn.execute(f"INSERT INTO main.{table} SELECT * FROM side.{table}")
+                    copied = True
+            if not copied:
+                _rebuild(conn)
+            _restore(conn, self.triggers)
+            conn.execute("COMMIT")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("DETACH DATABASE side")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+            self.side.unlink(missing_ok=True)
+
+
+def _insert(conn: sqlite3.Connection, rows: list[FulltextRow], *, delete: bool) -> None:
+    """Multi-row INSERTs into the side FTS5 table: FTS5 flushes its pending data at every statement,
+    so one statement per few thousand rows, not one per row."""
+    if not rows:
+        return
+    head = ("INSERT INTO papers_fts(papers_fts, rowid, " + _COLUMNS + ") VALUES " if delete
+            else "INSERT INTO papers_fts(rowid, " + _COLUMNS + ") VALUES ")
+    one = "('delete', ?, ?, ?, ?)" if delete else "(?, ?, ?, ?)"
+    per_stmt = max(1, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 4)
+    for start in range(0, len(rows), per_stmt):
+        part = rows[start:start + per_stmt]
+        conn.execute(head + ", ".join([one] * len(part)), [v for row in part for v in row])
+
+
+def _rebuild(conn: sqlite3.Connection) -> None:
+    """Index every paper from scratch (inside the caller's transaction)."""
+    conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('delete-all')")
+    conn.execute(f"INSERT INTO papers_fts(rowid, {_COLUMNS}) SELECT id, {_COLUMNS} FROM papers_fts_source")
+
+
+def _restore(conn: sqlite3.Connection, triggers: list[str]) -> None:
+    """Recreate the full-text triggers and drop the marker (inside the caller's transaction)."""
+    present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    for sql in triggers:
+        if sql.split()[2] not in present:
+            conn.execute(sql)
+    conn.execute("DELETE FROM job_state WHERE name = ?", (MARKER,))
+
+
+def recover_fulltext(engine: sa.Engine) -> bool:
+    """Repair the full-text index after a first load that died mid-way (its marker names a process
+    that is gone): rebuild it from the papers table and restore the triggers. True if it did."""
+    store = _sqlite_path(engine)
+    if store is None:
+        return False
+    with engine.connect() as conn:
+        marker = conn.execute(sa.select(job_state.c.value).where(job_state.c.name == MARKER)).scalar()
+    pid = marker.get("pid") if isinstance(marker, dict) else None
+    if not marker or (isinstance(pid, int) and pid > 0 and _pid_alive(pid)):
+        return False
+    raw = _connect(store)
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+        if raw.execute("SELECT 1 FROM job_state WHERE name = ?", (MARKER,)).fetchone() is None:
+            raw.execute("ROLLBACK")  # someone else repaired it meanwhile
+            return False
+        _rebuild(raw)
+        _restore(raw, list(marker["triggers"]))
+        raw.execute("COMMIT")
+    except BaseException:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        raise
+    finally:
+        raw.close()
+    store.with_name(store.name + ".fts-build").unlink(missing_ok=True)
+    return True
