@@ -54,9 +54,10 @@ def _fail(exc: SourceError, hint: str = "") -> typer.Exit:
 
 
 def run_ingest(engine: sa.Engine, records: Iterable[Paper | Skipped], reporter: Reporter,
-               position: object = None, batch_size: int = 2000) -> IngestReport:
-    """Ingest with progress and per-record problem reports. Exit 2 when the source failed (after
-    storing what it delivered), 1 when nothing could be read, else return the report."""
+               position: object = None, batch_size: int = 2000, bulk: bool = False) -> IngestReport:
+    """Ingest with progress and per-record problem reports (`bulk`: see ingest_records). Exit 2 when
+    the source failed (after storing what it delivered), 1 when nothing could be read, else return
+    the report."""
     start = time.monotonic()
     guarded = _StopAtSourceError(records)
 
@@ -66,7 +67,8 @@ def run_ingest(engine: sa.Engine, records: Iterable[Paper | Skipped], reporter: 
         reporter.update(done, rate=f"{rate:,.0f} papers/s", note=f"({report.read} papers)")
 
     with reporter:
-        report = ingest_records(engine, guarded, batch_size=batch_size, on_batch=on_batch, on_skip=_on_skip)
+        report = ingest_records(engine, guarded, batch_size=batch_size, on_batch=on_batch, on_skip=_on_skip,
+                                bulk=bulk)
     elapsed = time.monotonic() - start
     console.print(f"{report.summary()} in {elapsed:.1f}s ({report.read / max(elapsed, 1e-9):,.0f} papers/s)",
                   highlight=False)
@@ -95,7 +97,8 @@ def ingest_jsonl(
         # the CPU of a first load).
         source = JsonlSource(existing_file(path), limit=limit, parallel=True)
         engine = open_store(settings_from(ctx))
-        run_ingest(engine, source, Reporter(f"ingest {path.name}", source.total_bytes, "bytes"), source)
+        run_ingest(engine, source, Reporter(f"ingest {path.name}", source.total_bytes, "bytes"), source,
+                   bulk=True)
 
 
 def harvest_start(saved: OaiCheckpoint | None, set_spec: str, from_date: str | None,

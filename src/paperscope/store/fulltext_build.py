@@ -147,6 +147,7 @@ class SideFulltextBuild:
         self._queue.put(None)
         self._thread.join()
         conn = _connect(self.store)
+        conn.execute("PRAGMA synchronous=NORMAL")  # as the app's own connections: WAL commits without fsync
         try:
             if self.error is None:  # ATTACH is refused inside a transaction
                 conn.execute("ATTACH DATABASE ? AS side", (str(self.side),))

@@ -38,17 +38,21 @@ def ingest_records(
     batch_size: int = 2000,
     on_batch: Callable[[IngestReport, int], None] | None = None,
     on_skip: Callable[[Skipped], None] | None = None,
+    bulk: bool = False,
 ) -> IngestReport:
     """Upsert every Paper in `records`; collect every Skipped. Each batch is one transaction, so a
     killed run leaves only whole batches behind and re-running it converges to the same store.
 
     Batches are written in order by one background thread while this one reads and prepares the
     next batch: the database works with the GIL released, so reading overlaps writing. Every
-    batch is committed before this returns. On an empty SQLite store the full-text index is built
-    on a third thread and moved in at the end (store/fulltext_build.py).
+    batch is committed before this returns.
+
+    `bulk=True` is for loads that run flat out from a file: on an empty SQLite store the full-text
+    index is then built on a third thread and moved in at the end (store/fulltext_build.py). Slow
+    sources (network harvests) leave it off, so their papers are searchable as they arrive.
     """
     report = IngestReport()
-    fulltext = SideFulltextBuild.begin(engine)
+    fulltext = SideFulltextBuild.begin(engine) if bulk else None
     buf: list[Paper] = []
     pending: Future[UpsertCounts] | None = None
     pending_size = 0
