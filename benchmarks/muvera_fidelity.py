@@ -469,10 +469,12 @@ def main() -> None:
     parser.add_argument("--scifact-docs", type=int, default=1500, help="corpus size (0 = all 5,183)")
     parser.add_argument("--arxiv", type=int, default=0, help="also run on the first N arXiv papers")
     parser.add_argument("--no-store", action="store_true", help="skip the token-store measurements")
+    parser.add_argument("--no-scifact", action="store_true", help="only the arXiv run (with --arxiv N)")
     args = parser.parse_args()
-    if not SCIFACT.exists():
-        sys.exit(f"SciFact not found at {SCIFACT}")
-    report(load_scifact(args.cache, args.scifact_docs), args.cache, with_store=not args.no_store)
+    if not args.no_scifact:
+        if not SCIFACT.exists():
+            sys.exit(f"SciFact not found at {SCIFACT}")
+        report(load_scifact(args.cache, args.scifact_docs), args.cache, with_store=not args.no_store)
     if args.arxiv:
         report(load_arxiv(args.cache, args.arxiv), args.cache, with_store=False)
 
