@@ -122,3 +122,16 @@ def test_a_live_loader_is_left_alone(store: sa.Engine) -> None:
     build.finish()
     assert found(store, "graph") == {"2505.00001"}
     healthy(store)
+
+
+def test_a_failing_builder_falls_back_to_indexing_from_the_table(store: sa.Engine,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("paperscope.store.fulltext_build._insert", broken)
+    report = ingest_records(store, [paper(n, f"Graph paper {n}") for n in range(1, 30)], batch_size=5,
+                            bulk=True)
+    assert report.counts.inserted == 29
+    assert len(found(store, "graph")) == 29
+    healthy(store)

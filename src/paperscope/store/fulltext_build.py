@@ -50,6 +50,14 @@ def _sqlite_path(engine: sa.Engine) -> Path | None:
     return Path(name)
 
 
+def _side_path(store: Path) -> Path:
+    return store.with_name(store.name + ".fts-build")
+
+
+def _trigger_name(create_sql: str) -> str:
+    return create_sql.split()[2]  # CREATE TRIGGER <name> ...
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -71,11 +79,10 @@ class SideFulltextBuild:
 
     def __init__(self, store: Path, create_sql: str, hashsize: int | None, triggers: list[str]) -> None:
         self.store = store
-        self.side = store.with_name(store.name + ".fts-build")
+        self.side = _side_path(store)
         self.create_sql = create_sql
         self.hashsize = hashsize
         self.triggers = triggers
-        self.written = 0
         self.error: BaseException | None = None
         # Bounded, so a lagging builder slows the writer down instead of holding the whole file in RAM.
         self._queue: queue.Queue[tuple[list[FulltextRow], list[FulltextRow]] | None] = queue.Queue(4)
@@ -107,7 +114,7 @@ class SideFulltextBuild:
                 conn.rollback()
                 return None
             for sql in triggers:
-                conn.exec_driver_sql(f"DROP TRIGGER {sql.split()[2]}")
+                conn.exec_driver_sql(f"DROP TRIGGER {_trigger_name(sql)}")
             conn.commit()
         build = cls(store, create, int(hashsize) if hashsize else None, triggers)
         build.side.unlink(missing_ok=True)
@@ -120,6 +127,7 @@ class SideFulltextBuild:
             self._queue.put((removed, added))
 
     def _run(self) -> None:
+        side = None
         try:
             side = _connect(self.side)
             side.execute("PRAGMA journal_mode=OFF")
@@ -133,13 +141,14 @@ class SideFulltextBuild:
                 removed, added = item
                 _insert(side, removed, delete=True)
                 _insert(side, added, delete=False)
-                self.written += len(added)
             side.execute("COMMIT")
-            side.close()
         except BaseException as exc:  # reported by finish(), which then rebuilds from the table
             self.error = exc
             while self._queue.get() is not None:  # keep the writer from blocking on a full queue
                 pass
+        finally:
+            if side is not None:
+                side.close()
 
     def finish(self) -> None:
         """Wait for the builder, move its index into the store and restore the triggers. Falls back
@@ -200,7 +209,7 @@ def _restore(conn: sqlite3.Connection, triggers: list[str]) -> None:
     """Recreate the full-text triggers and drop the marker (inside the caller's transaction)."""
     present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     for sql in triggers:
-        if sql.split()[2] not in present:
+        if _trigger_name(sql) not in present:
             conn.execute(sql)
     conn.execute("DELETE FROM job_state WHERE name = ?", (MARKER,))
 
@@ -231,5 +240,5 @@ def recover_fulltext(engine: sa.Engine) -> bool:
         raise
     finally:
         raw.close()
-    store.with_name(store.name + ".fts-build").unlink(missing_ok=True)
+    _side_path(store).unlink(missing_ok=True)
     return True
