@@ -209,7 +209,7 @@ def single_vector_heuristic(corpus: Corpus, truth: np.ndarray, token_hits: np.nd
     rows = []
     # Every k' up to 32, then steps of 8, then doubling: coarse power-of-two steps overstated SV's
     # candidate counts by up to ~1.8x (k'=16 reached 0.894 on SciFact, so "90%" became k'=32's 257).
-    steps = [k for k in range(1, 33)] + [k for k in range(40, 129, 8)]
+    steps = list(range(1, 33)) + list(range(40, 129, 8))
     steps += [k for k in (256, 512, 1024) if k > steps[-1]]
     for k_prime in (k for k in steps if k <= token_hits.shape[1]):
         counts, recalls = [], []
@@ -223,13 +223,14 @@ def single_vector_heuristic(corpus: Corpus, truth: np.ndarray, token_hits: np.nd
     return rows
 
 
+def sv_first(rows: list[dict]) -> dict[float, dict | None]:
+    """For each target, the row of the first k' whose mean recall reaches it (None if none does)."""
+    return {t: next((r for r in rows if r["recall"] >= t), None) for t in TARGETS}
+
+
 def sv_needed(rows: list[dict]) -> dict[float, float | None]:
     """Mean distinct candidates at the first k' whose mean recall reaches each target."""
-    out: dict[float, float | None] = {}
-    for t in TARGETS:
-        reached = [r for r in rows if r["recall"] >= t]
-        out[t] = reached[0]["candidates"] if reached else None
-    return out
+    return {t: (r["candidates"] if r else None) for t, r in sv_first(rows).items()}
 
 
 # -- FDE variants ----------------------------------------------------------------------------------------
@@ -434,8 +435,7 @@ def report(corpus: Corpus, cache: Path, with_store: bool) -> None:
         " 32 is measured, powers of two shown): "
         + ", ".join(f"{r['k_prime']}: {r['candidates']:.0f} / {r['recall']:.3f}" for r in shown)
     )
-    for t in TARGETS:
-        first = next((r for r in sv_rows if r["recall"] >= t), None)
+    for t, first in sv_first(sv_rows).items():
         if first:
             print(f"SV reaches {t:.0%} at k'={first['k_prime']}: {first['candidates']:.0f} candidates")
     r0 = results[0]

@@ -19,7 +19,7 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -155,34 +155,45 @@ class SideFulltextBuild:
         to rebuilding the index from the papers table when the side index is incomplete."""
         self._queue.put(None)
         self._thread.join()
-        conn = _connect(self.store)
-        conn.execute("PRAGMA synchronous=NORMAL")  # as the app's own connections: WAL commits without fsync
         try:
-            if self.error is None:  # ATTACH is refused inside a transaction
-                conn.execute("ATTACH DATABASE ? AS side", (str(self.side),))
-            conn.execute("BEGIN IMMEDIATE")
-            copied = False
-            if self.error is None:
-                (papers,) = conn.execute("SELECT count(*) FROM main.papers").fetchone()
-                (indexed,) = conn.execute("SELECT count(*) FROM side.papers_fts_docsize").fetchone()
-                if papers == indexed:
-                    for table in _SHADOWS:
-                        conn.execute(f"DELETE FROM main.{table}")
-                        conn.execute(f"INSERT INTO main.{table} SELECT * FROM side.{table}")
-                    copied = True
-            if not copied:
-                _rebuild(conn)
-            _restore(conn, self.triggers)
-            conn.execute("COMMIT")
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("DETACH DATABASE side")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            # ATTACH is refused inside a transaction, so it comes before BEGIN.
+            attach = None if self.error is not None else self.side
+            with _write_transaction(self.store, attach=attach) as conn:
+                copied = False
+                if attach is not None:
+                    (papers,) = conn.execute("SELECT count(*) FROM main.papers").fetchone()
+                    (indexed,) = conn.execute("SELECT count(*) FROM side.papers_fts_docsize").fetchone()
+                    if papers == indexed:
+                        for table in _SHADOWS:
+                            conn.execute(f"DELETE FROM main.{table}")
+                            conn.execute(f"INSERT INTO main.{table} SELECT * FROM side.{table}")
+                        copied = True
+                if not copied:
+                    _rebuild(conn)
+                _restore(conn, self.triggers)
         finally:
-            conn.close()
             self.side.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _write_transaction(store: Path, attach: Path | None = None) -> Iterator[sqlite3.Connection]:
+    """A connection of its own to the store inside BEGIN IMMEDIATE: committed if the block ends
+    normally, rolled back if it raises, closed either way."""
+    conn = _connect(store)
+    conn.execute("PRAGMA synchronous=NORMAL")  # as the app's own connections: WAL commits without fsync
+    try:
+        if attach is not None:
+            conn.execute("ATTACH DATABASE ? AS side", (str(attach),))
+        conn.execute("BEGIN IMMEDIATE")
+        yield conn
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.close()
 
 
 def _insert(conn: sqlite3.Connection, rows: list[FulltextRow], *, delete: bool) -> None:
@@ -225,20 +236,10 @@ def recover_fulltext(engine: sa.Engine) -> bool:
     pid = marker.get("pid") if isinstance(marker, dict) else None
     if not marker or (isinstance(pid, int) and pid > 0 and _pid_alive(pid)):
         return False
-    raw = _connect(store)
-    try:
-        raw.execute("BEGIN IMMEDIATE")
-        if raw.execute("SELECT 1 FROM job_state WHERE name = ?", (MARKER,)).fetchone() is None:
-            raw.execute("ROLLBACK")  # someone else repaired it meanwhile
-            return False
-        _rebuild(raw)
-        _restore(raw, list(marker["triggers"]))
-        raw.execute("COMMIT")
-    except BaseException:
-        if raw.in_transaction:
-            raw.execute("ROLLBACK")
-        raise
-    finally:
-        raw.close()
+    with _write_transaction(store) as conn:
+        if conn.execute("SELECT 1 FROM job_state WHERE name = ?", (MARKER,)).fetchone() is None:
+            return False  # someone else repaired it meanwhile (nothing written; the commit is empty)
+        _rebuild(conn)
+        _restore(conn, list(marker["triggers"]))
     _side_path(store).unlink(missing_ok=True)
     return True
