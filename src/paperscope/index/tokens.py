@@ -28,14 +28,12 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 
 _META, _CODEC, _DATA, _OFFSETS = "meta.json", "codec.npz", "tokens.i8", "offsets.npz"
-# Candidate rows scored per matrix product in maxsim; bounds memory for large candidate sets.
-_ROWS_PER_BLOCK = 65536
-# Rows per matrix product inside a block: small enough for their float32 copy to stay in cache.
+# Rows per matrix product in maxsim: small enough for their float32 copy to stay in cache.
 _ROWS_PER_PRODUCT = 2048
 # Below this many candidate rows a second thread costs more than it saves.
 _MIN_PARALLEL_ROWS = 4096
@@ -63,6 +61,23 @@ def _file_version(path: Path) -> tuple[int, int, int]:
     """Identity of a file version: every atomic replace makes a new inode; mtime alone is too coarse."""
     st = path.stat()
     return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+_Item = TypeVar("_Item")
+
+
+def _group_rows(items: Sequence[_Item], sizes: Sequence[int], limit: int) -> list[list[_Item]]:
+    """Consecutive items in groups of at most `limit` rows in all (an item larger than that is a group
+    alone); `sizes` gives each item's rows."""
+    groups: list[list[_Item]] = []
+    group_rows = limit + 1
+    for item, n in zip(items, sizes, strict=True):
+        if group_rows + n > limit:
+            groups.append([])
+            group_rows = 0
+        groups[-1].append(item)
+        group_rows += n
+    return groups
 
 
 def _npz_bytes(**arrays: np.ndarray | np.generic) -> bytes:
@@ -330,50 +345,38 @@ class TokenStore:
             if count == 0:
                 scores[pos] = 0.0
         spans = [s for s in spans if s[2]]
+        # Products are formed from the candidate order alone, never from the worker count: a BLAS
+        # kernel may round a row differently in a matrix of another height (AVX-512 tails do), so
+        # fixed products keep every score bit-identical however many threads share the work.
+        products = _group_rows(spans, [count for _, _, count in spans], _ROWS_PER_PRODUCT)
         total = sum(count for _, _, count in spans)
         parallel = executor is not None and workers > 1 and total >= _MIN_PARALLEL_ROWS
-        limit = min(_ROWS_PER_BLOCK, math.ceil(total / workers)) if parallel else _ROWS_PER_BLOCK
-        blocks: list[list[tuple[int, int, int]]] = [[]]
-        block_rows = 0
-        for span in spans:
-            if blocks[-1] and block_rows + span[2] > limit:
-                blocks.append([])
-                block_rows = 0
-            blocks[-1].append(span)
-            block_rows += span[2]
-        blocks = [b for b in blocks if b]
-        if parallel and executor is not None and len(blocks) > 1:
+        if parallel and executor is not None and len(products) > 1:
+            share = math.ceil(total / workers)
+            blocks = _group_rows(products, [sum(c for _, _, c in p) for p in products], share)
             # Blocks write disjoint positions of `scores`. The caller scores the first block itself
             # rather than wait idle (the pool may be busy with another part of the same query).
-            futures = [executor.submit(self._score_block, query, data, b, scores) for b in blocks[1:]]
-            self._score_block(query, data, blocks[0], scores)
+            futures = [executor.submit(self._score_products, query, data, b, scores) for b in blocks[1:]]
+            self._score_products(query, data, blocks[0], scores)
             for done in futures:
                 done.result()
         else:
-            for b in blocks:
-                self._score_block(query, data, b, scores)
+            self._score_products(query, data, products, scores)
         return scores
 
     @staticmethod
-    def _score_block(
-        query: np.ndarray, data: np.ndarray, block: list[tuple[int, int, int]], scores: np.ndarray
+    def _score_products(
+        query: np.ndarray, data: np.ndarray, products: list[list[tuple[int, int, int]]], scores: np.ndarray
     ) -> None:
-        """Score the papers of one block, a few of them per matrix product: each product's widened rows
-        (~1 MB of float32) stay in the CPU cache between the gather and the multiply, which measured a
-        third less CPU than one product over the whole block."""
-        i = 0
-        while i < len(block):
-            j, rows = i + 1, block[i][2]
-            while j < len(block) and rows + block[j][2] <= _ROWS_PER_PRODUCT:
-                rows += block[j][2]
-                j += 1
-            part = block[i:j]
+        """Score the papers of each product group with one matrix product: its widened rows (~1 MB of
+        float32) stay in the CPU cache between the gather and the multiply, which measured a third less
+        CPU than one product over many more rows."""
+        for part in products:
             # Gather and widen to float32 in one pass.
             mat = np.concatenate([data[start : start + count] for _, start, count in part], dtype=np.float32)
             sims = mat @ query.T  # (rows, query tokens)
             bounds = np.cumsum([0] + [count for _, _, count in part[:-1]])
             scores[[pos for pos, _, _ in part]] = np.maximum.reduceat(sims, bounds, axis=0).sum(axis=1)
-            i = j
 
     def copy_pooled(self, directory: Path, pool_factor: int, batch: int = 2000) -> TokenStore:
         """A new store under `directory` holding this one's papers with their stored tokens pooled by
