@@ -4,9 +4,11 @@
     .venv/bin/python benchmarks/search_quality.py --split train --tune --calibrate
 
 Loads the corpus into a SQLite store under --workdir and indexes it with the normal pipeline (both are
-reused on the next run). `--tune` grid-searches fusion weights, the RRF constant and the late-mode
-candidate depth; `--calibrate` fits the relevance-threshold calibration. Both refuse any split but
-train: the test split is only ever measured, never tuned on (and the holdout is never read).
+reused on the next run). Hybrid is measured with both fusions (rank fusion, the default, and z-score
+fusion). `--tune` grid-searches fusion weights (RRF weights and constant; z-score weights), and with
+`--sweeps` the late-mode candidate depth; `--calibrate` fits the relevance-threshold calibration. Both
+refuse any split but train: the test split is only ever measured, never tuned on (and the holdout is
+never read).
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from paperscope.embed import OnnxEncoder, load_encoder
+from paperscope.embed import Encoded, OnnxEncoder, load_encoder
 from paperscope.embed.bundled import bundled_spec
 from paperscope.index.build import build_index
 from paperscope.search import SearchConfig, SearchEngine
 from paperscope.search.beir import BeirDataset, doc_ids_by_rowid, load_beir, load_corpus
 from paperscope.search.calibration import fit_logistic
-from paperscope.search.fusion import reciprocal_rank_fusion
+from paperscope.search.fusion import reciprocal_rank_fusion, zscore_fusion
 from paperscope.search.metrics import ndcg_at_k, percentile, recall_at_k
 from paperscope.settings import Settings
 from paperscope.store import open_database
@@ -114,6 +116,8 @@ def main() -> None:
         ["bm25", "dense", "late"] if args.tune else ["bm25", "dense", "late", "hybrid"])
     for mode in modes:
         run(mode, via_engine(mode))
+    if "hybrid" in modes:
+        run("hybrid, z-score fusion", via_engine("hybrid", replace(cfg, fusion="zscore")))
     if not (args.tune or args.no_exact):  # brute force is for the reported comparison, not for tuning
         mats = [idx.tokens.get(k) for k in all_keys]
         all_tokens = np.concatenate(mats)
@@ -137,6 +141,7 @@ def main() -> None:
         postgres_bm25(ds)
     if args.tune:
         tune(ds, per_mode, as_docs, via_engine, cfg, args.sweeps)
+        tune_zscore(ds, se, encoded, as_docs)
     if args.calibrate:
         feats, labels = [], []
         for q in ds.queries:
@@ -179,6 +184,34 @@ def postgres_bm25(ds: BeirDataset) -> None:
         admin.dispose()
     finally:
         server.stop()
+
+
+def tune_zscore(ds: BeirDataset, se: SearchEngine, encoded: dict[str, Encoded], as_docs: object) -> None:
+    """Grid search of z-score fusion weights (bm25 fixed at 1: only ratios matter) over the lists hybrid
+    itself fuses: bm25 and dense 100 deep, late from hybrid's own 50 + 50 candidates."""
+    idx = se.indexes
+    assert idx is not None
+    lists: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
+    for q, text in ds.queries.items():
+        e = encoded[q]
+        per: dict[str, tuple[list[int], list[float]]] = {}
+        for mode in ("bm25", "dense"):
+            hits = se.search(text, mode=mode, k=DEPTH, encoded=e).hits
+            per[mode] = ([h.rowid for h in hits], [h.score for h in hits])
+        late = se._late(e, idx, DEPTH, None, None, se.config.hybrid_late_candidates)
+        per["late"] = (late.ids, late.scores)
+        lists[q] = per
+    grid = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
+    results = []
+    for wd, wl in itertools.product(grid, grid):
+        weights = {"bm25": 1.0, "dense": wd, "late": wl}
+        fused = {q: [i for i, _ in zscore_fusion(lists[q], weights)][:DEPTH] for q in ds.queries}
+        ndcg, rec = mean_metrics(as_docs(fused), ds)  # type: ignore[operator]
+        results.append((ndcg, rec, wd, wl))
+    results.sort(reverse=True)
+    print("\nbest z-score fusion weights (train, w_bm25 = 1):\n| nDCG@10 | Recall@100 | w_dense | w_late |")
+    for r in results[:8]:
+        print("| {:.4f} | {:.4f} | {} | {} |".format(*r))
 
 
 def tune(ds: BeirDataset, per_mode: dict[str, dict[str, list[int]]], as_docs: object, via_engine: object,

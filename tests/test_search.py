@@ -102,6 +102,18 @@ def test_one_thread_and_parallel_search_rank_identically(indexed: SearchEngine) 
         assert one.hits == two.hits and one.total == two.total, mode
 
 
+def test_score_fusion_is_a_working_alternative(indexed: SearchEngine) -> None:
+    zscore = SearchEngine(indexed.engine, indexed.settings, encoder=indexed.encoder,
+                          config=replace(indexed.config, fusion="zscore"))
+    for query, title in (("gravitational waves from merging black holes",
+                          "Black hole mergers observed by gravitational waves"),
+                         ("automobile that steers itself", "Autonomous driving motion planning")):
+        top = zscore.search(query, mode="hybrid", k=5).hits
+        assert titles(zscore, [top[0].rowid]) == [title]
+        assert [h.score for h in top] == sorted((h.score for h in top), reverse=True)
+        assert set(top[0].components) <= {"bm25", "dense", "late"}
+
+
 def test_hybrid_carries_component_scores_and_matched_terms(indexed: SearchEngine) -> None:
     hit = indexed.search("prime numbers", mode="hybrid", k=1).hits[0]
     assert set(hit.components) == {"bm25", "dense", "late"}

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from paperscope.search.calibration import fit_logistic
-from paperscope.search.fusion import reciprocal_rank_fusion
+from paperscope.search.fusion import reciprocal_rank_fusion, zscore_fusion
 from paperscope.search.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
 
 
@@ -66,3 +66,29 @@ def test_logistic_fit_separates_scores() -> None:
     cal = fit_logistic([0.2, 0.25, 0.3, 0.35, 0.6, 0.65, 0.7, 0.4, 0.55], [0, 0, 0, 0, 1, 1, 1, 1, 0])
     assert cal.slope > 0
     assert cal.probability(0.2) < 0.2 < 0.8 < cal.probability(0.75)
+
+
+def test_zscore_fusion_by_hand() -> None:
+    # List a: mean 2, sd sqrt(2/3) -> z = +1.2247, 0, -1.2247. List b: mean 5, sd 5 -> z = +1, -1.
+    lists = {"a": ([1, 2, 3], [3.0, 2.0, 1.0]), "b": ([3, 4], [10.0, 0.0]), "c": ([9], [5.0])}
+    fused = zscore_fusion(lists, {"a": 1.0, "b": 1.0, "c": 0.0})
+    z = math.sqrt(1.5)
+    # A paper missing from a list takes that list's lowest z; list "c" has weight 0 and is ignored.
+    assert [i for i, _ in fused] == [1, 3, 2, 4]
+    scores = dict(fused)
+    assert scores[1] == pytest.approx(z - 1)
+    assert scores[3] == pytest.approx(-z + 1)
+    assert scores[2] == pytest.approx(0 - 1)
+    assert scores[4] == pytest.approx(-z - 1)
+
+
+def test_zscore_fusion_keeps_a_clear_winners_margin_where_ranks_cannot() -> None:
+    # Paper 1 is far ahead in bm25 and a close second in dense: rank fusion calls it a tie with 2,
+    # score fusion does not. A list of equal scores (sd 0) adds nothing and breaks nothing.
+    lists = {"bm25": ([1, 2, 3], [30.0, 5.0, 4.0]), "dense": ([2, 1, 3], [0.80, 0.79, 0.50]),
+             "late": ([1, 2, 3], [7.0, 7.0, 7.0])}
+    weights = {"bm25": 1.0, "dense": 1.0, "late": 1.0}
+    rrf = dict(reciprocal_rank_fusion({n: ids for n, (ids, _) in lists.items() if n != "late"}, weights))
+    assert rrf[1] == pytest.approx(rrf[2])
+    fused = zscore_fusion(lists, weights)
+    assert fused[0][0] == 1 and fused[0][1] > fused[1][1] + 1

@@ -17,6 +17,7 @@ from paperscope.cli.common import Reporter, console, friendly_errors, open_store
 
 # paperscope.search loads numpy, onnxruntime and usearch: only the commands that search import it.
 if TYPE_CHECKING:
+    from paperscope.search import SearchConfig
     from paperscope.search.types import Mode
 
 eval_app = typer.Typer(no_args_is_help=True, help="Measure search quality.")
@@ -28,6 +29,15 @@ def _mode(value: str) -> Mode:
     if value not in MODES:
         raise typer.BadParameter(f"choose one of {', '.join(MODES)}")
     return value
+
+
+def _config(fusion: str) -> SearchConfig:
+    """The default search settings with hybrid's fusion chosen on the command line."""
+    from paperscope.search import SearchConfig
+
+    if fusion not in ("rrf", "zscore"):
+        raise typer.BadParameter("choose rrf or zscore", param_hint="--fusion")
+    return SearchConfig(fusion="zscore" if fusion == "zscore" else "rrf")
 
 
 def index(
@@ -99,6 +109,8 @@ def search_command(
     query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
     k: Annotated[int, typer.Option("-k", "--k", help="How many results.")] = 10,
     mode: Annotated[str, typer.Option(help="bm25 | dense | late | hybrid")] = "hybrid",
+    fusion: Annotated[str, typer.Option(
+        help="How hybrid combines its lists: rrf (ranks) | zscore (standardised scores).")] = "rrf",
     category: Annotated[list[str] | None, typer.Option(help="Only these categories (repeatable).")] = None,
     date_from: Annotated[str | None, typer.Option("--from", help="Listed on or after YYYY-MM-DD.")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Listed on or before YYYY-MM-DD.")] = None,
@@ -122,7 +134,7 @@ def search_command(
                                 date_from=date.fromisoformat(date_from) if date_from else None,
                                 date_to=date.fromisoformat(date_to) if date_to else None, author=author)
         engine = open_store(settings)
-        search_engine = SearchEngine(engine, settings)
+        search_engine = SearchEngine(engine, settings, config=_config(fusion))
         if diverse:
             result = search_diverse(search_engine, query, mode=_mode(mode), k=k, filters=filters,
                                     threshold=threshold, theta=theta)
@@ -163,6 +175,8 @@ def eval_beir(
     directory: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/.")],
     split: Annotated[str, typer.Option(help="qrels split to evaluate.")] = "test",
     mode: Annotated[list[str] | None, typer.Option(help="Mode (repeatable); default: all.")] = None,
+    fusion: Annotated[str, typer.Option(
+        help="How hybrid combines its lists: rrf (ranks) | zscore (standardised scores).")] = "rrf",
     workdir: Annotated[Path | None, typer.Option(
         help="Keep the store and indexes here, reused next run (default: a temp folder).")] = None,
 ) -> None:
@@ -191,7 +205,7 @@ def eval_beir(
                 with Reporter("index", len(dataset.corpus), "docs") as reporter:
                     build_index(engine, settings.index_dir, encoder,
                                 on_progress=lambda done, _total: reporter.update(done))
-            search_engine = SearchEngine(engine, settings, encoder=encoder)
+            search_engine = SearchEngine(engine, settings, encoder=encoder, config=_config(fusion))
             reports = evaluate(search_engine, dataset, modes,
                                on_progress=lambda m: console.print(f"evaluating {m}...", highlight=False))
     finally:
