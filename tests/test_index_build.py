@@ -120,3 +120,28 @@ def test_cli_token_pool_factor_applies_to_new_or_rebuilt_indexes(engine: sa.Engi
     assert rebuilt.exit_code == 0, rebuilt.output
     idx = IndexSet.open(settings.index_dir)
     assert idx is not None and idx.tokens.pool_factor == 2 and len(idx.tokens) == 6
+
+
+def test_cli_fde_shape_applies_to_new_or_rebuilt_indexes(engine: sa.Engine, settings: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from paperscope.cli import app as cli_app
+    from paperscope.search import SearchEngine
+
+    upsert_papers(engine, corpus()[:6])
+    base = ["--home", str(settings.home), "--database-url", settings.db_url, "index"]
+    bad = CliRunner().invoke(cli_app, [*base, "--fde", "8,9,4"])
+    assert bad.exit_code == 2 and "k_sim" in bad.output and IndexSet.open(settings.index_dir) is None
+    first = CliRunner().invoke(cli_app, [*base, "--fde", "8,2,4"])
+    assert first.exit_code == 0, first.output
+    idx = IndexSet.open(settings.index_dir)
+    assert idx is not None and idx.fde.config.output_dim == 8 * 4 * 4
+    assert idx.fde_ann.bytes_per_vector() == 128  # int8
+    refused = CliRunner().invoke(cli_app, [*base, "--fde", "20,5,16"])
+    assert refused.exit_code != 0 and "fde_d_proj=4" in refused.output and "--rebuild" in refused.output
+    rebuilt = CliRunner().invoke(cli_app, [*base, "--fde", "20,5,16,1024", "--rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    idx = IndexSet.open(settings.index_dir)
+    assert idx is not None and idx.fde.config.output_dim == 1024 and len(idx.fde_ann) == 6
+    hit = SearchEngine(engine, settings).search(corpus()[2].title, mode="late", k=1).hits[0]
+    assert hit.paper_id == corpus()[2].arxiv_id

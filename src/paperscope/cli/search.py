@@ -40,6 +40,23 @@ def _config(fusion: str) -> SearchConfig:
     return SearchConfig(fusion="zscore" if fusion == "zscore" else "rrf")
 
 
+def _fde_shape(text: str) -> dict[str, int | None]:
+    """`--fde R,K_SIM,D_PROJ[,FINAL]` as IndexSpec fields, checked by FDEConfig's own rules."""
+    from paperscope.index.fde import FDEConfig
+
+    try:
+        values = [int(v) for v in text.split(",")]
+        if len(values) not in (3, 4):
+            raise ValueError("give three or four integers")
+        shape = {"fde_r_reps": values[0], "fde_k_sim": values[1], "fde_d_proj": values[2],
+                 "fde_final_dim": values[3] if len(values) == 4 else None}
+        FDEConfig(dim=1, r_reps=values[0], k_sim=values[1], d_proj=values[2],
+                  final_dim=shape["fde_final_dim"])
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r}: {exc}", param_hint="--fde") from exc
+    return shape
+
+
 def index(
     ctx: typer.Context,
     rebuild: Annotated[bool, typer.Option(help="Delete the indexes, rebuild from the store.")] = False,
@@ -49,6 +66,11 @@ def index(
     token_pool_factor: Annotated[int | None, typer.Option(
         min=1, help="Keep one token vector per N tokens for the exact re-rank, in a new or rebuilt index "
         "(default 2: half the storage and re-rank time; 1 keeps every token, a little better in late mode).",
+    )] = None,
+    fde: Annotated[str | None, typer.Option(
+        metavar="R,K_SIM,D_PROJ[,FINAL]",
+        help="MUVERA FDE shape of a new or rebuilt index: repetitions, SimHash bits, projected dims and an "
+        "optional Count-Sketch size (default 32,3,8: 2,048 int8 dims; the paper's is 20,5,16).",
     )] = None,
 ) -> None:
     """Embed every paper not yet indexed and add it to the search indexes (resumable)."""
@@ -68,11 +90,15 @@ def index(
         engine = open_store(settings)
         root = settings.index_dir
         existing = Manifest.read(IndexLayout(root).manifest)
-        if (token_pool_factor is not None and existing is not None and not rebuild
-                and existing.spec.token_pool_factor != token_pool_factor):
-            raise typer.BadParameter(
-                f"the index keeps one token vector per {existing.spec.token_pool_factor}; "
-                "add --rebuild to re-index with another --token-pool-factor")
+        requested: dict[str, int | None] = {} if fde is None else _fde_shape(fde)
+        if token_pool_factor is not None:
+            requested["token_pool_factor"] = token_pool_factor
+        changed = sorted(k for k, v in requested.items() if existing and getattr(existing.spec, k) != v)
+        if existing is not None and changed and not rebuild:
+            # Vectors of two shapes cannot share one index.
+            built = ", ".join(f"{k}={getattr(existing.spec, k)}" for k in changed)
+            raise typer.BadParameter(f"the index was built with {built}; add --rebuild to re-index "
+                                     "with another --token-pool-factor or --fde")
         if not rebuild:
             # The BM25 index is cheap and serves bm25 mode and similar papers before any vector exists.
             start = time.monotonic()
@@ -89,9 +115,7 @@ def index(
             console.print("index is up to date")
             return
         encoder = load_encoder(settings)
-        spec = None
-        if token_pool_factor is not None:
-            spec = IndexSpec(model=encoder.name, dim=encoder.dim, token_pool_factor=token_pool_factor)
+        spec = IndexSpec(model=encoder.name, dim=encoder.dim, **requested) if requested else None  # type: ignore[arg-type]
         start = time.monotonic()
         with Reporter("index", todo, "papers") as reporter:
             def progress(done: int, _total: int) -> None:
