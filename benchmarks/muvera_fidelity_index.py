@@ -26,7 +26,6 @@ import numpy as np  # noqa: E402
 
 from paperscope.embed import load_encoder
 from paperscope.search import SearchEngine
-from paperscope.search.engine import SearchConfig
 from paperscope.settings import Settings
 from paperscope.sources.jsonl import JsonlSource
 from paperscope.store import open_database
@@ -54,7 +53,7 @@ def main() -> None:
 
     settings = Settings(home=args.workdir, database_url="")
     engine = open_database(settings.db_url)
-    se = SearchEngine(engine, settings, encoder=load_encoder(settings), config=SearchConfig())
+    se = SearchEngine(engine, settings, encoder=load_encoder(settings))
     idx = se.indexes
     assert idx is not None, "no index under --workdir: build it with search_latency.py"
     later = itertools.islice(JsonlSource(args.data), args.papers, None)
