@@ -250,3 +250,17 @@ def test_search_api_diverse_option_spreads_the_results(client: TestClient, index
     assert client.get(f"/api/search?q={query}&diverse=true&theta=1.5").status_code == 422
     page = client.get(f"/search?q={query}&diverse=true").text
     assert 'name="diverse" value="true" checked' in page
+
+
+def test_search_relevance_threshold_on_the_page_and_the_api(client: TestClient,
+                                                            indexed: SearchEngine) -> None:
+    nonsense = "recipe for sourdough bread with rye flour"
+    plain = client.get(f"/api/search?q={nonsense}").json()
+    assert plain["results"] and not plain["no_good_answer"]  # without a threshold: noise
+    strict = client.get(f"/api/search?q={nonsense}&threshold=0.1").json()
+    assert strict["no_good_answer"] and strict["results"] == [] and strict["threshold"] == 0.1
+    page = client.get(f"/search?q={nonsense}&threshold=0.5").text
+    assert "well enough" in page and 'name="threshold" value="0.5" checked' in page
+    good = client.get("/api/search?q=protein folding structure prediction&threshold=0.1").json()
+    assert not good["no_good_answer"] and good["results"][0]["categories"][0] == "q-bio.BM"
+    assert client.get(f"/api/search?q={nonsense}&threshold=2").status_code == 422

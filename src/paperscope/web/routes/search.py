@@ -29,6 +29,9 @@ DateTo = Annotated[date | None, Query(description="Listed on or before (YYYY-MM-
 Diverse = Annotated[bool, Query(description="Re-rank the top results for diversity (DPP greedy MAP).")]
 Theta = Annotated[float, Query(ge=0.0, le=1.0,
                                description="Diversity knob: 1 = relevance only, lower = more diverse.")]
+Threshold = Annotated[float | None, Query(
+    ge=0.0, le=1.0, description="Drop results whose calibrated probability of relevance is below this; "
+    "when none is left, `no_good_answer` is true (vector modes; ignored with a note in bm25).")]
 MAX_RESULTS = 1000
 _WORD = re.compile(r"[^\W_]", re.UNICODE)  # a letter or digit
 
@@ -37,7 +40,7 @@ class Searcher(Protocol):
     """What the web needs of `paperscope.search.SearchEngine` (kept on `app.state.search_engine`)."""
 
     def search(self, query: str, *, mode: SearchMode = "hybrid", k: int = 10, offset: int = 0,
-               filters: SearchFilters | None = None) -> SearchResult: ...
+               filters: SearchFilters | None = None, threshold: float | None = None) -> SearchResult: ...
 
 
 def searcher(request: Request) -> Searcher | None:
@@ -54,8 +57,8 @@ def require_words(q: str) -> None:
 
 def execute_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
                    date_from: date | None, date_to: date | None, page: int, limit: int,
-                   diverse: bool = False,
-                   theta: float = DEFAULT_THETA) -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
+                   diverse: bool = False, theta: float = DEFAULT_THETA,
+                   threshold: float | None = None) -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
     """Validate, search, and return the result summary with the ranked papers (two store queries)."""
     # The page's one text box may hold several categories ("cs.CL cs.LG"); the API may repeat the parameter.
     categories = tuple(dict.fromkeys(c for value in category or [] for c in re.split(r"[\s,]+", value) if c))
@@ -74,7 +77,7 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
         "date_from": date_from.isoformat() if date_from else None,
         "date_to": date_to.isoformat() if date_to else None,
         "offset": offset, "limit": limit, "total": 0, "results": [], "no_good_answer": False,
-        "available": True, "has_more": False, "diverse": diverse, "theta": theta,
+        "available": True, "has_more": False, "diverse": diverse, "theta": theta, "threshold": threshold,
     }
     if not q.strip():
         return data, []
@@ -88,9 +91,9 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
     # One extra hit tells whether a next page exists (the engine's `total` is capped at its depth).
     if diverse and isinstance(engine, SearchEngine):
         result = search_diverse(engine, q, mode=mode, k=limit + 1, offset=offset, filters=filters,
-                                theta=theta)
+                                theta=theta, threshold=threshold)
     else:
-        result = engine.search(q, mode=mode, k=limit + 1, offset=offset, filters=filters)
+        result = engine.search(q, mode=mode, k=limit + 1, offset=offset, filters=filters, threshold=threshold)
     hits = result.hits[:limit]
     papers = {p.rowid: p for p in get_papers_by_rowid(st.engine, [h.rowid for h in hits])}
     data.update({"mode": result.mode, "total": result.total, "has_more": len(result.hits) > limit,
@@ -101,10 +104,11 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
 
 def run_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
                date_from: date | None, date_to: date | None, page: int, limit: int,
-               diverse: bool = False, theta: float = DEFAULT_THETA) -> dict[str, Any]:
+               diverse: bool = False, theta: float = DEFAULT_THETA,
+               threshold: float | None = None) -> dict[str, Any]:
     """Search and build the result data shared by the page, its JSON twin and the API."""
     data, ranked = execute_search(request, q, mode, category, date_from, date_to, page, limit,
-                                  diverse, theta)
+                                  diverse, theta, threshold)
     data["results"] = [
         {**paper_json(paper), "score": hit.score, "components": hit.components,
          "matched_terms": list(hit.matched_terms)}
@@ -116,9 +120,10 @@ def run_search(request: Request, q: str, mode: SearchMode, category: list[str] |
 @router.get("/search", tags=["pages"], summary="Search page")
 def search_page(request: Request, q: Q = "", mode: Mode = "hybrid", category: Categories = None,
                 date_from: DateFrom = None, date_to: DateTo = None, page: Page = 1, limit: Limit = 20,
-                diverse: Diverse = False, theta: Theta = DEFAULT_THETA, format: Format = None) -> Response:
+                diverse: Diverse = False, theta: Theta = DEFAULT_THETA, threshold: Threshold = None,
+                format: Format = None) -> Response:
     """One box; mode, category and date filters; paginated; shows which terms matched."""
-    data = run_search(request, q, mode, category, date_from, date_to, page, limit, diverse, theta)
+    data = run_search(request, q, mode, category, date_from, date_to, page, limit, diverse, theta, threshold)
     return page_or_json(request, "search.html", data, {"title": f"{q} · search" if q else "Search",
                                                        "q": q, "page": page})
 
@@ -127,7 +132,7 @@ def search_page(request: Request, q: Q = "", mode: Mode = "hybrid", category: Ca
 def search_api(request: Request, q: Annotated[str, Query(min_length=1, max_length=500)],
                mode: Mode = "hybrid", category: Categories = None, date_from: DateFrom = None,
                date_to: DateTo = None, page: Page = 1, limit: Limit = 20, diverse: Diverse = False,
-               theta: Theta = DEFAULT_THETA) -> Response:
+               theta: Theta = DEFAULT_THETA, threshold: Threshold = None) -> Response:
     """Ranked papers with scores per mode and the query terms each one matched."""
     return JsonResponse(run_search(request, q, mode, category, date_from, date_to, page, limit,
-                                   diverse, theta))
+                                   diverse, theta, threshold))
