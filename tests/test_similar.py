@@ -259,8 +259,9 @@ def test_search_relevance_threshold_on_the_page_and_the_api(client: TestClient,
     assert plain["results"] and not plain["no_good_answer"]  # without a threshold: noise
     strict = client.get(f"/api/search?q={nonsense}&threshold=0.1").json()
     assert strict["no_good_answer"] and strict["results"] == [] and strict["threshold"] == 0.1
-    page = client.get(f"/search?q={nonsense}&threshold=0.5").text
-    assert "well enough" in page and 'name="threshold" value="0.5" checked' in page
+    page = client.get(f"/search?q={nonsense}&threshold=0.02").text
+    assert "well enough" in page and 'name="threshold" value="0.02" checked' in page
+    assert 'name="threshold" value="0.02" >' in client.get(f"/search?q={nonsense}").text  # the box's default
     good = client.get("/api/search?q=protein folding structure prediction&threshold=0.1").json()
     assert not good["no_good_answer"] and good["results"][0]["categories"][0] == "q-bio.BM"
     assert client.get(f"/api/search?q={nonsense}&threshold=2").status_code == 422
