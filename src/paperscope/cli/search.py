@@ -7,7 +7,7 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -90,15 +90,16 @@ def index(
         engine = open_store(settings)
         root = settings.index_dir
         existing = Manifest.read(IndexLayout(root).manifest)
-        requested: dict[str, int | None] = {} if fde is None else _fde_shape(fde)
+        requested: dict[str, Any] = {} if fde is None else _fde_shape(fde)
         if token_pool_factor is not None:
             requested["token_pool_factor"] = token_pool_factor
-        changed = sorted(k for k, v in requested.items() if existing and getattr(existing.spec, k) != v)
-        if existing is not None and changed and not rebuild:
+        if existing is not None and not rebuild:
             # Vectors of two shapes cannot share one index.
-            built = ", ".join(f"{k}={getattr(existing.spec, k)}" for k in changed)
-            raise typer.BadParameter(f"the index was built with {built}; add --rebuild to re-index "
-                                     "with another --token-pool-factor or --fde")
+            changed = sorted(k for k, v in requested.items() if getattr(existing.spec, k) != v)
+            if changed:
+                built = ", ".join(f"{k}={getattr(existing.spec, k)}" for k in changed)
+                raise typer.BadParameter(f"the index was built with {built}; add --rebuild to re-index "
+                                         "with another --token-pool-factor or --fde")
         if not rebuild:
             # The BM25 index is cheap and serves bm25 mode and similar papers before any vector exists.
             start = time.monotonic()
@@ -115,7 +116,7 @@ def index(
             console.print("index is up to date")
             return
         encoder = load_encoder(settings)
-        spec = IndexSpec(model=encoder.name, dim=encoder.dim, **requested) if requested else None  # type: ignore[arg-type]
+        spec = IndexSpec(model=encoder.name, dim=encoder.dim, **requested) if requested else None
         start = time.monotonic()
         with Reporter("index", todo, "papers") as reporter:
             def progress(done: int, _total: int) -> None:
