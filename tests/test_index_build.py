@@ -59,6 +59,8 @@ def test_index_written_before_token_pooling_keeps_every_token(settings: Settings
     (root / "manifest.json").write_text(json.dumps({"spec": old_spec, "last_rowid": 3, "count": 3}))
     manifest = Manifest.read(root / "manifest.json")
     assert manifest is not None and manifest.spec.token_pool_factor == 1
+    # Written before embeddings were stored: it names no model row, so the next sync replaces it.
+    assert manifest.model_id is None and manifest.last_seq == 0
 
 
 def test_killed_run_resumes_without_duplicates(engine: sa.Engine, settings: Settings,
@@ -74,12 +76,16 @@ def test_killed_run_resumes_without_duplicates(engine: sa.Engine, settings: Sett
             raise Killed
 
     with pytest.raises(Killed):
-        build_index(engine, root, encoder, batch_size=8, save_every_s=0, on_progress=die_after_two_batches)
-    assert pending_papers(engine, root) == 16  # the checkpoint covers what was saved
+        build_index(engine, root, encoder, batch_size=8, on_progress=die_after_two_batches)
+    # Each batch was stored in its own transaction: the two finished batches are kept.
+    assert pending_papers(engine, root, encoder) == 16
     report = build_index(engine, root, encoder, batch_size=8)
-    assert report.added == 16 and pending_papers(engine, root) == 0
+    assert report.added == 16 and pending_papers(engine, root, encoder) == 0
     idx = IndexSet.open(root)
     assert idx is not None and len(idx.pooled) == len(idx.tokens) == 32
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT count(*), count(DISTINCT paper) FROM paper_embeddings")).one()
+    assert tuple(stored) == (32, 32)
 
 
 def test_rebuild_and_model_mismatch(engine: sa.Engine, settings: Settings, encoder: Encoder) -> None:
@@ -87,7 +93,8 @@ def test_rebuild_and_model_mismatch(engine: sa.Engine, settings: Settings, encod
     root = settings.index_dir
     build_index(engine, root, encoder)
     report = build_index(engine, root, encoder, rebuild=True)
-    assert report.added == 10 and report.resumed_from == 0
+    # A rebuild reads the stored embeddings: nothing is encoded again.
+    assert (report.added, report.indexed, report.rebuilt) == (0, 10, True)
 
     class OtherModel:
         name = "some-other-model"
@@ -97,8 +104,11 @@ def test_rebuild_and_model_mismatch(engine: sa.Engine, settings: Settings, encod
             raise AssertionError("must not encode with a mismatched index")
 
     upsert_papers(engine, [Paper(arxiv_id="2599.00001", title="New", source="test")])
-    with pytest.raises(ValueError, match="--rebuild"):
+    with pytest.raises(ValueError, match="--reencode") as refused:
         build_index(engine, root, OtherModel())  # type: ignore[arg-type]
+    assert "some-other-model" in str(refused.value) and encoder.name in str(refused.value)
+    idx = IndexSet.open(root)
+    assert idx is not None and idx.manifest.spec.model == encoder.name and len(idx.pooled) == 10
 
 
 def test_cli_token_pool_factor_applies_to_new_or_rebuilt_indexes(engine: sa.Engine,
@@ -113,10 +123,12 @@ def test_cli_token_pool_factor_applies_to_new_or_rebuilt_indexes(engine: sa.Engi
     assert first.exit_code == 0, first.output
     idx = IndexSet.open(settings.index_dir)
     assert idx is not None and idx.tokens.pool_factor == idx.manifest.spec.token_pool_factor == 1
-    # Changing it on an existing index would mix two kinds of rows: refused with the way out.
+    # The pooling is part of what the encoder stored: changing it means encoding again, said so.
     refused = CliRunner().invoke(cli_app, [*base, "--token-pool-factor", "2"])
-    assert refused.exit_code != 0 and "--rebuild" in refused.output
-    rebuilt = CliRunner().invoke(cli_app, [*base, "--token-pool-factor", "2", "--rebuild"])
+    assert refused.exit_code != 0 and "--reencode" in refused.output
+    refused = CliRunner().invoke(cli_app, [*base, "--token-pool-factor", "2", "--rebuild"])
+    assert refused.exit_code != 0 and "--reencode" in refused.output
+    rebuilt = CliRunner().invoke(cli_app, [*base, "--token-pool-factor", "2", "--reencode"])
     assert rebuilt.exit_code == 0, rebuilt.output
     idx = IndexSet.open(settings.index_dir)
     assert idx is not None and idx.tokens.pool_factor == 2 and len(idx.tokens) == 6

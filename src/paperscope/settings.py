@@ -30,6 +30,10 @@ class Settings(BaseSettings):
 
     # Encoder: empty = the bundled MiniLM; otherwise a directory with model.onnx + tokenizer.json.
     model: str = ""
+    # `paperscope serve` embeds papers that have no stored embedding in the background (one embedder per
+    # store) and keeps its index files in step with the store, checking every `index_poll_seconds`.
+    embed_in_background: bool = True
+    index_poll_seconds: float = 1.0
 
     # Web
     base_url: str = "http://127.0.0.1:8000"

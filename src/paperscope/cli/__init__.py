@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from paperscope.cli import digest as digest_cmds
+from paperscope.cli import index as index_cmds
 from paperscope.cli import ingest as ingest_cmds
 from paperscope.cli import models as model_cmds
 from paperscope.cli import search as search_cmds
@@ -50,6 +51,7 @@ app.add_typer(users_cmds.app, name="user")
 app.add_typer(model_cmds.app, name="model")
 store_cmds.register(app)
 ingest_cmds.register(app)
+index_cmds.register(app)
 search_cmds.register(app)
 similar_cmds.register(app)
 web_cmds.register(app)

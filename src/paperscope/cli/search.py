@@ -1,13 +1,12 @@
-"""`paperscope index`, `paperscope search` and `paperscope eval beir`."""
+"""`paperscope search` and `paperscope eval beir`."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -38,95 +37,6 @@ def _config(fusion: str) -> SearchConfig:
     if fusion not in ("rrf", "zscore"):
         raise typer.BadParameter("choose rrf or zscore", param_hint="--fusion")
     return SearchConfig(fusion="zscore" if fusion == "zscore" else "rrf")
-
-
-def _fde_shape(text: str) -> dict[str, int | None]:
-    """`--fde R,K_SIM,D_PROJ[,FINAL]` as IndexSpec fields, checked by FDEConfig's own rules."""
-    from paperscope.index.fde import FDEConfig
-
-    try:
-        values = [int(v) for v in text.split(",")]
-        if len(values) not in (3, 4):
-            raise ValueError("give three or four integers")
-        shape = {"fde_r_reps": values[0], "fde_k_sim": values[1], "fde_d_proj": values[2],
-                 "fde_final_dim": values[3] if len(values) == 4 else None}
-        FDEConfig(dim=1, r_reps=values[0], k_sim=values[1], d_proj=values[2],
-                  final_dim=shape["fde_final_dim"])
-    except ValueError as exc:
-        raise typer.BadParameter(f"{text!r}: {exc}", param_hint="--fde") from exc
-    return shape
-
-
-def index(
-    ctx: typer.Context,
-    rebuild: Annotated[bool, typer.Option(help="Delete the indexes, rebuild from the store.")] = False,
-    limit: Annotated[int | None, typer.Option(help="Index at most this many more papers.")] = None,
-    lexical_only: Annotated[bool, typer.Option(
-        help="Only bring the BM25 index up to date (seconds; no model needed).")] = False,
-    token_pool_factor: Annotated[int | None, typer.Option(
-        min=1, help="Keep one token vector per N tokens for the exact re-rank, in a new or rebuilt index "
-        "(default 2: half the storage and re-rank time; 1 keeps every token, a little better in late mode).",
-    )] = None,
-    fde: Annotated[str | None, typer.Option(
-        metavar="R,K_SIM,D_PROJ[,FINAL]",
-        help="MUVERA FDE shape of a new or rebuilt index: repetitions, SimHash bits, projected dims and an "
-        "optional Count-Sketch size (default 32,3,8: 2,048 int8 dims; the paper's is 20,5,16).",
-    )] = None,
-) -> None:
-    """Embed every paper not yet indexed and add it to the search indexes (resumable)."""
-    from paperscope.embed import load_encoder
-    from paperscope.index.build import (
-        IndexLayout,
-        IndexSpec,
-        Manifest,
-        build_index,
-        build_lexical,
-        pending_papers,
-    )
-    from paperscope.store import count_papers
-
-    settings = settings_from(ctx)
-    with friendly_errors():
-        engine = open_store(settings)
-        root = settings.index_dir
-        existing = Manifest.read(IndexLayout(root).manifest)
-        requested: dict[str, Any] = {} if fde is None else _fde_shape(fde)
-        if token_pool_factor is not None:
-            requested["token_pool_factor"] = token_pool_factor
-        if existing is not None and not rebuild:
-            # Vectors of two shapes cannot share one index.
-            changed = sorted(k for k, v in requested.items() if getattr(existing.spec, k) != v)
-            if changed:
-                built = ", ".join(f"{k}={getattr(existing.spec, k)}" for k in changed)
-                raise typer.BadParameter(f"the index was built with {built}; add --rebuild to re-index "
-                                         "with another --token-pool-factor or --fde")
-        if not rebuild:
-            # The BM25 index is cheap and serves bm25 mode and similar papers before any vector exists.
-            start = time.monotonic()
-            added = build_lexical(engine, root)
-            if added:
-                console.print(f"BM25 index: {added} papers added in {time.monotonic() - start:.1f}s",
-                              highlight=False)
-            if lexical_only:
-                return
-        todo = count_papers(engine) if rebuild else pending_papers(engine, root)
-        if limit is not None:
-            todo = min(todo, limit)
-        if todo == 0:
-            console.print("index is up to date")
-            return
-        encoder = load_encoder(settings)
-        spec = IndexSpec(model=encoder.name, dim=encoder.dim, **requested) if requested else None
-        start = time.monotonic()
-        with Reporter("index", todo, "papers") as reporter:
-            def progress(done: int, _total: int) -> None:
-                rate = done / max(time.monotonic() - start, 1e-9)
-                reporter.update(done, rate=f"{rate:,.1f} papers/s")
-
-            report = build_index(engine, root, encoder, rebuild=rebuild, spec=spec, limit=limit,
-                                 on_progress=progress)
-        console.print(f"indexed {report.added} papers in {report.seconds:.1f}s ({report.rate:,.1f} papers/s)",
-                      highlight=False)
 
 
 def search_command(
@@ -246,7 +156,6 @@ def eval_beir(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `index`, `search` and the `eval` group to the root command."""
-    app.command("index")(index)
+    """Add `search` and the `eval` group to the root command."""
     app.command("search")(search_command)
     app.add_typer(eval_app, name="eval")

@@ -32,6 +32,9 @@ def serve(
     cache_seconds: Annotated[float, typer.Option(
         help="Anonymous pages are cached until the store changes; pages that also depend on the search "
              "indexes or the clock at most this long (0 = no cache at all).")] = 30.0,
+    embed: Annotated[bool, typer.Option(
+        help="Embed papers that have no stored embedding in the background, newest first (one embedder "
+             "per store; --no-embed leaves it to `paperscope index` or another server).")] = True,
 ) -> None:
     """Serve the daily feed, search, paper pages and the JSON API over HTTP."""
     import uvicorn
@@ -39,6 +42,8 @@ def serve(
     from paperscope.web import asgi
 
     settings = settings_from(ctx)
+    if not embed:
+        settings = settings.model_copy(update={"embed_in_background": False})
     workers = workers if workers > 0 else _cores()
     console.print(f"paperscope on http://{host}:{port}  (database: {settings.db_url.split('@')[-1]}, "
                   f"{workers} worker{'s' if workers != 1 else ''})")
@@ -47,6 +52,7 @@ def serve(
         os.environ["PAPERSCOPE_HOME"] = str(settings.home)
         os.environ["PAPERSCOPE_DATABASE_URL"] = settings.database_url
         os.environ[asgi.CACHE_ENV] = str(cache_seconds)
+        os.environ["PAPERSCOPE_EMBED_IN_BACKGROUND"] = "1" if settings.embed_in_background else "0"
         if threads > 0:
             os.environ[asgi.THREADS_ENV] = str(threads)
         # uvicorn kills a worker that is not ready, or does not answer its liveness ping, within 5 s.
@@ -57,7 +63,8 @@ def serve(
         return
     from paperscope.web.app import ROUTE_THREADS, create_app
 
-    app = create_app(settings, cache_seconds=cache_seconds, route_threads=threads or ROUTE_THREADS)
+    app = create_app(settings, cache_seconds=cache_seconds, route_threads=threads or ROUTE_THREADS,
+                     maintain_index=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 

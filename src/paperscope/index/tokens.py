@@ -1,14 +1,9 @@
 """Compressed per-paper token vectors for exact MaxSim (late-interaction) re-ranking.
 
-Compression: an orthonormal projection to ``reduced_dim`` dims fitted on a sample (uncentred PCA - the top
-eigenvectors of the second-moment matrix, which is what best preserves the dot products MaxSim is made of),
-then int8 with one scale per output dimension. At 384 -> 128 dims a token costs 128 bytes instead of 768 in
-fp16. Queries stay in the original dimension; ``maxsim`` projects them with the same matrix.
-
-Token pooling (``pool_factor`` > 1): each paper's projected tokens are clustered (k-means,
-``ceil(n / factor)`` clusters) and only the cluster means, rescaled to the paper's mean token length, are
-kept. Neighbouring word pieces of one term and repeated words land in one cluster, so the re-rank reads
-half the rows for a small loss (benchmarks/RESULTS.md, token pooling).
+Compression (``index/token_codec.py``): projection to ``reduced_dim`` dims, token pooling, int8 codes. At
+384 -> 128 dims a token costs 128 bytes instead of 768 in fp16. Queries stay in the original dimension;
+``maxsim`` projects them with the same matrix. Rows arrive either as token vectors (``add``, compressed
+here) or as the codes the store keeps (``add_codes``, copied as they are).
 
 Layout of the store directory:
   meta.json     dimensions and pool factor (written once at create)
@@ -31,6 +26,10 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 import numpy as np
+
+from paperscope.index.token_codec import TokenCodec, npz_bytes, pool_tokens
+
+__all__ = ["TokenStore", "pool_tokens"]
 
 _META, _CODEC, _DATA, _OFFSETS = "meta.json", "codec.npz", "tokens.i8", "offsets.npz"
 # Rows per matrix product in maxsim: small enough for their float32 copy to stay in cache.
@@ -80,49 +79,6 @@ def _group_rows(items: Sequence[_Item], sizes: Sequence[int], limit: int) -> lis
     return groups
 
 
-def _npz_bytes(**arrays: np.ndarray | np.generic) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.savez(buf, allow_pickle=False, **arrays)
-    return buf.getvalue()
-
-
-def pool_tokens(tokens: np.ndarray, factor: int, iterations: int = 8) -> np.ndarray:
-    """Cluster one paper's token vectors ``(n, d)`` into ``ceil(n / factor)`` groups by k-means and return
-    the group means (empty groups dropped), in the order of their first token, each scaled to the paper's
-    mean token length.
-
-    The start is evenly spaced tokens, so the result is deterministic and follows the text. The rescaling
-    matters: a mean of tokens pointing different ways is shorter than they are, which made every merged
-    group count less in MaxSim (SciFact train, late mode: 0.6797 plain means, 0.6861 rescaled, 0.6854
-    without pooling).
-    """
-    n = len(tokens)
-    k = -(-n // factor)
-    if factor <= 1 or n <= 1 or k >= n:
-        return tokens
-    x = np.asarray(tokens, dtype=np.float32)
-    centroids = x[np.linspace(0, n - 1, k).round().astype(np.int64)]
-    half_norms = 0.5 * (centroids * centroids).sum(axis=1)
-    for _ in range(iterations):
-        # argmax of <x, c> - |c|^2 / 2 is the nearest centroid (|x|^2 is the same for every c).
-        assign = (x @ centroids.T - half_norms).argmax(axis=1)
-        members = np.zeros((k, n), dtype=np.float32)
-        members[assign, np.arange(n)] = 1.0
-        counts = members.sum(axis=1)
-        filled = counts > 0
-        # An empty group keeps its old centre and is dropped at the end unless it wins tokens back.
-        centroids[filled] = (members[filled] @ x) / counts[filled, None]
-        half_norms = 0.5 * (centroids * centroids).sum(axis=1)
-    assign = (x @ centroids.T - half_norms).argmax(axis=1)
-    used, first = np.unique(assign, return_index=True)
-    pooled = centroids[used[np.argsort(first)]]
-    lengths = np.linalg.norm(pooled, axis=1, keepdims=True)
-    target = float(np.linalg.norm(x, axis=1).mean())
-    return pooled * (target / np.maximum(lengths, 1e-12))
-
-
 class TokenStore:
     """Token vectors of every paper, compressed, keyed by paper row id."""
 
@@ -131,8 +87,7 @@ class TokenStore:
         self.dim = dim
         self.reduced_dim = reduced_dim
         self.pool_factor = pool_factor
-        self._projection: np.ndarray | None = None  # (dim, reduced_dim)
-        self._scale: np.ndarray | None = None  # (reduced_dim,) float value of one int8 step
+        self._codec: TokenCodec | None = None
         self._spans: dict[int, tuple[int, int]] = {}
         self._committed_rows = 0  # rows referenced by offsets.npz on disk
         self._rows = 0  # rows written by this process (>= committed)
@@ -173,10 +128,8 @@ class TokenStore:
         return store
 
     def _load_committed(self) -> None:
-        if self._projection is None and (self.directory / _CODEC).exists():
-            with np.load(self.directory / _CODEC) as codec:
-                self._projection = codec["projection"].astype(np.float32)
-                self._scale = codec["scale"].astype(np.float32)
+        if self._codec is None and (self.directory / _CODEC).exists():
+            self._codec = TokenCodec.from_bytes((self.directory / _CODEC).read_bytes())
         path = self.directory / _OFFSETS
         if path.exists():
             self._offsets_version = _file_version(path)
@@ -206,52 +159,52 @@ class TokenStore:
 
     @property
     def is_fitted(self) -> bool:
-        return self._projection is not None
+        return self._codec is not None
+
+    @property
+    def codec(self) -> TokenCodec | None:
+        """The projection and int8 scales (None until fitted or given)."""
+        return self._codec
 
     def fit(self, sample_tokens: np.ndarray) -> None:
         """Learn projection and int8 scales from sample token vectors ``(n, dim)``; once, before adding."""
+        self.set_codec(TokenCodec.fit(sample_tokens, self.dim, self.reduced_dim))
+
+    def set_codec(self, codec: TokenCodec) -> None:
+        """Use `codec` (e.g. the one stored with the model's embeddings); once, before adding."""
         if self.is_fitted:
             raise RuntimeError("token store is already fitted")
-        sample = np.asarray(sample_tokens, dtype=np.float64).reshape(-1, self.dim)
-        if len(sample) < self.reduced_dim:
-            raise ValueError(f"need at least {self.reduced_dim} sample tokens to fit")
-        second_moment = sample.T @ sample / len(sample)
-        eigenvalues, eigenvectors = np.linalg.eigh(second_moment)  # ascending
-        projection = eigenvectors[:, ::-1][:, : self.reduced_dim]
-        # Fix each component's sign so fits are reproducible across LAPACK builds.
-        projection *= np.sign(projection[np.abs(projection).argmax(axis=0), np.arange(self.reduced_dim)])
-        coords = sample @ projection
-        # Clip the rare extremes (99.9th percentile) rather than spend int8 range on them.
-        peak = np.quantile(np.abs(coords), 0.999, axis=0)
-        scale = np.where(peak > 0, peak / 127.0, 1.0)
-        self._projection, self._scale = projection.astype(np.float32), scale.astype(np.float32)
-        _write_atomically(self.directory / _CODEC, _npz_bytes(projection=self._projection, scale=self._scale))
+        if (codec.dim, codec.reduced_dim) != (self.dim, self.reduced_dim):
+            raise ValueError(f"codec maps {codec.dim}->{codec.reduced_dim} dims, the store "
+                             f"{self.dim}->{self.reduced_dim}")
+        self._codec = codec
+        _write_atomically(self.directory / _CODEC, codec.to_bytes())
 
     # -- writing ----------------------------------------------------------------------------------------
-
-    def _encode(self, coords: np.ndarray) -> np.ndarray:
-        assert self._scale is not None
-        return np.clip(np.rint(coords / self._scale), -127, 127).astype(np.int8)
 
     def add(self, keys: np.ndarray, docs: Sequence[np.ndarray]) -> None:
         """Append the token matrices ``(n_i, dim)`` of ``docs`` under ``keys``; a re-added key is replaced.
 
         Durable and visible to other processes after ``flush``.
         """
-        if not self.is_fitted:
+        if self._codec is None:
             raise RuntimeError("call fit() before add()")
+        codec = self._codec
+        self.add_codes(keys, [codec.compress(d, self.pool_factor) for d in docs])
+
+    def add_codes(self, keys: np.ndarray, codes: Sequence[np.ndarray]) -> None:
+        """Append already compressed rows (int8 ``(n_i, reduced_dim)``, as `TokenCodec.compress` makes them)
+        under ``keys``; a re-added key is replaced. Durable and visible to other processes after ``flush``."""
+        if not self.is_fitted:
+            raise RuntimeError("call fit() or set_codec() before adding")
         keys = np.asarray(keys, dtype=np.int64).reshape(-1)
-        if len(keys) != len(docs):
+        if len(keys) != len(codes):
             raise ValueError("keys and docs differ in length")
         if len(keys) == 0:
             return
-        assert self._projection is not None
-        mats = [np.asarray(d, dtype=np.float32).reshape(-1, self.dim) @ self._projection for d in docs]
-        if self.pool_factor > 1:
-            mats = [pool_tokens(m, self.pool_factor) for m in mats]
-        codes = self._encode(np.concatenate(mats))
+        mats = [np.asarray(c, dtype=np.int8).reshape(-1, self.reduced_dim) for c in codes]
         fh = self._open_writer()
-        fh.write(codes.tobytes())
+        fh.write(np.concatenate(mats).tobytes())
         start = self._rows
         for key, mat in zip(keys.tolist(), mats, strict=True):
             self._spans[key] = (start, len(mat))
@@ -282,7 +235,7 @@ class TokenStore:
         spans = self._spans
         keys = np.fromiter(spans.keys(), dtype=np.int64, count=len(spans))
         pairs = np.array(list(spans.values()), dtype=np.int64).reshape(-1, 2)
-        payload = _npz_bytes(keys=keys, starts=pairs[:, 0], counts=pairs[:, 1], rows=np.int64(self._rows))
+        payload = npz_bytes(keys=keys, starts=pairs[:, 0], counts=pairs[:, 1], rows=np.int64(self._rows))
         _write_atomically(self.directory / _OFFSETS, payload)
         self._offsets_version = _file_version(self.directory / _OFFSETS)
         self._committed_rows = self._rows
@@ -313,15 +266,23 @@ class TokenStore:
     def project_query(self, query_tokens: np.ndarray) -> np.ndarray:
         """Map query tokens ``(m, dim)`` into the space of ``get`` (so ``project_query(q) @ get(k).T``
         are the token similarities)."""
-        if self._projection is None:
+        if self._codec is None:
             raise RuntimeError("token store is not fitted")
-        return np.asarray(query_tokens, dtype=np.float32).reshape(-1, self.dim) @ self._projection
+        return self._codec.project(query_tokens)
 
     def get(self, key: int) -> np.ndarray:
         """Decompressed token vectors of one paper: ``(n, reduced_dim)`` float32. KeyError if absent."""
+        return self.get_codes(key).astype(np.float32) * self._scale_or_raise()
+
+    def get_codes(self, key: int) -> np.ndarray:
+        """The stored int8 rows of one paper ``(n, reduced_dim)``. KeyError if absent."""
         start, count = self._spans[int(key)]
-        assert self._scale is not None
-        return self._data()[start : start + count].astype(np.float32) * self._scale
+        return self._data()[start : start + count]
+
+    def _scale_or_raise(self) -> np.ndarray:
+        if self._codec is None:
+            raise RuntimeError("token store is not fitted")
+        return self._codec.scale
 
     def maxsim(self, query_tokens: np.ndarray, keys: np.ndarray, executor: Executor | None = None,
                workers: int = 1) -> np.ndarray:
@@ -335,9 +296,8 @@ class TokenStore:
         scores = np.full(len(keys), -np.inf, dtype=np.float32)
         if not self.is_fitted or len(keys) == 0:
             return scores
-        assert self._scale is not None
         # Fold the int8 step sizes into the query so stored codes are used as they are.
-        query = self.project_query(query_tokens) * self._scale
+        query = self.project_query(query_tokens) * self._scale_or_raise()
         data = self._data()
         spans = [(pos, *span) for pos, span in enumerate(map(self._spans.get, keys.tolist()))
                  if span is not None]
@@ -385,14 +345,14 @@ class TokenStore:
         if not self.is_fitted:
             raise RuntimeError("token store is not fitted")
         out = TokenStore.create(directory, self.dim, self.reduced_dim, pool_factor)
-        assert self._projection is not None and self._scale is not None
-        out._projection, out._scale = self._projection, self._scale
-        _write_atomically(out.directory / _CODEC, _npz_bytes(projection=self._projection, scale=self._scale))
+        codec = self._codec
+        assert codec is not None
+        out.set_codec(codec)
         keys = list(self._spans)
         for i in range(0, len(keys), batch):
             part = keys[i:i + batch]
             # Back to the original space: the projection's columns are orthonormal, so P.T then P is exact.
-            out.add(np.asarray(part, dtype=np.int64), [self.get(k) @ self._projection.T for k in part])
+            out.add(np.asarray(part, dtype=np.int64), [codec.reconstruct(self.get_codes(k)) for k in part])
         out.flush()
         return out
 

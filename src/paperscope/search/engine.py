@@ -18,14 +18,14 @@ from typing import Generic, Literal, TypeVar
 import numpy as np
 import sqlalchemy as sa
 
-from paperscope.embed import Encoded, Encoder, load_encoder
-from paperscope.index.build import IndexLayout, IndexSet
+from paperscope.embed import Encoded, Encoder, encoder_identity, load_encoder
+from paperscope.index.indexset import IndexLayout, IndexSet
 from paperscope.index.lexical import LexicalIndex
 from paperscope.search.calibration import Calibration
 from paperscope.search.fusion import reciprocal_rank_fusion, zscore_fusion
-from paperscope.search.types import MODES, Mode, SearchFilters, SearchHit, SearchResult
+from paperscope.search.types import MODES, Coverage, Mode, SearchFilters, SearchHit, SearchResult
 from paperscope.settings import Settings
-from paperscope.store import get_papers_by_rowid
+from paperscope.store import count_papers, get_papers_by_rowid
 from paperscope.store.fulltext import (
     TextFilters,
     filter_rowids,
@@ -129,13 +129,17 @@ class SearchEngine:
         # The web app searches from several threads; opening indexes or the model must happen once.
         self._lock = threading.Lock()
         root = self._layout.root
-        self._indexes = _Reopened(self._layout.manifest, lambda: IndexSet.open(root), self._lock)
+        # Readers memory-map the HNSW files: re-opening after a catch-up costs no copy, and workers share
+        # one copy in the page cache.
+        self._indexes = _Reopened(self._layout.manifest, lambda: IndexSet.open(root, view=True), self._lock)
         self._lexical = _Reopened(self._layout.lexical / "meta.json",
                                   lambda: LexicalIndex.open(self._layout.lexical), self._lock)
         # One query uses every core: hybrid's BM25 runs beside the vector searches, and the exact
         # MaxSim re-rank is split into one block per core (numpy releases the GIL for both).
         self._workers = max(1, self.config.threads or os.cpu_count() or 1)
         self._pool: ThreadPoolExecutor | None = None
+        self._model_name: str | None = encoder.name if encoder is not None else None
+        self._papers_counted: tuple[float, int] | None = None
 
     # -- resources -------------------------------------------------------------------------------------
 
@@ -172,6 +176,33 @@ class SearchEngine:
                 if self._encoder is None:
                     self._encoder = load_encoder(self.settings)
         return self._encoder
+
+    @property
+    def model_name(self) -> str:
+        """The configured encoder's name (known without loading it)."""
+        if self._model_name is None:
+            self._model_name = encoder_identity(self.settings).name
+        return self._model_name
+
+    def usable_indexes(self) -> tuple[IndexSet | None, str | None]:
+        """The index set if its vectors were made by the configured encoder, else (None, why not)."""
+        idx = self.indexes
+        if idx is None:
+            return None, "no vector index yet (run `paperscope index`, or `paperscope serve` embeds in the " \
+                         "background)"
+        if idx.manifest.spec.model != self.model_name:
+            return None, (f"the vector index was built by model {idx.manifest.spec.model!r}, not the "
+                          f"configured {self.model_name!r} (run `paperscope index --reencode`)")
+        return idx, None
+
+    def coverage(self) -> Coverage:
+        """How many papers the vector indexes hold, of how many in the store (the count is cached a few
+        seconds: it is shown with every search)."""
+        now = time.monotonic()
+        if self._papers_counted is None or now - self._papers_counted[0] > 5.0:
+            self._papers_counted = (now, count_papers(self.engine))
+        idx, _ = self.usable_indexes()
+        return Coverage(indexed=idx.manifest.count if idx is not None else 0, papers=self._papers_counted[1])
 
     def encode_query(self, query: str) -> Encoded:
         return self.encoder.encode_queries([query])[0]
@@ -288,10 +319,10 @@ class SearchEngine:
         notes: list[str] = []
         text_filters = _to_text_filters(filters)
         need = min(self.config.max_depth, offset + k)
-        idx = self.indexes if mode in VECTOR_MODES else None
+        idx, why_not = self.usable_indexes() if mode in VECTOR_MODES else (None, None)
         used: Mode = mode
         if mode in VECTOR_MODES and idx is None:
-            notes.append(f"no vector index yet (run `paperscope index`): {mode} fell back to bm25")
+            notes.append(f"{why_not}: {mode} fell back to bm25")
             used = "bm25"
         t0 = time.perf_counter()
         q: Encoded | None = None
@@ -361,7 +392,8 @@ class SearchEngine:
         page = self._attach_papers(query, hits)
         timings["total"] = (time.perf_counter() - t0) * 1000
         return SearchResult(query=query, mode=used, hits=page, offset=offset, total=total,
-                            no_good_answer=no_good_answer, timings_ms=timings, notes=notes)
+                            no_good_answer=no_good_answer, timings_ms=timings, notes=notes,
+                            coverage=self.coverage())
 
     def _attach_papers(self, query: str, hits: list[SearchHit]) -> list[SearchHit]:
         """Fill in paper ids and matched query terms for the page being returned."""

@@ -31,6 +31,22 @@ class SearchHit:
     matched_terms: tuple[str, ...] = ()  # query terms found in the paper, for highlighting
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How much of the store the vector indexes hold: semantic modes rank only `indexed` of `papers` (the
+    rest still come through bm25 in hybrid) while the background embedder fills in."""
+
+    indexed: int
+    papers: int
+
+    @property
+    def complete(self) -> bool:
+        return self.indexed >= self.papers
+
+    def as_json(self) -> dict[str, int | bool]:
+        return {"indexed": self.indexed, "papers": self.papers, "complete": self.complete}
+
+
 @dataclass
 class SearchResult:
     """A page of hits. `no_good_answer` is set when a relevance threshold removed everything."""
@@ -44,3 +60,6 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     # Things the user should know, e.g. "no vector index yet: hybrid fell back to bm25".
     notes: list[str] = field(default_factory=list)
+    # How much of the store the semantic modes could rank (None where nobody asked).
+    coverage: Coverage | None = None
+

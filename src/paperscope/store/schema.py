@@ -238,3 +238,36 @@ library_versions = sa.Table(
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
 )
+
+# Embeddings (0008): the encoder's output is data. One row per model *and* storage spec (a changed model
+# file, dimension, token reduction or pooling is another row, so vectors of two kinds never mix); `codec`
+# holds what decodes the token codes (projection + int8 scales), fitted once by the first batch.
+embedding_models = sa.Table(
+    "embedding_models",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("spec_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("codec", sa.LargeBinary),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Each paper's vectors under one model: the pooled vector (float16) and the compressed token rows
+# (int8, exactly as index/tokens.py keeps them). `seq` only grows (AUTOINCREMENT on SQLite, a sequence on
+# PostgreSQL) and one embedder writes at a time, so "rows above the seq an index has seen" is exactly
+# what that index lacks.
+paper_embeddings = sa.Table(
+    "paper_embeddings",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("model", sa.Integer, sa.ForeignKey("embedding_models.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("paper", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("pooled", sa.LargeBinary, nullable=False),
+    sa.Column("tokens", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("model", "paper", name="uq_paper_embeddings_model_paper"),
+    sqlite_autoincrement=True,
+)
+sa.Index("ix_paper_embeddings_model_seq", paper_embeddings.c.model, paper_embeddings.c.seq)
+sa.Index("ix_paper_embeddings_paper", paper_embeddings.c.paper)

@@ -82,20 +82,28 @@ ROUTE_THREADS = 40
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.route_threads
+    maintainer = app.state.index_maintainer
+    if maintainer is not None:
+        maintainer.start()
     try:
         yield
     finally:
+        if maintainer is not None:
+            maintainer.stop()
         app.state.store_version.close()
 
 
 def create_app(settings: Settings, *, cache_seconds: float = 30.0,
-               route_threads: int = ROUTE_THREADS) -> FastAPI:
+               route_threads: int = ROUTE_THREADS, maintain_index: bool = False) -> FastAPI:
     """Build the web app for one installation. State lives on `app.state`, never in module globals.
 
     Anonymous pages are served from a response cache that drops everything whenever the store's write
     version moves (any committed write, from any process); `cache_seconds` additionally bounds how
     long pages that depend on more than the store (search, trending, Atom) are kept. 0 turns the
     cache off.
+
+    `maintain_index` runs the background index thread (`index/maintainer.py`): catch-up from the store,
+    and embedding when `settings.embed_in_background`. `paperscope serve` turns it on.
     """
     settings.ensure_home()
     app = FastAPI(
@@ -116,6 +124,13 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     app.state.engine = open_database(settings.db_url)
     app.state.templates = make_templates()
     app.state.search_engine = _open_search(app.state.engine, settings)
+    app.state.index_maintainer = None
+    if maintain_index:
+        from paperscope.index.maintainer import IndexMaintainer
+
+        app.state.index_maintainer = IndexMaintainer(app.state.engine, settings,
+                                                     embed=settings.embed_in_background,
+                                                     poll_seconds=settings.index_poll_seconds)
     app.state.similar_papers = None  # filled by the similar-papers feature when it is installed
     app.state.store_version = StoreVersion(app.state.engine)
     app.state.response_cache = ResponseCache(ttl_seconds=cache_seconds,

@@ -16,4 +16,4 @@ THREADS_ENV = "PAPERSCOPE_WEB_THREADS"
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory paperscope.web.asgi:app_from_env`: settings from the environment."""
     return create_app(Settings(), cache_seconds=float(os.environ.get(CACHE_ENV, "30")),
-                      route_threads=int(os.environ.get(THREADS_ENV, ROUTE_THREADS)))
+                      route_threads=int(os.environ.get(THREADS_ENV, ROUTE_THREADS)), maintain_index=True)

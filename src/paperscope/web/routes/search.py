@@ -96,6 +96,8 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
         result = engine.search(q, mode=mode, k=limit + 1, offset=offset, filters=filters, threshold=threshold)
     hits = result.hits[:limit]
     papers = {p.rowid: p for p in get_papers_by_rowid(st.engine, [h.rowid for h in hits])}
+    coverage = getattr(result, "coverage", None)
+    data["semantic_index"] = coverage.as_json() if coverage is not None else None
     data.update({"mode": result.mode, "total": result.total, "has_more": len(result.hits) > limit,
                  "no_good_answer": result.no_good_answer,
                  "timings_ms": result.timings_ms, "notes": list(getattr(result, "notes", []) or [])})
