@@ -111,7 +111,8 @@ def store_url(pg_server: PgServer) -> Iterator[str]:
 def _count(engine: sa.Engine) -> tuple[int, int, int]:
     with engine.connect() as conn:
         papers = conn.execute(sa.text("SELECT count(*) FROM papers")).scalar_one()
-        rows, distinct = conn.execute(sa.text("SELECT count(*), count(DISTINCT paper) FROM paper_embeddings")).one()
+        rows, distinct = conn.execute(
+            sa.text("SELECT count(*), count(DISTINCT paper) FROM paper_embeddings")).one()
     return int(papers), int(rows), int(distinct)
 
 
@@ -136,7 +137,7 @@ def test_two_servers_one_postgresql(store_url: str, tmp_path: Path) -> None:
 
         # A 300-paper batch; B is killed mid catch-up and A mid-embedding; both restarted.
         upsert_papers(engine, _synthetic(300))
-        wait_for(lambda: 33 < b.covered(), 60, "B never started catching up")
+        wait_for(lambda: b.covered() > 33, 60, "B never started catching up")
         b.kill()
         wait_for(lambda: _count(engine)[1] > 100, 120, "A stopped embedding")
         a.kill()

@@ -68,7 +68,8 @@ def test_store_holds_each_papers_vectors_and_the_codec(engine: sa.Engine, settin
     idx = IndexSet.open(settings.index_dir)
     assert idx is not None and idx.manifest.model_id == model.id
     some = rows[0]
-    assert np.array_equal(idx.tokens.get_codes(some.paper), np.frombuffer(some.tokens, np.int8).reshape(-1, 128))
+    stored = np.frombuffer(some.tokens, np.int8).reshape(-1, 128)
+    assert np.array_equal(idx.tokens.get_codes(some.paper), stored)
 
 
 def test_deleted_index_is_rebuilt_from_the_store_without_the_model(
@@ -186,7 +187,7 @@ def _synthetic(n: int, start: int = 0) -> list[Paper]:
 
 
 def test_kill_9_while_indexing_loses_and_doubles_nothing(engine: sa.Engine, settings: Settings) -> None:
-    upsert_papers(engine, _synthetic(400))
+    upsert_papers(engine, _synthetic(300))
     env = {**os.environ, "PAPERSCOPE_HOME": str(settings.home), "PAPERSCOPE_DATABASE_URL": settings.db_url}
     cmd = [sys.executable, "-m", "paperscope", "index"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -201,11 +202,12 @@ def test_kill_9_while_indexing_loses_and_doubles_nothing(engine: sa.Engine, sett
             time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert 0 < stored < 400, "the run ended before it could be killed mid-way"
+    assert 0 < stored < 300, "the run ended before it could be killed mid-way"
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     with engine.connect() as conn:
-        total, distinct = conn.execute(sa.text("SELECT count(*), count(DISTINCT paper) FROM paper_embeddings")).one()
-    assert (total, distinct) == (400, 400)
+        total, distinct = conn.execute(
+            sa.text("SELECT count(*), count(DISTINCT paper) FROM paper_embeddings")).one()
+    assert (total, distinct) == (300, 300)
     idx = IndexSet.open(settings.index_dir)
-    assert idx is not None and len(idx.pooled) == len(idx.fde_ann) == len(idx.tokens) == 400
+    assert idx is not None and len(idx.pooled) == len(idx.fde_ann) == len(idx.tokens) == 300
