@@ -8,18 +8,12 @@ Stores the first --papers papers of the shared arXiv snapshot and indexes them (
 stored ones, so no query is a copy of an indexed text.
 
 Encoding the whole 74.5k-paper snapshot takes ~45-55 min on 2 cores with AVX-512 VNNI (25-30
-papers/s) and over two hours without (about 9 papers/s), so `--encode N` can encode only the first N
-papers for real and `--scale-to-store` fills the vector indexes up
-to every stored paper with stand-ins: each unencoded paper gets the token vectors of a random encoded
-paper (decompressed from the token store, back in 384 dimensions) plus Gaussian noise (cosine ~0.9 to
-the original, so no two are identical), its pooled vector the normalised mean of those. They go through
-the normal `IndexSet.add`, so index sizes, token counts and therefore search cost are those of a full
+papers/s) and over two hours without (about 9 papers/s), so `--encode N` can encode only the newest N
+papers for real and `--scale-to-store` gives every other stored paper a stand-in embedding in the store
+(benchmarks/standins.py: a random encoded paper's stored vectors plus noise), from which the index is
+brought up to date as usual. Index sizes, token counts and therefore search cost are those of a full
 index; BM25 is always real over all stored papers. Quality figures are meaningless for the stand-ins;
 late mode's recall@10 is still measured against brute force over the same (partly synthetic) index.
-
-An index built before token pooling gets a pooled copy (`<home>-pool2`, TokenStore.copy_pooled, no
-re-encoding), and the old defaults (every token; hybrid re-ranks 100 + 100 late candidates) are timed beside
-the new ones (tokens pooled by 2; hybrid 50 + 50), interleaved query by query.
 
 Every query runs once to warm up, then is timed per mode; encoding is timed separately so figures are
 reported with and without it. Brute force scores every indexed paper with exact MaxSim; late mode's
@@ -31,7 +25,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import shutil
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -41,75 +35,23 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from paperscope.embed import Encoded, OnnxEncoder, load_encoder
-from paperscope.embed.bundled import bundled_spec
-from paperscope.index.build import IndexLayout, IndexSet, Manifest, build_index, build_lexical
-from paperscope.index.tokens import TokenStore
+from paperscope.embed import OnnxEncoder, load_encoder
+from paperscope.embed.bundled import bundled_spec, encoder_identity
+from paperscope.index.build import build_index
+from paperscope.index.embedder import current_model
+from paperscope.index.sync import IndexSync
 from paperscope.search import SearchEngine
 from paperscope.search.engine import SearchConfig
 from paperscope.search.metrics import percentile
 from paperscope.settings import Settings
 from paperscope.sources.jsonl import JsonlSource
-from paperscope.store import count_papers, ingest_records, iter_papers, open_database
-from paperscope.store.indexing import count_papers_after
+from paperscope.store import count_papers, ingest_records, open_database
+from paperscope.store.embeddings import count_embeddings
+
+sys.path.insert(0, str(Path(__file__).parent))
+from standins import fill_with_standins  # noqa: E402
 
 ARXIV = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv-2025-2026.jsonl.gz"
-
-
-def scale_to_store(engine: object, real_root: Path, root: Path, seed: int = 0) -> int:
-    """Copy the real index set to `root` and fill it with stand-in encodings for every stored paper it
-    lacks (see the module docstring). Returns how many stand-ins were added; resumable."""
-    if not (root / "manifest.json").is_file():
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.copytree(real_root, root)
-    idx = IndexSet.open(root)
-    assert idx is not None
-    real = np.asarray(sorted(IndexSet.open(real_root).tokens._spans), dtype=np.int64)  # type: ignore[union-attr]
-    projection = idx.tokens._projection
-    assert projection is not None
-    rng = np.random.default_rng(seed)
-    added = 0
-    for batch in iter_papers(engine, after_rowid=idx.manifest.last_rowid, batch_size=512):  # type: ignore[arg-type]
-        encoded = []
-        for _ in batch:
-            tokens = idx.tokens.get(int(rng.choice(real))) @ projection.T
-            tokens = tokens / np.linalg.norm(tokens, axis=1, keepdims=True)
-            tokens = tokens + rng.normal(0, 0.5 / np.sqrt(tokens.shape[1]), tokens.shape).astype(np.float32)
-            tokens = (tokens / np.linalg.norm(tokens, axis=1, keepdims=True)).astype(np.float32)
-            pooled = tokens.mean(axis=0)
-            encoded.append(Encoded(pooled=pooled / np.linalg.norm(pooled), tokens=tokens))
-        keys = np.asarray([p.rowid for p in batch], dtype=np.int64)
-        idx.add(keys, encoded)
-        added += len(batch)
-        if added % 8192 < 512:
-            idx.save(int(keys[-1]))
-            print(f"  stand-ins: {added}", flush=True)
-    if added:
-        idx.save(int(keys[-1]))
-    build_lexical(engine, root)  # type: ignore[arg-type]
-    return added
-
-
-def pooled_copy(root: Path, dst: Path, factor: int) -> None:
-    """The index set under `root` with its token store pooled by `factor` (TokenStore.copy_pooled; the
-    ANN files are hard links, read only here). Lets one run time pooled and unpooled re-ranks side by
-    side without encoding the corpus twice; skipped when `dst` is already complete."""
-    if (dst / "manifest.json").is_file():
-        return
-    shutil.rmtree(dst, ignore_errors=True)
-    dst.mkdir(parents=True)
-    for item in root.iterdir():
-        if item.name in ("tokens", "manifest.json"):
-            continue
-        if item.is_dir():
-            shutil.copytree(item, dst / item.name, copy_function=os.link)
-        else:
-            os.link(item, dst / item.name)
-    TokenStore.open(root / "tokens").copy_pooled(dst / "tokens", factor)
-    manifest = Manifest.read(root / "manifest.json")
-    assert manifest is not None
-    manifest.spec = replace(manifest.spec, token_pool_factor=factor)
-    manifest.write(dst / "manifest.json")  # last: marks the copy complete
 
 
 def main() -> None:
@@ -132,48 +74,34 @@ def main() -> None:
     engine = open_database(settings.db_url)
     if count_papers(engine) < args.papers:
         ingest_records(engine, JsonlSource(args.data, limit=args.papers))
-    encoder = OnnxEncoder(bundled_spec(settings), args.threads) if args.threads else load_encoder(settings)
-    manifest = Manifest.read(IndexLayout(settings.index_dir).manifest)
-    already = manifest.count if manifest else 0
+    if args.threads:
+        encoder = OnnxEncoder(bundled_spec(settings), args.threads)
+        encoder.identity = encoder_identity(settings)
+    else:
+        encoder = load_encoder(settings)
+    model = current_model(engine, encoder_identity(settings))
+    already = count_embeddings(engine, model.id) if model is not None else 0
     target = args.papers if args.encode is None else min(args.encode, args.papers)
     report = build_index(engine, settings.index_dir, encoder, limit=max(0, target - already))
     if report.added:
         print(f"indexed {report.added} papers in {report.seconds:.0f}s ({report.rate:.1f}/s)")
     if args.scale_to_store:
-        scaled = Settings(home=args.workdir / "scaled", database_url=settings.db_url)
-        scaled.ensure_home()
-        manifest = Manifest.read(IndexLayout(scaled.index_dir).manifest)
-        if manifest is None or count_papers_after(engine, manifest.last_rowid):
-            t = time.perf_counter()
-            n = scale_to_store(engine, settings.index_dir, scaled.index_dir)
-            print(f"added {n} stand-in encodings in {time.perf_counter() - t:.0f}s")
-        real_count = (Manifest.read(IndexLayout(settings.index_dir).manifest) or Manifest(None)).count  # type: ignore[arg-type]
-        print(f"vectors: {real_count} real encodings, the rest stand-ins")
-        settings = scaled
+        model = current_model(engine, encoder_identity(settings))
+        assert model is not None
+        t = time.perf_counter()
+        n = fill_with_standins(engine, model)
+        IndexSync(engine, settings.index_dir).run(model)
+        print(f"added {n} stand-in embeddings in {time.perf_counter() - t:.0f}s; the newest {target} "
+              "papers are real encodings")
     later = itertools.islice(JsonlSource(args.data), args.papers, args.papers + args.queries)
     queries = [" ".join(p.title.split()) for p in later if hasattr(p, "title")]
 
-    # An index built before token pooling (pool factor 1) gets a pooled copy, and both are timed side by
-    # side: the old defaults (every token, 100 + 100 late candidates in hybrid) against the new ones.
-    unpooled: SearchEngine | None = None
-    first = SearchEngine(engine, settings, encoder=encoder)
-    assert first.indexes is not None
-    if first.indexes.tokens.pool_factor == 1:
-        unpooled = first
-        pooled_home = Settings(home=Path(f"{settings.home}-pool2"), database_url=settings.db_url)
-        if not (pooled_home.index_dir / "manifest.json").is_file():
-            t = time.perf_counter()
-            pooled_copy(settings.index_dir, pooled_home.index_dir, 2)
-            print(f"pooled copy of the token store in {time.perf_counter() - t:.0f}s")
-        settings = pooled_home
     se = SearchEngine(engine, settings, encoder=encoder)
     idx = se.indexes
     assert idx is not None
-    keys = np.asarray([p.rowid for batch in iter_papers(engine, batch_size=5000) for p in batch
-                       if p.rowid is not None and p.rowid <= idx.manifest.last_rowid], dtype=np.int64)
-    every_token = f", unpooled: {unpooled.indexes.tokens._rows:,}" if unpooled and unpooled.indexes else ""
+    keys = np.asarray(sorted(idx.tokens._spans), dtype=np.int64)
     print(f"{len(idx.pooled)} papers indexed, {len(queries)} queries, model {encoder.name}, "
-          f"token rows {idx.tokens._rows:,} (pool factor {idx.tokens.pool_factor}){every_token}")
+          f"token rows {idx.tokens._rows:,} (pool factor {idx.tokens.pool_factor})")
 
     encode_ms, encoded = [], []
     for q in queries:
@@ -196,13 +124,6 @@ def main() -> None:
     runs.append(("late, one thread", variant(se, threads=1), "late"))
     runs.append(("hybrid, one thread", variant(se, threads=1), "hybrid"))
     runs.append(("hybrid, 100 + 100 late candidates", variant(se, hybrid_late_candidates=100), "hybrid"))
-    if unpooled is not None:
-        runs.append(("late, every token", variant(unpooled), "late"))
-        runs.append(("hybrid, every token, 100 + 100 (old default)",
-                     variant(unpooled, hybrid_late_candidates=100), "hybrid"))
-        runs.append(("hybrid, every token, 100 + 100, one thread",
-                     variant(unpooled, hybrid_late_candidates=100, threads=1), "hybrid"))
-        runs.append(("hybrid, every token, 50 + 50", variant(unpooled), "hybrid"))
     # Interleaved: every variant answers query i before any answers query i + 1, so a burst of other
     # work on the machine hits all variants alike.
     times: dict[str, list[float]] = {label: [] for label, _, _ in runs}
