@@ -121,9 +121,10 @@ def test_two_servers_one_postgresql(store_url: str, tmp_path: Path) -> None:
     upsert_papers(engine, corpus())
     home_a, home_b = tmp_path / "a", tmp_path / "b"
     build_index(engine, home_a / "index", load_encoder(Settings(home=home_a)))
-    a = Server(home_a, store_url).start()
-    b = Server(home_b, store_url, "--no-embed").start()
+    a, b = Server(home_a, store_url), Server(home_b, store_url, "--no-embed")
     try:
+        a.start()
+        b.start()
         # B had no index at all: it builds one from the store, without encoding anything.
         wait_for(lambda: b.covered() == 32, 60, "server B did not build its index from the store")
 

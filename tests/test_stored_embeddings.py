@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -211,3 +212,32 @@ def test_kill_9_while_indexing_loses_and_doubles_nothing(engine: sa.Engine, sett
     assert (total, distinct) == (300, 300)
     idx = IndexSet.open(settings.index_dir)
     assert idx is not None and len(idx.pooled) == len(idx.fde_ann) == len(idx.tokens) == 300
+
+
+def test_an_index_folder_from_before_stored_embeddings_moves_into_the_store(
+        engine: sa.Engine, settings: Settings, encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    upsert_papers(engine, corpus())
+    build_index(engine, settings.index_dir, encoder)
+    before = _results(SearchEngine(engine, settings, encoder=encoder))
+    # The old layout: index files directly under index/, a manifest without a model row, an empty store.
+    root = settings.index_dir
+    for item in (root / "vectors").iterdir():
+        item.rename(root / item.name)
+    (root / "vectors").rmdir()
+    manifest = json.loads((root / "manifest.json").read_text())
+    (root / "manifest.json").write_text(json.dumps({"spec": manifest["spec"], "last_rowid": 32, "count": 32}))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM paper_embeddings"))
+        conn.execute(sa.text("DELETE FROM embedding_models"))
+    monkeypatch.setattr("paperscope.embed.onnx_model.OnnxEncoder.__init__", _no_model)
+    base = ["--home", str(settings.home), "--database-url", settings.db_url]
+    result = CliRunner().invoke(cli_app, [*base, "index"])
+    assert result.exit_code == 0, result.output
+    assert "moved 32 papers' vectors" in result.output
+    monkeypatch.undo()
+    assert not (root / "manifest.json").exists() and (root / "vectors" / "manifest.json").exists()
+    assert _results(SearchEngine(engine, settings, encoder=encoder)) == before
+
+
+def _no_model(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("the model must not be loaded")

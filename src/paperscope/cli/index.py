@@ -88,6 +88,7 @@ def index(
     from paperscope.embed import encoder_identity, load_encoder
     from paperscope.index.build import build_lexical
     from paperscope.index.embedder import Embedder, ModelMismatch, current_model, resolve_model
+    from paperscope.index.legacy import import_legacy_index
     from paperscope.store import count_papers
     from paperscope.store.embed_lock import EmbedderLock
     from paperscope.store.embeddings import count_unembedded
@@ -108,6 +109,10 @@ def index(
         if lexical_only:
             return
         identity = encoder_identity(settings)
+        imported = import_legacy_index(engine, settings.index_dir, identity)
+        if imported:
+            console.print(f"moved {imported:,} papers' vectors from the old index folder into the store "
+                          "(nothing re-encoded)", highlight=False)
         model = current_model(engine, identity)
         if rebuild and not reencode:
             if model is None or model.codec is None:

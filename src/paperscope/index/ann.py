@@ -134,6 +134,18 @@ class AnnIndex:
         keys = np.asarray(matches.keys, dtype=np.int64)
         return keys, sims.astype(np.float32)
 
+    def vectors(self, keys: np.ndarray) -> np.ndarray:
+        """The stored vectors of `keys` as float32 ``(n, dim)`` (as stored: f16/i8 rounding included;
+        i8 ones in the index's own scale). KeyError if a key is absent."""
+        keys = np.asarray(keys, dtype=np.int64).reshape(-1)
+        if len(keys) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        got = self._index.get(keys, dtype="f32")
+        rows = got if isinstance(got, tuple) else [got]
+        if any(r is None for r in rows):
+            raise KeyError("a key is not in the index")
+        return np.stack([np.asarray(r, dtype=np.float32).reshape(-1) for r in rows if r is not None])
+
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, int | np.integer):
             return False

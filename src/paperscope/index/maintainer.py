@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from paperscope.embed import Encoder, encoder_identity, load_encoder
 from paperscope.index.embedder import Embedder, ModelMismatch, current_model, resolve_model
 from paperscope.index.indexset import IndexLayout, Manifest
+from paperscope.index.legacy import import_legacy_index
 from paperscope.index.sync import IndexSync
 from paperscope.settings import Settings
 from paperscope.store.embed_lock import EmbedderLock
@@ -65,6 +66,7 @@ class IndexMaintainer:
         self._last_save = 0.0
         self._save_cost = 0.0
         self._next_lock_try = 0.0
+        self._legacy_checked = False
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="paperscope-index", daemon=True)
@@ -100,6 +102,11 @@ class IndexMaintainer:
 
     def _model(self) -> EmbeddingModel | None:
         identity = encoder_identity(self.settings)
+        if not self._legacy_checked:
+            self._legacy_checked = True
+            moved = import_legacy_index(self.engine, self.settings.index_dir, identity)
+            if moved:
+                log.warning("moved %d papers' vectors from the old index folder into the store", moved)
         if not self.embed or not self._lock.held:
             return current_model(self.engine, identity)
         if self._embedder is None:

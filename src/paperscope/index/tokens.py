@@ -356,6 +356,10 @@ class TokenStore:
         out.flush()
         return out
 
+    def keys(self) -> list[int]:
+        """Every paper's key, in no particular order."""
+        return list(self._spans)
+
     def __contains__(self, key: object) -> bool:
         return isinstance(key, int | np.integer) and int(key) in self._spans
 

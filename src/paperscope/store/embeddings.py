@@ -133,8 +133,9 @@ def write_embeddings(engine: sa.Engine, model_id: int, rows: Sequence[NewEmbeddi
         # Postgres limits one statement to 65,535 parameters: 4 per row.
         added = 0
         for i in range(0, len(values), 5000):
-            part = values[i:i + 5000]
-            added += conn.execute(_insert_ignoring_conflicts(conn, paper_embeddings, part)).rowcount
+            insert = _insert_ignoring_conflicts(conn, paper_embeddings, values[i:i + 5000])
+            # RETURNING counts what was inserted (rowcount is -1 for this statement on psycopg).
+            added += len(conn.execute(insert.returning(paper_embeddings.c.paper)).all())
         return int(added)
 
 
@@ -206,3 +207,11 @@ def embedded_papers(engine: sa.Engine, model_id: int) -> list[int]:
     with engine.connect() as conn:
         return [int(r) for r in conn.execute(sa.select(paper_embeddings.c.paper)
                                              .where(paper_embeddings.c.model == model_id)).scalars()]
+
+
+def papers_present(engine: sa.Engine, rowids: Sequence[int]) -> list[int]:
+    """Those of `rowids` that are papers in the store, in the order given."""
+    ids = [int(i) for i in rowids]
+    with engine.connect() as conn:
+        present = {int(r) for r in conn.execute(sa.select(papers.c.id).where(papers.c.id.in_(ids))).scalars()}
+    return [i for i in ids if i in present]
