@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # Web
     base_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = SecretStr("")
+    # Request bodies over this many bytes get a 413 (forms and JSON); multipart uploads (BibTeX
+    # import, up to 5 MB of file) have their own cap.
+    max_body_bytes: int = 1 << 20
+    max_upload_bytes: int = 6 << 20
 
     # Mail
     smtp_host: str = "127.0.0.1"
