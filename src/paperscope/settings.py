@@ -75,7 +75,7 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         path = self.home / "secret_key"
         if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
+            self.ensure_home()
             tmp = path.with_suffix(".tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
@@ -84,7 +84,9 @@ class Settings(BaseSettings):
         return path.read_text().strip()
 
     def ensure_home(self) -> Path:
-        """Create the home directory (and index folder) if missing; return it."""
+        """Create the home directory (mode 0700: it holds the database, with emails and password
+        hashes, and the secret key) and its index folder if missing; return it."""
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         return self.home
 

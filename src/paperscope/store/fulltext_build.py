@@ -135,6 +135,7 @@ class SideFulltextBuild:
             conn.commit()
         build = cls(store, create, int(hashsize) if hashsize else None, triggers)
         build.side.unlink(missing_ok=True)
+        os.close(os.open(build.side, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # private, as the store
         build._thread.start()
         return build
 
