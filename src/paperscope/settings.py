@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     # import, up to 5 MB of file) have their own cap.
     max_body_bytes: int = 1 << 20
     max_upload_bytes: int = 6 << 20
+    # Caches that anonymous requests fill, each least-recently-used first out: finished pages (per
+    # worker in memory, and the folder in /dev/shm the workers share) and similar-papers lists on disk.
+    page_cache_bytes: int = 64 << 20
+    page_cache_entries: int = 10_000
+    similar_cache_files: int = 5_000
 
     # Mail
     smtp_host: str = "127.0.0.1"

@@ -120,10 +120,11 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     app.state.search_engine = _open_search(app.state.engine, settings)
     app.state.similar_papers = None  # filled by the similar-papers feature when it is installed
     app.state.store_version = StoreVersion(app.state.engine)
-    app.state.response_cache = ResponseCache(ttl_seconds=cache_seconds,
-                                             version=app.state.store_version.current,
-                                             shared=shared_pages_for(settings.home, settings.db_url)
-                                             if cache_seconds > 0 else None)
+    shared = shared_pages_for(settings.home, settings.db_url, max_files=settings.page_cache_entries,
+                              max_bytes=settings.page_cache_bytes) if cache_seconds > 0 else None
+    app.state.response_cache = ResponseCache(ttl_seconds=cache_seconds, max_bytes=settings.page_cache_bytes,
+                                             max_entries=settings.page_cache_entries,
+                                             version=app.state.store_version.current, shared=shared)
     app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache, prefixes=CACHED_PREFIXES)
     # Outside the cache (added later = runs first): oversized or NUL-carrying requests never reach a
     # route, and every response, cached or not, carries the security headers.
