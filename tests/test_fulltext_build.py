@@ -135,3 +135,35 @@ def test_a_failing_builder_falls_back_to_indexing_from_the_table(store: sa.Engin
     assert report.counts.inserted == 29
     assert len(found(store, "graph")) == 29
     healthy(store)
+
+
+def test_a_paper_updated_by_someone_else_during_the_load_is_reindexed(store: sa.Engine) -> None:
+    build = SideFulltextBuild.begin(store)
+    assert build is not None
+    write_batch(store, prepare_batch(store, [paper(1, "Graph methods"), paper(2, "Protein folding")]), build)
+    # Another process rewrites a paper the loader stored: the counts still agree, the text does not.
+    upsert_papers(store, [paper(2, "Quantum chemistry")])
+    # The loader's own updates are its own business (the side index has them).
+    write_batch(store, prepare_batch(store, [paper(1, "Graph methods revisited")]), build)
+    build.finish()
+    assert found(store, "quantum") == {"2505.00002"} and found(store, "protein") == set()
+    assert found(store, "revisited") == {"2505.00001"}
+    healthy(store)
+    with store.connect() as conn:  # the guards went with the load
+        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                                    "AND name LIKE 'papers_side_guard%'").scalar() == 0
+
+
+def test_a_scratch_file_left_after_the_last_commit_is_removed_on_the_next_open(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = open_database(url)
+    ingest_records(engine, [paper(n, f"Graph paper {n}") for n in range(1, 10)], bulk=True)
+    engine.dispose()
+    # A kill -9 between the final commit (marker gone) and deleting the scratch file leaves this:
+    scratch = tmp_path / "store.db.fts-build"
+    scratch.write_bytes(b"SQLite format 3\x00" + b"\x00" * 4096)
+    reopened = open_database(url)
+    assert not scratch.exists()
+    assert len(found(reopened, "graph")) == 9
+    healthy(reopened)
+    reopened.dispose()

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from paperscope.model import Paper, Skipped
+from paperscope.sources.http import SourceError
 from paperscope.sources.jsonl import JsonlSource, parse_record, read_jsonl
 from paperscope.store import count_papers, get_paper, open_database
 from tests.conftest import ARXIV_JSONL
@@ -108,10 +109,10 @@ def test_parallel_reading_of_a_truncated_gzip_fails_after_the_whole_lines(tmp_pa
     path = tmp_path / "cut.jsonl.gz"
     path.write_bytes(full[: len(full) // 2])
     got: list[Paper | Skipped] = []
-    with pytest.raises(EOFError):
+    with pytest.raises(SourceError, match="ends early after line"):
         got.extend(JsonlSource(path, parallel=True))
     expected: list[Paper | Skipped] = []
-    with pytest.raises(EOFError):
+    with pytest.raises(SourceError, match="ends early after line"):
         expected.extend(JsonlSource(path))
     assert got == expected and 0 < len(got) < 2000
 

@@ -126,3 +126,75 @@ def clean_categories(cats: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 def clean_text(text: str | None) -> str:
     """Collapse the hard line wraps and runs of whitespace that arXiv metadata carries."""
     return " ".join((text or "").split())
+
+
+# C0 controls except tab/newline/carriage return, DEL, lone surrogates and the XML non-characters:
+# PostgreSQL refuses NUL in text, and XML (Atom feeds) refuses all of them.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+# Integer columns (version, upvotes, stars) are 32-bit on PostgreSQL.
+MAX_STORED_INT = 2**31 - 1
+# Browsers drop ASCII tab and newlines anywhere in a URL, and leading/trailing controls and spaces.
+_URL_IGNORED = re.compile("[\t\n\r]")
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+
+
+def strip_controls(text: str) -> str:
+    """Text without control characters that the store or an XML feed cannot hold."""
+    return _CONTROL.sub("", text) if _CONTROL.search(text) else text
+
+
+def http_url(value: str | None) -> str | None:
+    """`value` if it is an absolute http(s) URL with a host, else None — a source's `javascript:`,
+    `data:` or relative link never becomes an href (browsers ignore case, tabs and newlines in the
+    scheme, so the check looks at the URL the way a browser will)."""
+    if not value:
+        return None
+    from urllib.parse import urlsplit
+
+    url = _URL_IGNORED.sub("", value).strip(_C0_AND_SPACE)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or _CONTROL.search(url):
+        return None
+    return url
+
+
+def _int_in_range(value: int | None, what: str) -> None:
+    if value is not None and not 0 <= value <= MAX_STORED_INT:
+        raise ValueError(f"{what} {value} is out of range")
+
+
+def checked_paper(paper: Paper) -> Paper:
+    """The paper as the store may keep it: control characters stripped from its text, source links
+    that are not http(s) dropped. ValueError for numbers no store column can hold (an absurd version
+    or upvote count), so the source skips that record with its own file:line or identifier."""
+    _int_in_range(paper.version, "version")
+    hf = paper.hf
+    if hf is not None:
+        _int_in_range(hf.upvotes, "upvotes")
+        _int_in_range(hf.github_stars, "GitHub stars")
+        opt = _opt_clean
+        cleaned_hf = HfInfo(upvotes=hf.upvotes, submitted_at=hf.submitted_at,
+                            submitted_by=opt(hf.submitted_by), github_repo=http_url(opt(hf.github_repo)),
+                            github_stars=hf.github_stars,
+                            project_page=http_url(opt(hf.project_page)),
+                            keywords=tuple(strip_controls(k) for k in hf.keywords), summary=opt(hf.summary))
+        if cleaned_hf != hf:
+            hf = cleaned_hf
+    texts = (paper.title, paper.abstract, paper.doi, paper.journal_ref, paper.comments, paper.license,
+             *paper.authors, *paper.categories)
+    if hf is paper.hf and not any(t and _CONTROL.search(t) for t in texts):
+        return paper  # the common case: nothing to change, no copy
+    from dataclasses import replace
+
+    return replace(paper, title=strip_controls(paper.title), abstract=strip_controls(paper.abstract),
+                   doi=_opt_clean(paper.doi), journal_ref=_opt_clean(paper.journal_ref),
+                   comments=_opt_clean(paper.comments), license=_opt_clean(paper.license),
+                   authors=tuple(strip_controls(a) for a in paper.authors),
+                   categories=tuple(strip_controls(c) for c in paper.categories), hf=hf)
+
+
+def _opt_clean(text: str | None) -> str | None:
+    return strip_controls(text) if text else text

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     # Web
     base_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = SecretStr("")
+    # Request bodies over this many bytes get a 413 (forms and JSON); multipart uploads (BibTeX
+    # import, up to 5 MB of file) have their own cap.
+    max_body_bytes: int = 1 << 20
+    max_upload_bytes: int = 6 << 20
+    # Caches that anonymous requests fill, each least-recently-used first out: finished pages (per
+    # worker in memory, and the folder in /dev/shm the workers share) and similar-papers lists on disk.
+    page_cache_bytes: int = 64 << 20
+    page_cache_entries: int = 10_000
+    similar_cache_files: int = 5_000
 
     # Mail
     smtp_host: str = "127.0.0.1"
@@ -75,7 +84,7 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         path = self.home / "secret_key"
         if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
+            self.ensure_home()
             tmp = path.with_suffix(".tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
@@ -84,7 +93,9 @@ class Settings(BaseSettings):
         return path.read_text().strip()
 
     def ensure_home(self) -> Path:
-        """Create the home directory (and index folder) if missing; return it."""
+        """Create the home directory (mode 0700: it holds the database, with emails and password
+        hashes, and the secret key) and its index folder if missing; return it."""
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         return self.home
 

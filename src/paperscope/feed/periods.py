@@ -11,6 +11,8 @@ PeriodKind = Literal["day", "week", "month"]
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Pages look one period before and after the one shown; Python dates end at 9999-12-31.
+MIN_YEAR, MAX_YEAR = 1000, 9998
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ def parse_period(day: str | None = None, week: str | None = None, month: str | N
         return None
     name, value = given[0]
     value = value.strip()
+    year = value[:4]
+    if year.isdigit() and not MIN_YEAR <= int(year) <= MAX_YEAR:
+        raise ValueError(f"bad {name} {value!r}: years run from {MIN_YEAR} to {MAX_YEAR}")
     try:
         if name == "date":
             if not _DAY.match(value):
@@ -82,6 +87,6 @@ def parse_period(day: str | None = None, week: str | None = None, month: str | N
         if not m:
             raise ValueError
         return period_of("month", date(int(m.group(1)), int(m.group(2)), 1))
-    except ValueError:
+    except (ValueError, OverflowError):
         examples = {"date": "2025-03-18", "week": "2025-W12", "month": "2025-03"}
         raise ValueError(f"bad {name} {value!r}: expected e.g. {examples[name]}") from None

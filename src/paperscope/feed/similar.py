@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from paperscope.file_cache import BoundedFolder
 from paperscope.model import Paper
 from paperscope.search.dpp import DEFAULT_THETA, diversify, pooled_vectors
 from paperscope.search.engine import SearchEngine
@@ -96,6 +97,10 @@ class SimilarPapers:
         self.config = config or SimilarConfig()
         default_dir = search_engine.settings.home / "cache" / "similar"
         self.cache_dir = cache_dir if cache_dir is not None else default_dir
+        # Any visitor can ask for any set of seeds: the folder keeps the most recently used lists only
+        # (an entry is ~5 KB; the byte bound is a backstop).
+        files = search_engine.settings.similar_cache_files
+        self.cache_bounds = BoundedFolder(self.cache_dir, max_files=files, max_bytes=files * (64 << 10))
         self._projection: tuple[int, np.ndarray] | None = None
 
     # -- the two lists ---------------------------------------------------------------------------------
@@ -159,6 +164,7 @@ class SimilarPapers:
             return None
         if data.get("version") != version:
             return None
+        self.cache_bounds.touch(path)
         return [SearchHit(rowid=int(r), paper_id="", score=float(s), components=dict(c))
                 for r, s, c in data["hits"]]
 
@@ -168,6 +174,7 @@ class SimilarPapers:
         tmp.write_bytes(orjson.dumps({"version": version,
                                       "hits": [[h.rowid, h.score, h.components] for h in hits]}))
         os.replace(tmp, path)  # readers see the old entry or the new one, never half of one
+        self.cache_bounds.wrote()
 
     # -- the public entry point ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from lxml import etree
 
-from paperscope.model import Paper, Skipped, clean_categories, clean_text, parse_arxiv_id
+from paperscope.model import Paper, Skipped, checked_paper, clean_categories, clean_text, parse_arxiv_id
 from paperscope.sources.http import PoliteClient, SourceError, parse_xml
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -69,23 +69,26 @@ def parse_entry(entry: etree._Element, where: str) -> Paper | Skipped:
     links = {(link.get("title") or link.get("rel") or ""): link.get("href", "")
              for link in entry.iterfind(f"{ATOM}link")}
     extra = {k: v for k, v in (("pdf", links.get("pdf")), ("abs", links.get("alternate"))) if v}
-    return Paper(
-        arxiv_id=arxiv_id,
-        version=version,
-        title=title,
-        abstract=_text(entry, f"{ATOM}summary") or "",
-        authors=tuple(n for a in entry.iterfind(f"{ATOM}author") if (n := _text(a, f"{ATOM}name"))),
-        categories=clean_categories(cats),
-        published=published,
-        updated=updated,
-        # The API does not say which listing a paper appeared in; its first version's date is closest.
-        listed=published,
-        doi=_text(entry, f"{ARXIV}doi"),
-        journal_ref=_text(entry, f"{ARXIV}journal_ref"),
-        comments=_text(entry, f"{ARXIV}comment"),
-        source="arxiv-api",
-        extra=extra,
-    )
+    try:
+        return checked_paper(Paper(
+            arxiv_id=arxiv_id,
+            version=version,
+            title=title,
+            abstract=_text(entry, f"{ATOM}summary") or "",
+            authors=tuple(n for a in entry.iterfind(f"{ATOM}author") if (n := _text(a, f"{ATOM}name"))),
+            categories=clean_categories(cats),
+            published=published,
+            updated=updated,
+            # The API does not say which listing a paper appeared in; its first version's date is nearest.
+            listed=published,
+            doi=_text(entry, f"{ARXIV}doi"),
+            journal_ref=_text(entry, f"{ARXIV}journal_ref"),
+            comments=_text(entry, f"{ARXIV}comment"),
+            source="arxiv-api",
+            extra=extra,
+        ))
+    except ValueError as exc:
+        return Skipped(where, str(exc))
 
 
 def parse_feed(body: bytes, where: str) -> FeedPage:

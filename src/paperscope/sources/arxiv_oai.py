@@ -19,7 +19,7 @@ from typing import Any
 
 from lxml import etree
 
-from paperscope.model import Paper, Skipped, clean_categories, clean_text, parse_arxiv_id
+from paperscope.model import Paper, Skipped, checked_paper, clean_categories, clean_text, parse_arxiv_id
 from paperscope.sources.http import PoliteClient, SourceError, parse_xml
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
@@ -130,26 +130,26 @@ def parse_raw_record(record: etree._Element, where: str) -> Paper | Skipped | No
         versions.sort()
         datestamp = _text(header, f"{OAI}datestamp")
         listed = date.fromisoformat(datestamp) if datestamp and len(versions) == 1 else versions[0][1]
-    except (ValueError, TypeError) as exc:
+        return checked_paper(Paper(
+            arxiv_id=arxiv_id,
+            version=versions[-1][0],
+            title=title,
+            abstract=_text(raw, f"{RAW}abstract") or "",
+            authors=_authors(_text(raw, f"{RAW}authors")),
+            categories=clean_categories((_text(raw, f"{RAW}categories") or "").split()),
+            published=versions[0][1],
+            updated=versions[-1][1],
+            # A first version's record datestamp is its announcement day; for a replacement the
+            # announcement is long past, so the first version's date is the closest we know.
+            listed=listed,
+            doi=_text(raw, f"{RAW}doi"),
+            journal_ref=_text(raw, f"{RAW}journal-ref"),
+            comments=_text(raw, f"{RAW}comments"),
+            license=_text(raw, f"{RAW}license"),
+            source="arxiv-oai",
+        ))
+    except (ValueError, TypeError, OverflowError) as exc:
         return Skipped(where, str(exc))
-    return Paper(
-        arxiv_id=arxiv_id,
-        version=versions[-1][0],
-        title=title,
-        abstract=_text(raw, f"{RAW}abstract") or "",
-        authors=_authors(_text(raw, f"{RAW}authors")),
-        categories=clean_categories((_text(raw, f"{RAW}categories") or "").split()),
-        published=versions[0][1],
-        updated=versions[-1][1],
-        # A first version's record datestamp is its announcement day; for a replacement the
-        # announcement is long past, so the first version's date is the closest we know.
-        listed=listed,
-        doi=_text(raw, f"{RAW}doi"),
-        journal_ref=_text(raw, f"{RAW}journal-ref"),
-        comments=_text(raw, f"{RAW}comments"),
-        license=_text(raw, f"{RAW}license"),
-        source="arxiv-oai",
-    )
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from paperscope.model import HfInfo, Paper, Skipped, clean_text, parse_arxiv_id
+from paperscope.model import HfInfo, Paper, Skipped, checked_paper, clean_text, parse_arxiv_id
 from paperscope.sources.http import PoliteClient, SourceError
 
 # The API's documented default page size; a full page means there may be another.
@@ -93,7 +93,7 @@ def parse_item(item: Any, listed: date) -> Paper:
         keywords=tuple(clean_text(k) for k in keywords if isinstance(k, str) and k.strip()),
         summary=_opt_str(paper.get("ai_summary") or item.get("ai_summary"), "ai_summary"),
     )
-    return Paper(
+    return checked_paper(Paper(
         arxiv_id=arxiv_id,
         version=version,
         title=title,
@@ -103,7 +103,7 @@ def parse_item(item: Any, listed: date) -> Paper:
         listed=listed,
         source="hf-daily",
         hf=hf,
-    )
+    ))
 
 
 def days(first: date, last: date) -> list[date]:
@@ -145,7 +145,7 @@ class HfDaily:
                 where = f"HF daily {day} item {page * PAGE_LIMIT + n}"
                 try:
                     paper = parse_item(item, day)
-                except (ValueError, TypeError) as exc:
+                except (ValueError, TypeError, OverflowError) as exc:
                     yield Skipped(where, str(exc))
                     continue
                 if paper.paper_id not in seen:

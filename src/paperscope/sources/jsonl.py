@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import zlib
 from collections.abc import Iterator
 from datetime import date
 from email.utils import parsedate_to_datetime
@@ -18,7 +19,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from paperscope.model import Paper, Skipped, clean_categories, clean_text, parse_arxiv_id
+from paperscope.model import Paper, Skipped, checked_paper, clean_categories, clean_text, parse_arxiv_id
+from paperscope.sources.http import SourceError
 
 # Records per message from the parsing process: large enough that pickling overhead is small,
 # small enough that the writer starts at once and memory stays flat.
@@ -40,6 +42,7 @@ class JsonlSource:
         self.total_bytes = self.path.stat().st_size
         self._raw: BinaryIO | None = None
         self._child_pos: int | None = None
+        self._lines = 0  # whole lines read so far
 
     @property
     def bytes_read(self) -> int:
@@ -62,7 +65,13 @@ class JsonlSource:
             raw.seek(0)
             # GzipFile buffers in small reads: a truncated file still yields every whole line before the cut.
             stream: BinaryIO = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw  # type: ignore[assignment]
-            yield from self._records(stream)
+            try:
+                yield from self._records(stream)
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                # Every whole line before the cut has been handed on (and will be stored); the run
+                # then fails as a source does, so a cron job notices the damaged file.
+                raise SourceError(f"{self.path.name} ends early after line {self._lines}: every complete "
+                                  f"line before it was read ({exc or type(exc).__name__})") from None
 
     def _from_child(self) -> Iterator[Paper | Skipped]:
         # fork starts at once and needs no re-import; the child touches nothing but the file and the queue.
@@ -100,6 +109,7 @@ class JsonlSource:
     def _records(self, lines: BinaryIO) -> Iterator[Paper | Skipped]:
         papers = 0
         for lineno, line in enumerate(lines, 1):
+            self._lines = lineno
             if self.limit is not None and papers >= self.limit:
                 return
             if not line.strip():
@@ -115,7 +125,7 @@ class JsonlSource:
             try:
                 yield parse_record(obj)
                 papers += 1
-            except (ValueError, TypeError, KeyError) as exc:
+            except (ValueError, TypeError, KeyError, OverflowError) as exc:
                 yield Skipped(where, str(exc))
 
 
@@ -162,7 +172,7 @@ def read_jsonl(path: str | Path, limit: int | None = None) -> Iterator[Paper | S
     src = JsonlSource(path, limit)
     try:
         yield from src
-    except (EOFError, OSError, gzip.BadGzipFile) as exc:
+    except (EOFError, OSError, gzip.BadGzipFile, SourceError) as exc:
         yield Skipped(str(path), f"file ends early or is corrupt: {exc}")
 
 
@@ -240,7 +250,7 @@ def parse_record(obj: Any) -> Paper:
     elif published:
         # The Kaggle dump has no announcement date; the first version's date is the closest we know.
         listed = published
-    return Paper(
+    return checked_paper(Paper(
         arxiv_id=arxiv_id,
         version=version,
         title=title,
@@ -255,4 +265,4 @@ def parse_record(obj: Any) -> Paper:
         comments=_str(obj, "comments"),
         license=_str(obj, "license"),
         source="jsonl",
-    )
+    ))

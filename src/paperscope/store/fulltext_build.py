@@ -9,7 +9,10 @@ triggers come back.
 Safety: a marker row in ``job_state`` (the loader's pid and the trigger SQL) is written in the same
 transaction that drops the triggers. If the loader dies, the next ``open_database`` sees the marker
 of a dead process and rebuilds the index from the papers table (``recover_fulltext``). If anything
-else wrote papers during the load (the counts disagree), the index is rebuilt from the table too.
+else wrote papers during the load — the counts disagree, or a light guard trigger, in place of the
+full-text ones, counted more text updates or deletes than the loader made itself — the index is
+rebuilt from the table too. A scratch file left by a loader killed after its last commit is removed
+on the next open.
 """
 
 from __future__ import annotations
@@ -31,6 +34,17 @@ MARKER = "fulltext_side_build"
 # Shadow tables that hold the index itself; papers_fts_config (version, hashsize) stays the store's.
 _SHADOWS = ("papers_fts_data", "papers_fts_idx", "papers_fts_docsize")
 _COLUMNS = "title, abstract, authors"
+# While the full-text triggers are away, these count every text update and delete of a paper into the
+# marker (`writes`): the loader knows how many it made itself, so any more came from someone else.
+# Inserts need no guard: the row counts catch them. Names outside `papers_fts_%` on purpose.
+_COUNT_WRITE = (f"UPDATE job_state SET value = json_set(value, '$.writes', "
+                f"coalesce(json_extract(value, '$.writes'), 0) + 1) WHERE name = '{MARKER}'; END")
+_GUARDS = {
+    "papers_side_guard_update": "CREATE TRIGGER papers_side_guard_update AFTER UPDATE OF title, abstract, "
+                                "authors ON papers BEGIN " + _COUNT_WRITE,
+    "papers_side_guard_delete": "CREATE TRIGGER papers_side_guard_delete AFTER DELETE ON papers BEGIN "
+                                + _COUNT_WRITE,
+}
 
 # (row id, title, abstract, authors as indexed: the names joined by spaces)
 FulltextRow = tuple[int, str | None, str | None, str | None]
@@ -83,6 +97,7 @@ class SideFulltextBuild:
         self.create_sql = create_sql
         self.hashsize = hashsize
         self.triggers = triggers
+        self.own_updates = 0  # papers this loader updated (each fires the update guard once)
         self.error: BaseException | None = None
         # Bounded, so a lagging builder slows the writer down instead of holding the whole file in RAM.
         self._queue: queue.Queue[tuple[list[FulltextRow], list[FulltextRow]] | None] = queue.Queue(4)
@@ -115,14 +130,19 @@ class SideFulltextBuild:
                 return None
             for sql in triggers:
                 conn.exec_driver_sql(f"DROP TRIGGER {_trigger_name(sql)}")
+            for sql in _GUARDS.values():
+                conn.exec_driver_sql(sql)
             conn.commit()
         build = cls(store, create, int(hashsize) if hashsize else None, triggers)
         build.side.unlink(missing_ok=True)
+        os.close(os.open(build.side, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # private, as the store
         build._thread.start()
         return build
 
-    def add(self, removed: list[FulltextRow], added: list[FulltextRow]) -> None:
-        """Queue one committed batch: old texts of changed papers to take out, new texts to put in."""
+    def add(self, removed: list[FulltextRow], added: list[FulltextRow], updated: int = 0) -> None:
+        """Queue one committed batch: old texts of changed papers to take out, new texts to put in;
+        `updated` counts the papers the batch updated (changed text or not)."""
+        self.own_updates += updated
         if removed or added:
             self._queue.put((removed, added))
 
@@ -163,7 +183,9 @@ class SideFulltextBuild:
                 if attach is not None:
                     (papers,) = conn.execute("SELECT count(*) FROM main.papers").fetchone()
                     (indexed,) = conn.execute("SELECT count(*) FROM side.papers_fts_docsize").fetchone()
-                    if papers == indexed:
+                    (writes,) = conn.execute("SELECT json_extract(value, '$.writes') FROM job_state "
+                                             "WHERE name = ?", (MARKER,)).fetchone() or (None,)
+                    if papers == indexed and (writes or 0) == self.own_updates:
                         for table in _SHADOWS:
                             conn.execute(f"DELETE FROM main.{table}")
                             conn.execute(f"INSERT INTO main.{table} SELECT * FROM side.{table}")
@@ -219,6 +241,9 @@ def _rebuild(conn: sqlite3.Connection) -> None:
 def _restore(conn: sqlite3.Connection, triggers: list[str]) -> None:
     """Recreate the full-text triggers and drop the marker (inside the caller's transaction)."""
     present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    for name in _GUARDS:
+        if name in present:
+            conn.execute(f"DROP TRIGGER {name}")
     for sql in triggers:
         if _trigger_name(sql) not in present:
             conn.execute(sql)
@@ -234,7 +259,12 @@ def recover_fulltext(engine: sa.Engine) -> bool:
     with engine.connect() as conn:
         marker = conn.execute(sa.select(job_state.c.value).where(job_state.c.name == MARKER)).scalar()
     pid = marker.get("pid") if isinstance(marker, dict) else None
-    if not marker or (isinstance(pid, int) and pid > 0 and _pid_alive(pid)):
+    if not marker:
+        # A loader killed between its final commit and deleting its scratch file: the index is whole,
+        # the file is garbage (no load runs without a marker).
+        _side_path(store).unlink(missing_ok=True)
+        return False
+    if isinstance(pid, int) and pid > 0 and _pid_alive(pid):
         return False
     with _write_transaction(store) as conn:
         if conn.execute("SELECT 1 FROM job_state WHERE name = ?", (MARKER,)).fetchone() is None:

@@ -243,7 +243,8 @@ def write_batch(engine: sa.Engine, prepared: PreparedBatch,
             if cat_rows:
                 _insert_rows(conn, paper_categories, cat_rows)
     if fulltext is not None:
-        fulltext.add(removed, added)  # after the commit: the side index only ever holds stored papers
+        # After the commit: the side index only ever holds stored papers.
+        fulltext.add(removed, added, counts.updated)
     return counts
 
 

@@ -18,7 +18,9 @@ from paperscope.store import open_database
 from paperscope.store.version import StoreVersion
 from paperscope.web.cache import ResponseCache, ResponseCacheMiddleware
 from paperscope.web.community_view import install_community
+from paperscope.web.headers import SecurityHeadersMiddleware
 from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, render
+from paperscope.web.request_guard import RequestGuardMiddleware
 from paperscope.web.routes import accounts, atom, community, feed, hf_api, meta, papers, search, subscriptions
 from paperscope.web.security import install_security
 from paperscope.web.shared_cache import shared_pages_for
@@ -133,11 +135,17 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
                                                      poll_seconds=settings.index_poll_seconds)
     app.state.similar_papers = None  # filled by the similar-papers feature when it is installed
     app.state.store_version = StoreVersion(app.state.engine)
-    app.state.response_cache = ResponseCache(ttl_seconds=cache_seconds,
-                                             version=app.state.store_version.current,
-                                             shared=shared_pages_for(settings.home, settings.db_url)
-                                             if cache_seconds > 0 else None)
+    shared = shared_pages_for(settings.home, settings.db_url, max_files=settings.page_cache_entries,
+                              max_bytes=settings.page_cache_bytes) if cache_seconds > 0 else None
+    app.state.response_cache = ResponseCache(ttl_seconds=cache_seconds, max_bytes=settings.page_cache_bytes,
+                                             max_entries=settings.page_cache_entries,
+                                             version=app.state.store_version.current, shared=shared)
     app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache, prefixes=CACHED_PREFIXES)
+    # Outside the cache (added later = runs first): oversized or NUL-carrying requests never reach a
+    # route, and every response, cached or not, carries the security headers.
+    app.add_middleware(RequestGuardMiddleware, max_body=settings.max_body_bytes,
+                       max_upload=settings.max_upload_bytes, error=_error)
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_error_handlers(app)
     app.include_router(APIRouter(lifespan=_lifespan))

@@ -19,6 +19,10 @@ kept as finished bytes:
 
 Each worker process has its own cache; they agree because they read the same store version. A
 stable page one worker rendered is also written to disk (`shared_cache.py`) for the others to reuse.
+
+Anyone can send distinct query strings, so the key is built from the query parameters some route
+declares (in a canonical order); a request carrying any other parameter is answered fresh and not
+kept. Both layers are bounded in bytes and entries, least recently used out.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -161,6 +167,37 @@ def _not_modified(entry: CachedResponse) -> Message:
             "headers": [(n, v) for n, v in entry.headers if n in keep]}
 
 
+def declared_query_params(routes: Iterable[Any]) -> frozenset[str]:
+    """Every query parameter name some route (or a dependency of one) declares, plus `format`."""
+    names = {"format"}
+    pending: list[Any] = []
+    routes_left = list(routes)
+    while routes_left:
+        route = routes_left.pop()
+        if (dependant := getattr(route, "dependant", None)) is not None:
+            pending.append(dependant)
+        elif (included := getattr(route, "original_router", None)) is not None:
+            routes_left.extend(included.routes)  # FastAPI keeps an included router as one branch
+        else:
+            routes_left.extend(getattr(route, "routes", ()))  # mounts
+    while pending:
+        dependant = pending.pop()
+        names.update(field.alias for field in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    return frozenset(names)
+
+
+def canonical_query(query_string: bytes, known: frozenset[str]) -> bytes | None:
+    """The query string with its parameters in name order (repeats keep their order: the last one
+    wins), or None when it names a parameter no route declares."""
+    if not query_string:
+        return b""
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    if any(name not in known for name, _ in pairs):
+        return None
+    return urlencode(sorted(pairs, key=lambda pair: pair[0]), encoding="latin-1").encode("latin-1")
+
+
 class ResponseCacheMiddleware:
     """ASGI middleware serving cached responses for anonymous GET requests to the given path prefixes."""
 
@@ -168,6 +205,7 @@ class ResponseCacheMiddleware:
         self.app = app
         self.cache = cache
         self.prefixes = prefixes
+        self._known: frozenset[str] | None = None  # read from the app's routes on the first request
 
     def _key(self, scope: Scope) -> tuple[bytes, bytes | None] | None:
         """(cache key, If-None-Match) for a cacheable request, else None."""
@@ -185,7 +223,12 @@ class ResponseCacheMiddleware:
                 accept = b"j" if value.startswith(b"application/json") else b""
             elif name == b"if-none-match":
                 inm = value
-        return path.encode() + b"?" + scope["query_string"] + b"#" + accept, inm
+        if self._known is None:
+            self._known = declared_query_params(getattr(scope.get("app"), "routes", ()))
+        query = canonical_query(scope["query_string"], self._known)
+        if query is None:
+            return None  # an undeclared parameter: answered fresh, never stored
+        return path.encode() + b"?" + query + b"#" + accept, inm
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self._key(scope)

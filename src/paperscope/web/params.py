@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import HTTPException, Query
+from fastapi import HTTPException, Path, Query
 
 from paperscope.feed.periods import Period, parse_period
+from paperscope.model import MAX_STORED_INT
 
 CATEGORY_PATTERN = r"^[a-z][a-z\-]*(\.[A-Za-z][A-Za-z\-]*)?$"
 
@@ -19,6 +20,9 @@ Limit = Annotated[int, Query(ge=1, le=100, description="Papers per page.")]
 DayParam = Annotated[str | None, Query(max_length=10, description="A listing day, YYYY-MM-DD.")]
 WeekParam = Annotated[str | None, Query(max_length=8, description="An ISO week, YYYY-Www.")]
 MonthParam = Annotated[str | None, Query(max_length=7, description="A month, YYYY-MM.")]
+# Row ids (comments, API tokens) are 32-bit columns: a larger id names nothing, and is a 422 instead
+# of an overflow deep in the database driver.
+RowId = Annotated[int, Path(ge=1, le=MAX_STORED_INT, description="A row id.")]
 
 
 def period_or_400(day: str | None, week: str | None, month: str | None) -> Period | None:

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from paperscope.model import http_url
 from paperscope.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -181,5 +182,8 @@ def install_filters(templates: Jinja2Templates) -> None:
     env.filters["mathspans"] = mathspans
     env.filters["highlight"] = highlight
     env.filters["snippet"] = snippet
+    # Every href built from source data goes through this: only absolute http(s) URLs, else nothing
+    # (papers stored before ingest checked links may still hold a `javascript:` one).
+    env.filters["http_url"] = http_url
     env.globals["query_string"] = query_string
     env.globals["period_query"] = period_query

@@ -11,7 +11,7 @@ from typing import Any
 from paperscope.feed.daily import Listing
 from paperscope.feed.periods import period_of
 from paperscope.feed.trending import TrendingPaper
-from paperscope.model import Paper
+from paperscope.model import Paper, http_url
 
 
 def paper_json(paper: Paper, *, with_abstract: bool = True) -> dict[str, Any]:
@@ -35,9 +35,9 @@ def paper_json(paper: Paper, *, with_abstract: bool = True) -> dict[str, Any]:
         "submitted_by": hf.submitted_by if hf else None,
         "abs_url": paper.abs_url,
         "pdf_url": paper.pdf_url,
-        "github_repo": hf.github_repo if hf else None,
+        "github_repo": http_url(hf.github_repo) if hf else None,
         "github_stars": hf.github_stars if hf else None,
-        "project_page": hf.project_page if hf else None,
+        "project_page": http_url(hf.project_page) if hf else None,
         "url": f"/papers/{paper.paper_id}",
     }
     if with_abstract:
@@ -104,9 +104,9 @@ def hf_paper(paper: Paper) -> dict[str, Any]:
         "submittedOnDailyAt": _iso(submitted) if submitted else None,
         "ai_summary": hf.summary if hf else None,
         "ai_keywords": list(hf.keywords) if hf and hf.keywords else None,
-        "githubRepo": hf.github_repo if hf else None,
+        "githubRepo": http_url(hf.github_repo) if hf else None,
         "githubStars": hf.github_stars if hf else None,
-        "projectPage": hf.project_page if hf else None,
+        "projectPage": http_url(hf.project_page) if hf else None,
     }
     if hf and hf.submitted_by:
         data["submittedOnDailyBy"] = _hf_user(hf.submitted_by)

@@ -27,24 +27,29 @@ from pathlib import Path
 
 import orjson
 
+from paperscope.file_cache import BoundedFolder
+
 PRUNE_EVERY_SECONDS = 60.0
 SHM = Path("/dev/shm")
 
 
-def shared_pages_for(home: Path, database_url: str) -> SharedPages | None:
+def shared_pages_for(home: Path, database_url: str, *, max_files: int = 10_000,
+                     max_bytes: int = 64 << 20) -> SharedPages | None:
     """The shared page folder of one installation (home + database); None without /dev/shm. The
     folder is made on the first page stored."""
     if not SHM.is_dir():
         return None
     name = hashlib.blake2b(f"{home.resolve()}|{database_url}".encode(), digest_size=8).hexdigest()
-    return SharedPages(SHM / f"paperscope-{os.getuid()}-{name}")
+    return SharedPages(SHM / f"paperscope-{os.getuid()}-{name}", max_files=max_files, max_bytes=max_bytes)
 
 
 class SharedPages:
-    """Finished responses on disk, readable by every worker; written to a temp name and renamed."""
+    """Finished responses on disk, readable by every worker; written to a temp name and renamed. The
+    folder is kept under `max_files` and `max_bytes` (least recently used out): it lives in RAM."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, max_files: int = 10_000, max_bytes: int = 64 << 20) -> None:
         self.folder = folder
+        self.bounds = BoundedFolder(folder, max_files=max_files, max_bytes=max_bytes)
         self._pruned_at = 0.0
         self._lock = threading.Lock()
         self._usable: bool | None = None
@@ -82,6 +87,7 @@ class SharedPages:
             return None
         if meta.get("k") != key.decode("latin-1") or meta.get("t", 0.0) <= valid_after:
             return None
+        self.bounds.touch(self._path(key))
         return [(n.encode("latin-1"), v.encode("latin-1")) for n, v in meta["h"]], body
 
     def put(self, key: bytes, rendered_from: float, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
@@ -98,6 +104,8 @@ class SharedPages:
         except OSError:  # a full or read-only disk costs the sharing, never the page
             with contextlib.suppress(OSError):
                 tmp.unlink()
+            return
+        self.bounds.wrote()
 
     def prune_soon(self) -> None:
         """After the store changed: delete files written before now, in the background, at most once

@@ -11,7 +11,7 @@ from feedgen.feed import FeedGenerator
 
 from paperscope.feed.daily import daily_listing
 from paperscope.feed.trending import TrendingPaper, trending_papers
-from paperscope.model import Paper
+from paperscope.model import Paper, strip_controls
 from paperscope.web.params import CATEGORY_PATTERN, DayParam, period_or_400
 from paperscope.web.rendering import state
 from paperscope.web.routes.search import Mode, execute_search
@@ -22,11 +22,15 @@ ATOM = "application/atom+xml; charset=utf-8"
 
 def _atom(request: Request, feed_path: str, title: str, subtitle: str,
           entries: list[tuple[Paper, str]]) -> Response:
-    base = str(request.base_url).rstrip("/")
+    # Absolute links come from the configured public address, never from the request's Host header:
+    # feeds are cached and shared, so one forged Host would otherwise reach every reader.
+    base = state(request).settings.base_url.rstrip("/")
     fg = FeedGenerator()
     fg.id(base + feed_path)
-    fg.title(title)
-    fg.subtitle(subtitle)
+    # XML cannot hold control characters: papers stored before ingest stripped them, or a query,
+    # must not break the whole feed.
+    fg.title(strip_controls(title))
+    fg.subtitle(strip_controls(subtitle))
     fg.link(href=base + feed_path, rel="self")
     fg.link(href=base + "/", rel="alternate")
     fg.language("en")
@@ -36,15 +40,15 @@ def _atom(request: Request, feed_path: str, title: str, subtitle: str,
         newest = max(newest, when)
         fe = fg.add_entry()
         fe.id(paper.abs_url or f"{base}/papers/{paper.paper_id}")
-        fe.title(paper.title)
+        fe.title(strip_controls(paper.title))
         fe.link(href=f"{base}/papers/{paper.paper_id}", rel="alternate")
         if paper.pdf_url:
             fe.link(href=paper.pdf_url, rel="related", type="application/pdf", title="PDF")
         for name in paper.authors[:20]:
-            fe.author(name=name)
+            fe.author(name=strip_controls(name))
         for cat in paper.categories:
-            fe.category(term=cat)
-        fe.summary((note + "\n\n" if note else "") + paper.abstract)
+            fe.category(term=strip_controls(cat))
+        fe.summary(strip_controls((note + "\n\n" if note else "") + paper.abstract))
         fe.updated(when)
         fe.published(when)
     fg.updated(newest)
