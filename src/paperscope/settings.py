@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # Web
     base_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = SecretStr("")
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or
+    # CIDR ranges, "*" for any), as uvicorn's --forwarded-allow-ips. Empty: none, so the client address
+    # the rate limits count is the TCP peer's and a forged header changes nothing.
+    trusted_proxies: str = ""
 
     # Mail
     smtp_host: str = "127.0.0.1"
