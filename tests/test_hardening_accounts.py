@@ -5,6 +5,7 @@ configured proxies."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Iterator
@@ -105,7 +106,8 @@ def test_password_reset_revokes_api_tokens(settings: Settings) -> None:
             bearer = {"Authorization": f"Bearer {token}"}
             assert TestClient(app).get("/api/v1/me", headers=bearer).status_code == 200
             c.cookies.clear()
-            c.post("/password-reset", data={"email": "bob@example.org", "csrf": page_csrf(c, "/password-reset")})
+            c.post("/password-reset",
+                   data={"email": "bob@example.org", "csrf": page_csrf(c, "/password-reset")})
             body = smtp.handler.received[0].message.get_content()
             link = re.search(r"http://testserver(/password-reset/\S+)", body).group(1)  # type: ignore[union-attr]
             r = c.post(link, data={"password": "a new long passphrase", "csrf": page_csrf(c, link)},
@@ -127,10 +129,8 @@ def test_names_differing_only_in_case_cannot_both_exist(engine: sa.Engine) -> No
 
     def sign_up(name: str) -> None:
         barrier.wait()
-        try:
+        with contextlib.suppress(user_store.UserExists):
             created.append(user_store.create_user(engine, name, f"{name}@example.org", hashed).username)
-        except user_store.UserExists:
-            pass
 
     threads = [threading.Thread(target=sign_up, args=(n,))
                for n in ("Racer0", "racer0", "RACER0", "rAcer0", "Racer0", "racer0", "raCer0", "RaCeR0")]
