@@ -28,7 +28,7 @@ from paperscope.store.users import User
 from paperscope.web import security
 from paperscope.web.community_view import EDIT_WINDOW, comment_json, paper_extras
 from paperscope.web.rendering import JsonResponse, render, state, wants_json
-from paperscope.web.routes.papers import find_paper
+from paperscope.web.routes.papers import find_paper, visible_paper
 from paperscope.web.serialize import paper_json
 
 log = logging.getLogger("paperscope.community")
@@ -125,7 +125,8 @@ def submit_paper(request: Request, user: User, reference: str) -> Paper:
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
     engine = state(request).engine
-    paper = get_paper(engine, arxiv_id) or fetch_from_arxiv(request, arxiv_id)
+    known = get_paper(engine, arxiv_id)
+    paper = visible_paper(request, known, arxiv_id) if known else fetch_from_arxiv(request, arxiv_id)
     at = security.now(request)
     try:
         vote_store.submit(engine, user.id, paper.rowid or 0, user.username, at.astimezone(UTC).date(), at,
