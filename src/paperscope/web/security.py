@@ -55,6 +55,8 @@ class AuthLimits:
     block_after: int = 10  # failures per account within the window: blocked until the window passes
     ip_block_after: int = 30  # failures from one IP within the window (many accounts, one attacker)
     hourly_per_ip: int = 5  # sign-ups and reset requests from one IP per hour
+    subscribe_per_ip: int = 10  # digest subscription requests (each may mail) from one IP per hour
+    subscribe_per_address: int = 3  # ... and for one address per hour, from anywhere
 
 
 @dataclass(frozen=True)
@@ -322,16 +324,27 @@ def forget_signin_failures(request: Request, user: User) -> None:
         user_store.clear_auth_events(engine, "signin-fail-client", _client_key(request, login))
 
 
-def hourly_refusal(request: Request, kind: str) -> Refusal | None:
-    """Cap sign-ups / reset requests per IP per hour; counts this attempt when allowed."""
-    engine, limits, at = request.app.state.engine, _limits(request), now(request)
-    ip = client_ip(request)
-    recent = user_store.recent_auth_events(engine, kind, ip, at - timedelta(hours=1))
-    if len(recent) >= limits.hourly_per_ip:
-        return Refusal("too many requests from your network; try again later",
-                       _seconds(recent[-limits.hourly_per_ip] + timedelta(hours=1) - at))
-    user_store.record_auth_event(engine, kind, ip, at)
+def hourly_refusal(request: Request, kind: str, *, subject: str | None = None, limit: int | None = None,
+                   reason: str = "too many requests from your network; try again later") -> Refusal | None:
+    """Cap sign-ups / reset / subscription requests per hour, per IP (or per `subject`, e.g. an
+    address); counts this attempt when allowed."""
+    engine, at = request.app.state.engine, now(request)
+    limit = _limits(request).hourly_per_ip if limit is None else limit
+    key = client_ip(request) if subject is None else subject
+    recent = user_store.recent_auth_events(engine, kind, key, at - timedelta(hours=1))
+    if len(recent) >= limit:
+        return Refusal(reason, _seconds(recent[-limit] + timedelta(hours=1) - at))
+    user_store.record_auth_event(engine, kind, key, at)
     return None
+
+
+def subscription_refusal(request: Request, address: str) -> Refusal | None:
+    """Cap confirmation mails: requests per IP and per (normalised) address per hour."""
+    limits = _limits(request)
+    return (hourly_refusal(request, "subscribe-ip", limit=limits.subscribe_per_ip)
+            or hourly_refusal(request, "subscribe-address", subject=address,
+                              limit=limits.subscribe_per_address,
+                              reason="too many requests for this address; try again later"))
 
 
 def too_many(refusal: Refusal) -> HTTPException:
