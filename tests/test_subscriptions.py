@@ -63,7 +63,7 @@ def test_api_subscription_needs_the_mailed_link_and_is_idempotent(
             "searches": [{"query": "late interaction retrieval", "categories": ["cs.IR"]}]}
     r = client.post("/api/subscriptions", json=body)
     assert r.status_code == 202, r.text
-    assert r.json()["status"] == "pending" and r.json()["confirmation_sent"] is True
+    assert r.json()["status"] == "pending" and "link to confirm" in r.json()["message"]
     address = r.json()["email"]
     assert address.endswith("@example.com")
     path = confirm_path(smtp, address)
@@ -74,13 +74,22 @@ def test_api_subscription_needs_the_mailed_link_and_is_idempotent(
     done = client.post(path, headers={"accept": "application/json"})
     assert done.status_code == 200 and done.json()["status"] == "active"
 
+    same = client.post("/api/subscriptions", json=body)
+    assert same.status_code == 202 and same.json()["status"] == "pending"
+    assert len(smtp.handler.to(address)) == 1, "repeating the request must not mail the address again"
+    # A change waits for its own link; until then the digest stays as confirmed.
     again = client.post("/api/subscriptions", json={**body, "frequency": "weekly"})
-    assert again.status_code == 202
-    assert (again.json()["status"], again.json()["confirmation_sent"]) == ("active", False)
-    assert again.json()["frequency"] == "weekly"
+    assert again.status_code == 202 and again.json()["status"] == "pending"
+    assert find_subscription(engine_of, address).frequency == "daily"  # type: ignore[union-attr]
     with engine_of.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(subscriptions)).scalar_one() == 1
-    assert len(smtp.handler.to(address)) == 1, "re-subscribing must not mail the address again"
+    mails = smtp.handler.to(address)
+    assert len(mails) == 2
+    link = CONFIRM_LINK.search(mails[1].message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert link is not None
+    client.post(link.group(1))
+    changed = find_subscription(engine_of, address)
+    assert changed is not None and (changed.frequency, changed.status) == ("weekly", "active")
 
 
 def test_invalid_requests_are_refused_with_a_clear_message(client: TestClient, engine_of: sa.Engine) -> None:
@@ -156,7 +165,8 @@ def test_resubscribing_after_unsubscribing_asks_for_confirmation_again(
     unsub = MailTokens(web_settings).unsubscribe_url(SubscriberRef(sub.id, sub.email))
     client.post(unsub.removeprefix("https://papers.example.org"))
     r = client.post("/api/subscriptions", json={"email": "fay@example.com", "trending": True})
-    assert (r.json()["status"], r.json()["confirmation_sent"]) == ("pending", True)
+    assert r.json()["status"] == "pending"
+    assert find_subscription(engine_of, "fay@example.com").status == "unsubscribed"  # type: ignore[union-attr]
     assert outbox_counts(engine_of) == {"sent": 1}
     client.post(confirm_path(smtp, "fay@example.com"))
     assert find_subscription(engine_of, "fay@example.com").status == "active"  # type: ignore[union-attr]

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     page_cache_bytes: int = 64 << 20
     page_cache_entries: int = 10_000
     similar_cache_files: int = 5_000
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or
+    # CIDR ranges, "*" for any), as uvicorn's --forwarded-allow-ips. Empty: none, so the client address
+    # the rate limits count is the TCP peer's and a forged header changes nothing.
+    trusted_proxies: str = ""
 
     # Mail
     smtp_host: str = "127.0.0.1"

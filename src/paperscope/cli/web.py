@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from paperscope.cli.common import console, settings_from
+from paperscope.settings import Settings
 
 HEALTHCHECK_SECONDS = 60
 
@@ -17,6 +18,16 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn treats proxy headers: X-Forwarded-For is believed only from PAPERSCOPE_TRUSTED_PROXIES.
+
+    uvicorn's own default trusts 127.0.0.1, so behind no proxy at all anyone on the machine (or any
+    local service that relays requests) could pick the client address the per-IP limits count.
+    """
+    trusted = settings.trusted_proxies.strip()
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
 
 
 def serve(
@@ -59,13 +70,14 @@ def serve(
         # Loading the app takes longer than that on a busy 2-core machine (workers were killed at
         # start-up in a loop, or mid-benchmark, losing their caches), so allow a minute.
         uvicorn.run("paperscope.web.asgi:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level, timeout_worker_healthcheck=HEALTHCHECK_SECONDS)
+                    workers=workers, log_level=log_level, timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
+                    **uvicorn_options(settings))
         return
     from paperscope.web.app import ROUTE_THREADS, create_app
 
     app = create_app(settings, cache_seconds=cache_seconds, route_threads=threads or ROUTE_THREADS,
                      maintain_index=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **uvicorn_options(settings))
 
 
 def register(app: typer.Typer) -> None:

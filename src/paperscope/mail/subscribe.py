@@ -87,23 +87,24 @@ def validated_choice(req: SubscriptionRequest) -> DigestChoice:
 
 def request_subscription(engine: sa.Engine, settings: Settings, req: SubscriptionRequest,
                          user_id: int | None = None, now: datetime | None = None) -> SubscribeOutcome:
-    """Validate, store (idempotently) and, for an unconfirmed address, queue a confirmation mail.
+    """Validate, store (idempotently) and, when the request changes anything, queue the confirmation
+    mail whose link applies it (see `subs_store.subscribe`).
 
-    Repeating the request within the same hour queues no second confirmation mail.
+    Repeating the same request within the same hour queues no second confirmation mail.
     """
     address = normalize_address(req.email)
     choice = validated_choice(req)
     outcome = subs_store.subscribe(engine, address, req.frequency, choice,  # type: ignore[arg-type]
                                    per_section=req.per_section, user_id=user_id)
-    if outcome.needs_confirmation:
+    if outcome.change is not None:
         now = now or utcnow()
         sub = outcome.subscription
-        key = now.strftime("%Y-%m-%dT%H")
+        key = f"{now:%Y-%m-%dT%H}:{outcome.change[:8]}"
         if not composed_for(engine, [sub.id], "confirm", key):
             tokens = MailTokens(settings)
             built = Composer(settings).confirmation(
-                to=sub.email, frequency=sub.frequency,
-                confirm_url=tokens.confirm_url(SubscriberRef(sub.id, sub.email)), now=now)
+                to=sub.email, frequency=req.frequency,
+                confirm_url=tokens.confirm_url(SubscriberRef(sub.id, sub.email, outcome.change)), now=now)
             enqueue(engine, [NewMessage(sub.id, "confirm", key, sub.email, built.message_id, built.raw)], now)
     return outcome
 
@@ -117,10 +118,12 @@ def _subscriber(engine: sa.Engine, ref: SubscriberRef) -> Subscription:
 
 def confirm_from_token(engine: sa.Engine, settings: Settings, token: str) -> Subscription:
     """Activate the subscription a confirmation link names (BadToken when invalid or expired)."""
-    sub = _subscriber(engine, MailTokens(settings).read_confirm(token))
-    if sub.status == "unsubscribed":
-        raise BadToken("this subscription was cancelled; subscribe again to get a new link")
-    subs_store.confirm(engine, sub.id)
+    ref = MailTokens(settings).read_confirm(token)
+    sub = _subscriber(engine, ref)
+    try:
+        subs_store.confirm(engine, sub.id, ref.change)
+    except subs_store.StaleChange as exc:
+        raise BadToken(str(exc)) from None
     return subs_store.get_subscription(engine, sub.id) or sub
 
 

@@ -28,6 +28,7 @@ class SubscriberRef:
 
     subscription: int
     email: str
+    change: str | None = None  # confirmation links: the fingerprint of the request they apply
 
 
 class MailTokens:
@@ -43,7 +44,9 @@ class MailTokens:
 
     def confirm_token(self, ref: SubscriberRef) -> str:
         """Token for the double opt-in link."""
-        return self._confirm.dumps([ref.subscription, ref.email])
+        if ref.change is None:
+            return self._confirm.dumps([ref.subscription, ref.email])
+        return self._confirm.dumps([ref.subscription, ref.email, ref.change])
 
     def unsubscribe_token(self, ref: SubscriberRef) -> str:
         """Token for the one-click unsubscribe link."""
@@ -79,9 +82,9 @@ class MailTokens:
     @staticmethod
     def _read(serializer: URLSafeTimedSerializer, token: str, max_age: int) -> SubscriberRef:
         try:
-            sub, email = serializer.loads(token, max_age=max_age)
+            sub, email, *rest = serializer.loads(token, max_age=max_age)
         except SignatureExpired as exc:
             raise BadToken("this link has expired", expired=True) from exc
         except (BadSignature, ValueError, TypeError) as exc:
             raise BadToken("this link is not valid") from exc
-        return SubscriberRef(int(sub), str(email))
+        return SubscriberRef(int(sub), str(email), str(rest[0]) if rest else None)

@@ -32,10 +32,22 @@ class LibraryItem:
     added_at: datetime
 
 
+def tag_problem(tag: str) -> str | None:
+    """Why a tag cannot be stored (lone surrogates, control characters), or None."""
+    bad = sorted({f"U+{ord(ch):04X}" for ch in tag if unicodedata.category(ch) in ("Cs", "Cc")})
+    return f"tags cannot contain {', '.join(bad[:3])}" if bad else None
+
+
 def clean_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    """Tags trimmed, lower-cased, spaces collapsed to '-', deduplicated, bounded in number and length."""
+    """Tags trimmed, lower-cased, spaces collapsed to '-', deduplicated, bounded in number and length.
+
+    Lone surrogates and control characters are dropped: they cannot be encoded as UTF-8, and one of
+    them stored by an older version made the whole library unreadable; reads pass through here too,
+    which repairs such tags.
+    """
     out: list[str] = []
     for tag in tags:
+        tag = "".join(ch for ch in str(tag) if unicodedata.category(ch) not in ("Cs", "Cc"))
         t = re.sub(r"\s+", "-", tag.strip().lower())[:MAX_TAG_LENGTH]
         if t and t not in out:
             out.append(t)
@@ -95,7 +107,7 @@ def list_library(engine: sa.Engine, user_id: int, *, tag: str | None = None) -> 
             .order_by(library_items.c.added_at.desc(), library_items.c.paper.desc()))
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
-    items = [LibraryItem(rowid=r[0], paper_id=r[1], title=r[2], tags=tuple(r[3] or ()), source=r[4],
+    items = [LibraryItem(rowid=r[0], paper_id=r[1], title=r[2], tags=clean_tags(r[3] or ()), source=r[4],
                          added_at=_aware(r[5])) for r in rows]
     wanted = clean_tags([tag])[0] if tag and clean_tags([tag]) else None
     return [i for i in items if wanted in i.tags] if wanted else items

@@ -77,6 +77,8 @@ subscriptions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("confirmed_at", sa.DateTime(timezone=True)),
     sa.Column("unsubscribed_at", sa.DateTime(timezone=True)),
+    # 0009: a requested change {"frequency", "sections", "per_section"} waiting for its mailed link.
+    sa.Column("pending_change", sa.JSON),
 )
 
 # Composed messages waiting to be (or already) sent; one row per (subscriber, kind, digest period).
@@ -139,6 +141,10 @@ users = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, server_default="active"),  # active | suspended
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+# 0009: names and addresses are unique whatever their case (a sign-up race created "Racer0" and
+# "racer0"); the store looks accounts up by lower(...), which these indexes also serve.
+sa.Index("ix_users_username_lower", sa.func.lower(users.c.username), unique=True)
+sa.Index("ix_users_email_lower", sa.func.lower(users.c.email), unique=True)
 
 user_sessions = sa.Table(
     "user_sessions",

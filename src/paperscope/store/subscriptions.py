@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,12 +75,25 @@ class Subscription:
 
 @dataclass
 class SubscribeOutcome:
-    """What a subscribe call did: the row, and whether the address still has to confirm."""
+    """What a subscribe call did: the row, and the change its confirmation link must carry (None when
+    the request changes nothing, so no link is needed)."""
 
     subscription: Subscription
     created: bool
-    needs_confirmation: bool
+    change: str | None
     changed: bool = field(default=False)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.change is not None
+
+
+def change_digest(frequency: str, choice: DigestChoice, per_section: int) -> str:
+    """A short fingerprint of one requested digest setup; confirmation links carry it, so a link
+    applies exactly the request it was mailed for."""
+    text = json.dumps({"frequency": frequency, "sections": choice.to_json(), "per_section": per_section},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _row(row: sa.RowMapping) -> Subscription:
@@ -90,14 +105,26 @@ def _row(row: sa.RowMapping) -> Subscription:
     )
 
 
+_LIVE = ("frequency", "sections", "per_section")
+
+
+def _digest_of(values: dict[str, Any]) -> str:
+    return change_digest(values["frequency"], DigestChoice.from_json(values["sections"]),
+                         int(values["per_section"]))
+
+
 def subscribe(engine: sa.Engine, email: str, frequency: Frequency, choice: DigestChoice,
               per_section: int = 5, user_id: int | None = None) -> SubscribeOutcome:
-    """Create or update the subscription for `email` (already normalised). Idempotent.
+    """Record a request for `email` (already normalised). Idempotent.
 
-    An active subscriber keeps their confirmation (only the preferences change); a new or previously
-    unsubscribed address is `pending` until it follows the confirmation link.
+    A new address gets a `pending` row with the request. For an address already here nothing that
+    the digests read changes: the request waits in `pending_change` until its mailed link applies it
+    (`confirm`), so nobody rewrites or revives someone else's digest by knowing the address. A
+    request identical to an active subscription changes nothing and needs no link.
     """
-    values = {"frequency": frequency, "sections": choice.to_json(), "per_section": per_section}
+    values: dict[str, Any] = {"frequency": frequency, "sections": choice.to_json(),
+                              "per_section": per_section}
+    change = change_digest(frequency, choice, per_section)
     with engine.begin() as conn:
         old = conn.execute(sa.select(subscriptions).where(subscriptions.c.email == email)).mappings().first()
         if old is None:
@@ -106,17 +133,16 @@ def subscribe(engine: sa.Engine, email: str, frequency: Frequency, choice: Diges
             created, changed = True, True
         else:
             created = False
-            changed = any(old[k] != v for k, v in values.items()) or old["status"] == "unsubscribed"
-            if changed:
-                update: dict[str, Any] = dict(values)
-                if old["status"] == "unsubscribed":
-                    update.update(status="pending", unsubscribed_at=None)
-                if user_id is not None:
-                    update["user_id"] = user_id
-                conn.execute(subscriptions.update().where(subscriptions.c.id == old["id"]).values(update))
+            live = {k: old[k] for k in _LIVE}
+            changed = old["status"] != "active" or _digest_of(live) != change
+            if not changed:
+                conn.execute(subscriptions.update().where(subscriptions.c.id == old["id"])
+                             .values(pending_change=None))
+            else:
+                conn.execute(subscriptions.update().where(subscriptions.c.id == old["id"])
+                             .values(pending_change=values))
         row = conn.execute(sa.select(subscriptions).where(subscriptions.c.email == email)).mappings().one()
-    sub = _row(row)
-    return SubscribeOutcome(sub, created=created, needs_confirmation=sub.status != "active", changed=changed)
+    return SubscribeOutcome(_row(row), created=created, change=change if changed else None, changed=changed)
 
 
 def get_subscription(engine: sa.Engine, sub_id: int) -> Subscription | None:
@@ -133,15 +159,36 @@ def find_subscription(engine: sa.Engine, email: str) -> Subscription | None:
     return _row(row) if row else None
 
 
-def confirm(engine: sa.Engine, sub_id: int) -> bool:
-    """Activate a pending subscription; True when it is active afterwards (confirming twice is fine)."""
+class StaleChange(ValueError):
+    """A confirmation link for a request that a newer request has replaced."""
+
+
+def confirm(engine: sa.Engine, sub_id: int, change: str | None = None) -> bool:
+    """Apply what the confirmation link was mailed for and activate the subscription; True when it is
+    active afterwards (confirming twice is fine).
+
+    `change` is the link's fingerprint of the request: the waiting `pending_change` when it matches,
+    else the row itself (a new subscription). A link whose request was replaced by a newer one raises
+    StaleChange. Links mailed before fingerprints existed (`change` None) only activate.
+    """
     with engine.begin() as conn:
-        conn.execute(subscriptions.update()
-                     .where(subscriptions.c.id == sub_id, subscriptions.c.status == "pending")
-                     .values(status="active", confirmed_at=utcnow()))
-        status = conn.execute(sa.select(subscriptions.c.status)
-                              .where(subscriptions.c.id == sub_id)).scalar_one_or_none()
-    return status == "active"
+        row = conn.execute(sa.select(subscriptions).where(subscriptions.c.id == sub_id)).mappings().first()
+        if row is None:
+            return False
+        pending = row["pending_change"]
+        update: dict[str, Any] = {}
+        if change is not None and pending and _digest_of(pending) == change:
+            update = {**pending, "pending_change": None}
+        elif row["status"] == "unsubscribed":
+            raise StaleChange("this subscription was cancelled; subscribe again to get a new link")
+        elif change is not None and _digest_of({k: row[k] for k in _LIVE}) != change:
+            raise StaleChange("this link is for an older request; open the newest link mailed to you")
+        if row["status"] != "active" or update:
+            update.update(status="active", unsubscribed_at=None)
+            if row["status"] != "active":
+                update["confirmed_at"] = utcnow()
+            conn.execute(subscriptions.update().where(subscriptions.c.id == sub_id).values(update))
+    return True
 
 
 def unsubscribe(engine: sa.Engine, sub_id: int) -> bool:

@@ -80,14 +80,15 @@ def create_user(engine: sa.Engine, username: str, email: str, password_hash: str
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     with engine.begin() as conn:
         taken = conn.execute(sa.select(users.c.id).where(sa.or_(
-            sa.func.lower(users.c.username) == username.lower(), users.c.email == email.lower()))).first()
+            sa.func.lower(users.c.username) == username.lower(),
+            sa.func.lower(users.c.email) == email.lower()))).first()
         if taken is not None:
             raise UserExists("that username or email address is already registered")
         try:
             new_id = conn.execute(users.insert().values(
                 username=username, email=email.lower(), password_hash=password_hash, role=role,
                 status="active", created_at=now or datetime.now(UTC)).returning(users.c.id)).scalar_one()
-        except sa.exc.IntegrityError as exc:  # a concurrent sign-up won the race
+        except sa.exc.IntegrityError as exc:  # a concurrent sign-up won the race (ix_users_*_lower)
             raise UserExists("that username or email address is already registered") from exc
         row = conn.execute(sa.select(*_USER_COLUMNS).where(users.c.id == new_id)).mappings().one()
     return _user(row)
@@ -97,7 +98,7 @@ def find_user(engine: sa.Engine, name_or_email: str) -> User | None:
     """The account with this username (any case) or email address."""
     key = name_or_email.strip().lower()
     stmt = sa.select(*_USER_COLUMNS).where(
-        sa.or_(sa.func.lower(users.c.username) == key, users.c.email == key))
+        sa.or_(sa.func.lower(users.c.username) == key, sa.func.lower(users.c.email) == key))
     with engine.connect() as conn:
         row = conn.execute(stmt).mappings().first()
     return _user(row) if row else None
@@ -204,6 +205,15 @@ def revoke_api_token(engine: sa.Engine, user_id: int, token_id: int) -> bool:
             api_tokens.c.id == token_id, api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None),
         ).values(revoked_at=datetime.now(UTC)))
     return done.rowcount == 1
+
+
+def revoke_all_api_tokens(engine: sa.Engine, user_id: int) -> int:
+    """Revoke every live token of the account (a password reset: whoever had the password may have
+    minted tokens). Returns how many were revoked."""
+    with engine.begin() as conn:
+        return conn.execute(api_tokens.update().where(
+            api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None),
+        ).values(revoked_at=datetime.now(UTC))).rowcount
 
 
 def token_user(engine: sa.Engine, token: str) -> User | None:

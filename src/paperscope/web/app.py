@@ -22,6 +22,7 @@ from paperscope.web.headers import SecurityHeadersMiddleware
 from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, render
 from paperscope.web.request_guard import RequestGuardMiddleware
 from paperscope.web.routes import accounts, atom, community, feed, hf_api, meta, papers, search, subscriptions
+from paperscope.web.routes.submissions import install_submissions
 from paperscope.web.security import install_security
 from paperscope.web.shared_cache import shared_pages_for
 
@@ -157,6 +158,7 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     install_community(app)
     app.include_router(accounts.router)
     app.include_router(community.router)
+    install_submissions(app)  # papers submitted to today's feed; new ones fetched off the request threads
     from paperscope.web.routes.similar import install_similar  # similar papers + library / "for you"
 
     install_similar(app)

@@ -8,8 +8,10 @@
   visitor — to the session when signed in, else to a random `ps_csrf` cookie — so a token lifted from
   one visitor is useless to another, and a cross-site post carries none. JSON API writes authenticated
   by cookie need the same token in an `X-CSRF-Token` header; bearer tokens need none.
-- Rate limits: sign-in failures are counted per account name and per client IP in the store; after a
-  few failures each attempt must wait (doubling), then the account (or IP) is blocked for a while.
+- Rate limits: sign-in failures are counted per (client IP, typed login), per login and per IP in the
+  store; after a few failures a client's attempts must wait (doubling), then that client is blocked
+  for a while; a client that has not failed still gets in with the right password
+  (see `signin_refusal`).
   Sign-ups and reset requests are capped per IP. Limits and the clock live on `app.state`.
 """
 
@@ -53,6 +55,8 @@ class AuthLimits:
     block_after: int = 10  # failures per account within the window: blocked until the window passes
     ip_block_after: int = 30  # failures from one IP within the window (many accounts, one attacker)
     hourly_per_ip: int = 5  # sign-ups and reset requests from one IP per hour
+    subscribe_per_ip: int = 10  # digest subscription requests (each may mail) from one IP per hour
+    subscribe_per_address: int = 3  # ... and for one address per hour, from anywhere
 
 
 @dataclass(frozen=True)
@@ -253,23 +257,38 @@ def _limits(request: Request) -> AuthLimits:
     return limits
 
 
-def signin_refusal(request: Request, account: str) -> Refusal | None:
-    """Whether a sign-in attempt for `account` from this IP must be refused right now."""
+def _client_key(request: Request, login: str) -> str:
+    return f"{client_ip(request)} {login}"
+
+
+def signin_refusal(request: Request, login: str) -> Refusal | None:
+    """Whether a sign-in attempt for the typed `login` (name or address, lower-cased) from this client
+    must be refused right now.
+
+    Throttling is per (client IP, login): a client that keeps failing waits longer after each failure
+    and is then blocked, while the same account stays open to a client that has not failed (else
+    anyone could lock anyone out, admins included, with ten wrong guesses). A login that many clients
+    together fail `block_after` times in the window is locked only for the clients that failed on it.
+    Counters follow what was typed, not the account it resolves to, so locking a name says nothing
+    about which address belongs to it.
+    """
     engine, limits, at = request.app.state.engine, _limits(request), now(request)
     since = at - limits.window
     ip_failures = user_store.recent_auth_events(engine, "signin-fail-ip", client_ip(request), since)
     if len(ip_failures) >= limits.ip_block_after:
         wait = ip_failures[-limits.ip_block_after] + limits.window - at
         return Refusal("too many failed sign-ins from your network; try again later", _seconds(wait))
-    failures = user_store.recent_auth_events(engine, "signin-fail-account", account.lower(), since)
-    if len(failures) >= limits.block_after:
-        wait = failures[-1] + limits.window - at
-        return Refusal("this account is locked after too many failed sign-ins; try again later",
-                       _seconds(wait))
-    if len(failures) >= limits.free_failures:
-        extra = len(failures) - limits.free_failures
+    mine = user_store.recent_auth_events(engine, "signin-fail-client", _client_key(request, login), since)
+    if not mine:
+        return None
+    everyone = user_store.recent_auth_events(engine, "signin-fail-login", login, since)
+    if len(mine) >= limits.block_after or len(everyone) >= limits.block_after:
+        wait = max(mine[-1], everyone[-1]) + limits.window - at
+        return Refusal("too many failed sign-ins for this account; try again later", _seconds(wait))
+    if len(mine) >= limits.free_failures:
+        extra = len(mine) - limits.free_failures
         delay = timedelta(seconds=min(limits.slow_seconds * 2 ** extra, limits.max_slow_seconds))
-        wait = failures[-1] + delay - at
+        wait = mine[-1] + delay - at
         if wait > timedelta(0):
             return Refusal("too many failed sign-ins; wait a moment before trying again", _seconds(wait))
     return None
@@ -279,30 +298,53 @@ def _seconds(delta: timedelta) -> int:
     return max(int(delta.total_seconds() + 0.999), 1)
 
 
-def record_signin_failure(request: Request, account: str) -> None:
+def record_signin_failure(request: Request, login: str) -> None:
     engine, at = request.app.state.engine, now(request)
-    user_store.record_auth_event(engine, "signin-fail-account", account.lower(), at)
+    user_store.record_auth_event(engine, "signin-fail-client", _client_key(request, login), at)
+    user_store.record_auth_event(engine, "signin-fail-login", login, at)
     user_store.record_auth_event(engine, "signin-fail-ip", client_ip(request), at)
 
 
-def record_signin_success(request: Request, account: str) -> None:
+def record_signin_success(request: Request, login: str) -> None:
+    """Forget this client's failures on this login (not other clients': a success from elsewhere must
+    not reset an attacker's lock)."""
     engine, at = request.app.state.engine, now(request)
-    user_store.clear_auth_events(engine, "signin-fail-account", account.lower())
+    user_store.clear_auth_events(engine, "signin-fail-client", _client_key(request, login))
     # Housekeeping on a path that is rare and already slow (argon2): old events and dead sessions go.
     user_store.prune_auth_events(engine, at - max(_limits(request).window, timedelta(hours=1)))
     user_store.prune_sessions(engine, at)
 
 
-def hourly_refusal(request: Request, kind: str) -> Refusal | None:
-    """Cap sign-ups / reset requests per IP per hour; counts this attempt when allowed."""
-    engine, limits, at = request.app.state.engine, _limits(request), now(request)
-    ip = client_ip(request)
-    recent = user_store.recent_auth_events(engine, kind, ip, at - timedelta(hours=1))
-    if len(recent) >= limits.hourly_per_ip:
-        return Refusal("too many requests from your network; try again later",
-                       _seconds(recent[-limits.hourly_per_ip] + timedelta(hours=1) - at))
-    user_store.record_auth_event(engine, kind, ip, at)
+def forget_signin_failures(request: Request, user: User) -> None:
+    """After a password reset the old guesses are moot: clear the locks on the account's name and
+    address, for every client."""
+    engine = request.app.state.engine
+    for login in (user.username.lower(), user.email.lower()):
+        user_store.clear_auth_events(engine, "signin-fail-login", login)
+        user_store.clear_auth_events(engine, "signin-fail-client", _client_key(request, login))
+
+
+def hourly_refusal(request: Request, kind: str, *, subject: str | None = None, limit: int | None = None,
+                   reason: str = "too many requests from your network; try again later") -> Refusal | None:
+    """Cap sign-ups / reset / subscription requests per hour, per IP (or per `subject`, e.g. an
+    address); counts this attempt when allowed."""
+    engine, at = request.app.state.engine, now(request)
+    limit = _limits(request).hourly_per_ip if limit is None else limit
+    key = client_ip(request) if subject is None else subject
+    recent = user_store.recent_auth_events(engine, kind, key, at - timedelta(hours=1))
+    if len(recent) >= limit:
+        return Refusal(reason, _seconds(recent[-limit] + timedelta(hours=1) - at))
+    user_store.record_auth_event(engine, kind, key, at)
     return None
+
+
+def subscription_refusal(request: Request, address: str) -> Refusal | None:
+    """Cap confirmation mails: requests per IP and per (normalised) address per hour."""
+    limits = _limits(request)
+    return (hourly_refusal(request, "subscribe-ip", limit=limits.subscribe_per_ip)
+            or hourly_refusal(request, "subscribe-address", subject=address,
+                              limit=limits.subscribe_per_address,
+                              reason="too many requests for this address; try again later"))
 
 
 def too_many(refusal: Refusal) -> HTTPException:

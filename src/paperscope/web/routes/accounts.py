@@ -33,6 +33,8 @@ router = APIRouter(tags=["accounts"])
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,39}$")
 MIN_PASSWORD = 10
+TAKEN = ("That account could not be created. If you already have one, sign in or reset your password; "
+         "otherwise choose another username.")
 RESET_MAX_AGE = 3600
 Csrf = Annotated[str | None, Form(max_length=400)]  # optional so a missing token is a 403, not a 422
 Password = Annotated[str, Form(max_length=1024)]
@@ -94,8 +96,11 @@ def signup(request: Request, username: Annotated[str, Form(max_length=40)],
     try:
         user = user_store.create_user(state(request).engine, username, address,
                                       security.hash_password(request, password), now=security.now(request))
-    except UserExists as exc:
-        return problem(str(exc), 409)
+    except UserExists:
+        # The same words and status as any refused sign-up, whether the name or the address is taken
+        # (and the address is not echoed back): the form should not confirm who is registered here.
+        values["email"] = ""
+        return problem(TAKEN)
     log.info("account created: %s", user.username)
     response = _redirect("/account")
     security.start_session(request, response, user)
@@ -114,8 +119,8 @@ def signin(request: Request, login: Annotated[str, Form(max_length=320)], passwo
     """Check the password (argon2id); throttled per account and per IP; a new session id each time."""
     security.check_csrf(request, csrf)
     user = user_store.find_user(state(request).engine, login)
-    # Failures count against the account, whichever of its name or address was typed.
-    account = f"user:{user.id}" if user else "name:" + login.strip().lower()
+    # Failures count against what was typed (name or address), so a lock never links the two.
+    account = login.strip().lower()[:320]
     refusal = security.signin_refusal(request, account)
     if refusal is not None:
         raise security.too_many(refusal)
@@ -281,7 +286,10 @@ def reset_form(request: Request, token: Annotated[str, Path(max_length=400)]) ->
 @router.post("/password-reset/{token}", summary="Set the new password")
 def reset_submit(request: Request, token: Annotated[str, Path(max_length=400)], password: Password,
                  csrf: Csrf = None) -> Response:
-    """Set the password, end every session of the account, and sign in afresh."""
+    """Set the password, end every session and revoke every API token of the account, sign in afresh.
+
+    Tokens go too: a reset usually means the old password leaked, and whoever held it could have
+    minted tokens that would otherwise outlive the reset."""
     security.check_csrf(request, csrf)
     user = _reset_user(request, token)
     if len(password) < MIN_PASSWORD:
@@ -290,7 +298,10 @@ def reset_submit(request: Request, token: Annotated[str, Path(max_length=400)], 
                                                   "error": f"At least {MIN_PASSWORD} characters, please."},
                      status_code=400)
     user_store.set_password_hash(state(request).engine, user.id, security.hash_password(request, password))
-    user_store.clear_auth_events(state(request).engine, "signin-fail-account", f"user:{user.id}")
+    revoked = user_store.revoke_all_api_tokens(state(request).engine, user.id)
+    if revoked:
+        log.info("password reset for %s revoked %d API token(s)", user.username, revoked)
+    security.forget_signin_failures(request, user)
     response = _redirect("/account")
     security.start_session(request, response, user)
     return response

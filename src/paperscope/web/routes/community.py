@@ -1,4 +1,4 @@
-"""Community: upvotes, submitting papers to today's feed, comments, moderation — as forms and JSON API.
+"""Community: upvotes, comments, moderation — as forms and JSON API (submissions: `submissions.py`).
 
 Forms post to `/papers/{id}/upvote` etc. with a CSRF token and redirect back; the JSON API lives under
 `/api/v1/` and accepts `Authorization: Bearer <token>` (or the session cookie plus `X-CSRF-Token`).
@@ -8,7 +8,6 @@ Counts shown anywhere are Hugging Face upvotes + local upvotes (`Paper.upvotes`)
 from __future__ import annotations
 
 import logging
-from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request
@@ -16,11 +15,9 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from paperscope.feed.trending import SUBMISSION_WEIGHT, add_event, trend_of
-from paperscope.model import Paper, Skipped, parse_arxiv_id
-from paperscope.sources.arxiv_api import ArxivQuery
-from paperscope.sources.http import PoliteClient, SourceError
+from paperscope.model import Paper
 from paperscope.store import comments as comment_store
-from paperscope.store import get_paper, upsert_papers
+from paperscope.store import get_paper
 from paperscope.store import users as user_store
 from paperscope.store import votes as vote_store
 from paperscope.store.comments import Comment
@@ -30,7 +27,6 @@ from paperscope.web.community_view import EDIT_WINDOW, comment_json, paper_extra
 from paperscope.web.params import RowId
 from paperscope.web.rendering import JsonResponse, render, state, wants_json
 from paperscope.web.routes.papers import find_paper
-from paperscope.web.serialize import paper_json
 
 log = logging.getLogger("paperscope.community")
 router = APIRouter(tags=["community"])
@@ -95,82 +91,6 @@ def upvote_api(request: Request, paper_id: PaperId) -> Response:
 def unvote_api(request: Request, paper_id: PaperId) -> Response:
     user = security.api_writer(request)
     return JsonResponse(_vote(request, user, find_paper(request, paper_id), False))
-
-
-# Submissions -------------------------------------------------------------------------------------------
-
-def fetch_from_arxiv(request: Request, arxiv_id: str) -> Paper:
-    """Metadata for a paper the store lacks, through the arXiv query API; stored before returning."""
-    st = state(request)
-    with PoliteClient(interval=st.settings.request_interval, user_agent=st.settings.user_agent,
-                      timeout=20.0, max_retries=1) as client:
-        try:
-            records = list(ArxivQuery(client, st.settings.arxiv_api_url).by_ids([arxiv_id]))
-        except SourceError as exc:
-            raise HTTPException(status_code=502, detail=f"could not reach arXiv: {exc}") from None
-    found = [r for r in records if isinstance(r, Paper) and r.arxiv_id == arxiv_id]
-    if not found:
-        reasons = "; ".join(r.reason for r in records if isinstance(r, Skipped)) or "not found"
-        raise HTTPException(status_code=404, detail=f"arXiv has no paper {arxiv_id}: {reasons}")
-    upsert_papers(st.engine, found[:1])
-    stored = get_paper(st.engine, found[0].paper_id)
-    if stored is None:  # pragma: no cover - the upsert just wrote it
-        raise HTTPException(status_code=500, detail="the paper could not be stored")
-    return stored
-
-
-def submit_paper(request: Request, user: User, reference: str) -> Paper:
-    """Put a paper (arXiv id or URL) on today's feed, fetching it from arXiv when it is new here."""
-    try:
-        arxiv_id = parse_arxiv_id(reference)[0]
-    except ValueError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
-    engine = state(request).engine
-    paper = get_paper(engine, arxiv_id) or fetch_from_arxiv(request, arxiv_id)
-    at = security.now(request)
-    try:
-        vote_store.submit(engine, user.id, paper.rowid or 0, user.username, at.astimezone(UTC).date(), at,
-                          add_event, SUBMISSION_WEIGHT)
-    except vote_store.AlreadyListed as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
-    _changed(request)
-    log.info("paper %s submitted by %s", paper.paper_id, user.username)
-    return get_paper(engine, paper.paper_id) or paper
-
-
-@router.get("/submit", summary="Submit a paper (form)")
-def submit_form(request: Request) -> Response:
-    if security.viewer(request) is None:
-        return RedirectResponse("/signin?next=/submit", status_code=303)
-    return render(request, "accounts/submit.html",
-                  {"title": "Submit a paper", "csrf": security.csrf_token(request)})
-
-
-@router.post("/submit", summary="Submit a paper")
-def submit_post(request: Request, paper: Annotated[str, Form(max_length=300)], csrf: Csrf = None) -> Response:
-    user = security.require_user(request)
-    security.check_csrf(request, csrf)
-    try:
-        stored = submit_paper(request, user, paper)
-    except HTTPException as exc:
-        if exc.status_code in (400, 404, 409, 502):
-            return render(request, "accounts/submit.html", {"title": "Submit a paper", "error": exc.detail,
-                                                            "csrf": security.csrf_token(request),
-                                                            "value": paper}, status_code=exc.status_code)
-        raise
-    return RedirectResponse(f"/papers/{stored.paper_id}", status_code=303)
-
-
-class SubmissionIn(BaseModel):
-    paper: str = Field(min_length=1, max_length=300, description="arXiv id or abs/pdf URL")
-
-
-@router.post("/api/v1/submissions", summary="Submit a paper to today's feed", tags=["community-api"],
-             status_code=201)
-def submit_api(request: Request, body: SubmissionIn) -> Response:
-    """Lists the paper on today's feed credited to you (once per day); fetched from arXiv when new."""
-    user = security.api_writer(request)
-    return JsonResponse(paper_json(submit_paper(request, user, body.paper)), status_code=201)
 
 
 # Comments ----------------------------------------------------------------------------------------------

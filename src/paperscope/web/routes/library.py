@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from paperscope.feed.foryou import ForYou, ForYouResult
@@ -19,6 +19,7 @@ from paperscope.model import Paper
 from paperscope.search.dpp import DEFAULT_THETA
 from paperscope.store import get_papers_by_rowid
 from paperscope.store import library as library_store
+from paperscope.store.papers import hidden_among
 from paperscope.store.users import User
 from paperscope.web import security
 from paperscope.web.params import Format, Limit, Page
@@ -106,12 +107,19 @@ async def import_form(request: Request, file: Annotated[UploadFile, File()], tag
     return _library_response(request, user, None, import_report=asdict(report))
 
 
+def _visible(request: Request, user: User, found: list[Paper]) -> dict[int | None, Paper]:
+    """The papers by row id, less those moderators hid (unless the viewer is one)."""
+    hidden = set() if user.is_moderator else hidden_among(state(request).engine,
+                                                         [p.rowid for p in found if p.rowid is not None])
+    return {p.rowid: p for p in found if p.rowid not in hidden}
+
+
 # -- pages ---------------------------------------------------------------------------------------------
 
 def _library_data(request: Request, user: User, tag: str | None) -> dict[str, Any]:
     engine = state(request).engine
     items = library_store.list_library(engine, user.id, tag=tag)
-    papers = {p.rowid: p for p in get_papers_by_rowid(engine, [i.rowid for i in items])}
+    papers = _visible(request, user, get_papers_by_rowid(engine, [i.rowid for i in items]))
     votes = library_store.feedback_of(engine, user.id)
     return {"tag": tag, "tags": library_store.library_tags(engine, user.id),
             "version": library_store.library_version(engine, user.id),
@@ -145,7 +153,8 @@ def _foryou_data(request: Request, user: User, page: int, limit: int, days: int,
                  theta: float) -> dict[str, Any]:
     result: ForYouResult = foryou_service(request).feed(user.id, k=limit, offset=(page - 1) * limit,
                                                         days=days, diverse=diverse, theta=theta)
-    papers = {p.rowid: p for p in get_papers_by_rowid(state(request).engine, [i.rowid for i in result.items])}
+    papers = _visible(request, user, get_papers_by_rowid(state(request).engine,
+                                                         [i.rowid for i in result.items]))
     return {"total": result.total, "page": page, "limit": limit, "days": days, "diverse": diverse,
             "model_version": result.model_version, "retrained": result.retrained, "notes": result.notes,
             "papers": [{**paper_json(papers[i.rowid], with_abstract=True), "score": i.score,
@@ -170,8 +179,20 @@ def foryou_page(request: Request, page: Page = 1, limit: Limit = 20, days: Days 
 # -- JSON API ------------------------------------------------------------------------------------------
 
 class SaveBody(BaseModel):
-    tags: list[str] = Field(default_factory=list, max_length=library_store.MAX_TAGS)
+    tags: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list,
+                                                              max_length=library_store.MAX_TAGS)
     replace_tags: bool = False
+
+    @field_validator("tags")
+    @classmethod
+    def _storable(cls, tags: list[str]) -> list[str]:
+        # A lone surrogate ("\ud800") is valid JSON but not text: refused here (422) rather than
+        # stored (it made every later read of the library fail).
+        for tag in tags:
+            problem = library_store.tag_problem(tag)
+            if problem:
+                raise ValueError(problem)
+        return tags
 
 
 class FeedbackBody(BaseModel):

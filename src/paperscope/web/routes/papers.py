@@ -10,7 +10,9 @@ from fastapi.responses import Response
 
 from paperscope.model import Paper, parse_arxiv_id
 from paperscope.store import get_paper
+from paperscope.store import votes as vote_store
 from paperscope.store.listings import paper_page as paper_page_row
+from paperscope.web import security
 from paperscope.web.community_view import paper_extras
 from paperscope.web.params import Format
 from paperscope.web.rendering import page_or_json, render, state
@@ -35,13 +37,22 @@ def paper_key(paper_id: str) -> str:
     return key
 
 
-def find_paper(request: Request, paper_id: str) -> Paper:
-    """The paper for an id as users write it, or 404."""
-    key = paper_key(paper_id)
-    paper = get_paper(state(request).engine, key)
+def visible_paper(request: Request, paper: Paper | None, key: str) -> Paper:
+    """`paper`, or 404 when there is none or moderators hid it and the viewer is not one of them
+    (a hidden paper is gone for everyone else: pages, APIs, similar papers, votes, comments, saves)."""
     if paper is None:
         raise HTTPException(status_code=404, detail=f"no paper {key!r} in this library")
+    if paper.rowid is not None and vote_store.is_hidden(state(request).engine, paper.rowid):
+        user = security.viewer(request)
+        if user is None or not user.is_moderator:
+            raise HTTPException(status_code=404, detail="this paper has been hidden by the moderators")
     return paper
+
+
+def find_paper(request: Request, paper_id: str) -> Paper:
+    """The paper for an id as users write it, or 404 (also when it is hidden from this viewer)."""
+    key = paper_key(paper_id)
+    return visible_paper(request, get_paper(state(request).engine, key), key)
 
 
 def _similar_provider(request: Request) -> SimilarPapers | None:

@@ -26,13 +26,16 @@ from paperscope.mail.subscribe import (
     InvalidSubscription,
     SubscriptionRequest,
     confirm_from_token,
+    normalize_address,
     request_subscription,
     subscriber_from_unsubscribe_token,
     unsubscribe_from_token,
+    validated_choice,
 )
 from paperscope.mail.tokens import BadToken, MailTokens
 from paperscope.settings import Settings
 from paperscope.store.subscriptions import SavedSearch, Subscription
+from paperscope.web import security
 from paperscope.web.rendering import JsonResponse, render, state, wants_json
 
 log = logging.getLogger("paperscope.digest")
@@ -103,13 +106,24 @@ def _send_confirmation_soon(background: BackgroundTasks, request: Request) -> No
     background.add_task(deliver_pending, st.engine, st.settings, kind="confirm")
 
 
+PENDING_MESSAGE = ("If this address can receive mail, a link to confirm is on its way (or was sent "
+                   "within the hour). Nothing changes until it is opened.")
+
+
 def _subscribe(request: Request, background: BackgroundTasks, req: SubscriptionRequest) -> dict[str, Any]:
+    """Validate, rate-limit, record; the answer is the same for every address (new, pending, active or
+    unsubscribed) and echoes only the request, so it tells nothing about who subscribes to what."""
     st = state(request)
+    address = normalize_address(req.email)
+    choice = validated_choice(req)
+    refusal = security.subscription_refusal(request, address)
+    if refusal is not None:
+        raise security.too_many(refusal)
     outcome = request_subscription(st.engine, st.settings, req)
-    if outcome.needs_confirmation:
+    if outcome.change is not None:
         _send_confirmation_soon(background, request)
-    return {**_public(outcome.subscription), "created": outcome.created,
-            "confirmation_sent": outcome.needs_confirmation}
+    return {"email": address, "status": "pending", "frequency": req.frequency, "per_section": req.per_section,
+            **choice.to_json(), "message": PENDING_MESSAGE}
 
 
 def _form_page(request: Request, error: str | None = None, values: dict[str, Any] | None = None,
@@ -150,19 +164,18 @@ def subscribe_submit(
     except (InvalidSubscription, BadToken) as exc:
         return _form_page(request, str(exc), values, status_code=400)
     return render(request, "subscriptions/message.html", {
-        "title": "Check your inbox" if result["confirmation_sent"] else "Subscription updated",
-        "heading": "Check your inbox" if result["confirmation_sent"] else "Subscription updated",
-        "message": (f"We sent a confirmation link to {result['email']}. Your digests start once you open it."
-                    if result["confirmation_sent"] else
-                    f"{result['email']} is subscribed; your new choices apply from the next digest.")})
+        "title": "Check your inbox", "heading": "Check your inbox",
+        "message": f"{result['email']}: {PENDING_MESSAGE}"})
 
 
 @router.post("/api/subscriptions", summary="Subscribe (JSON)", status_code=202)
 def subscribe_api(request: Request, background: BackgroundTasks, body: SubscriptionIn) -> Response:
-    """Create or update a subscription; a new address gets a confirmation mail (double opt-in).
+    """Ask for a subscription, or a change to one: the address is mailed a link that applies exactly
+    this request (double opt-in; a change to an existing subscription waits for its link too).
 
+    Every address gets the same answer. Limited per IP and per address per hour (429 beyond).
     JSON-only (the content type forces a CORS preflight, so other sites cannot submit it from a browser).
-    Repeating a request is harmless: the subscription is updated in place.
+    Repeating a request is harmless.
     """
     req = SubscriptionRequest(
         email=body.email, frequency=body.frequency, trending=body.trending, categories=tuple(body.categories),
