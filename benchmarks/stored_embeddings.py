@@ -57,6 +57,24 @@ def db_bytes(settings: Settings) -> int:
     return sum(p.stat().st_size for p in settings.home.glob("paperscope.db*") if p.is_file())
 
 
+def compact_sizes(settings: Settings, workdir: Path) -> tuple[int, int]:
+    """Bytes of the store compacted (VACUUM INTO a copy), with its embeddings and without them."""
+    import sqlite3
+
+    copy = workdir / "compact.db"
+    copy.unlink(missing_ok=True)
+    with sqlite3.connect(settings.sqlite_path) as conn:
+        conn.execute("VACUUM INTO ?", (str(copy),))
+    with_emb = copy.stat().st_size
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DELETE FROM paper_embeddings")
+        conn.commit()
+        conn.execute("VACUUM")
+    without_emb = copy.stat().st_size
+    copy.unlink()
+    return with_emb, without_emb
+
+
 def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Run a command; (wall seconds, its peak RSS in MB)."""
     start = time.perf_counter()
@@ -139,8 +157,6 @@ def main() -> None:
         conn.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
     encoder = load_encoder(settings)
     model = resolve_model(engine, encoder.identity, encoder.dim)  # type: ignore[arg-type]
-    if count_embeddings(engine, model.id) == 0:
-        figures["store_bytes_without_embeddings"] = db_bytes(settings)
     embedder = Embedder(engine, encoder, model)
     real = count_embeddings(engine, model.id)
     if real < args.encode:
@@ -155,19 +171,17 @@ def main() -> None:
         conn.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
         emb_bytes = conn.execute(sa.text("SELECT sum(length(pooled) + length(tokens)) FROM paper_embeddings")
                                  ).scalar_one()
+    with_emb, without_emb = compact_sizes(settings, args.workdir)
     env = {**os.environ, "PAPERSCOPE_HOME": str(settings.home), "PAPERSCOPE_DATABASE_URL": ""}
 
     wall, rss = run_child([*CLI, "index", "--rebuild"], env)
+    index = dir_bytes(settings.index_dir)
     figures.update({"papers": papers, "rebuild_s": round(wall, 1), "rebuild_peak_rss_mb": round(rss),
                     "embedding_payload_bytes_per_paper": round(emb_bytes / papers),
-                    "store_bytes_with_embeddings": db_bytes(settings),
-                    "index_dir_bytes": dir_bytes(settings.index_dir)})
-    if "store_bytes_without_embeddings" in figures:
-        before = int(figures["store_bytes_without_embeddings"])  # type: ignore[call-overload]
-        after = int(figures["store_bytes_with_embeddings"])  # type: ignore[call-overload]
-        index = int(figures["index_dir_bytes"])  # type: ignore[call-overload]
-        figures["store_growth_bytes_per_paper"] = round((after - before) / papers)
-        figures["footprint_ratio"] = round((after + index) / (before + index), 3)
+                    "store_bytes_with_embeddings": with_emb, "store_bytes_without_embeddings": without_emb,
+                    "store_growth_bytes_per_paper": round((with_emb - without_emb) / papers),
+                    "index_dir_bytes": index,
+                    "footprint_ratio": round((with_emb + index) / (without_emb + index), 3)})
     print(json.dumps(figures, indent=1), flush=True)
 
     # Search latency with the background embedder stopped / running / stopped.
