@@ -119,17 +119,19 @@ def fetch_from_arxiv(request: Request, arxiv_id: str) -> Paper:
 
 
 def submit_paper(request: Request, user: User, reference: str) -> Paper:
-    """Put a paper (arXiv id or URL) on today's feed, fetching it from arXiv when it is new here."""
+    """Submit a paper (arXiv id or URL): one new here is fetched from arXiv and listed today; one already
+    listed keeps its listing date and gains a submission record."""
     try:
         arxiv_id = parse_arxiv_id(reference)[0]
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
     engine = state(request).engine
-    paper = get_paper(engine, arxiv_id) or fetch_from_arxiv(request, arxiv_id)
+    known = get_paper(engine, arxiv_id)
+    paper = known or fetch_from_arxiv(request, arxiv_id)
     at = security.now(request)
     try:
         vote_store.submit(engine, user.id, paper.rowid or 0, user.username, at.astimezone(UTC).date(), at,
-                          add_event, SUBMISSION_WEIGHT)
+                          add_event, SUBMISSION_WEIGHT, first_listing=known is None)
     except vote_store.AlreadyListed as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     _changed(request)

@@ -1,0 +1,139 @@
+"""The walk-through of issue #16 in a real browser (Debian's chromium via Playwright): a person signs
+up, searches, votes, saves, comments and submits, and every action leaves them where they were.
+
+One test per finding; each drives the page as a person would (click, type, go back). Screenshots land in
+test-artifacts/walkthrough/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paperscope.embed import load_encoder
+from paperscope.index.build import build_index
+from paperscope.settings import Settings
+from paperscope.store import open_database
+from paperscope.web.app import create_app
+from tests.community_support import PASSWORD, Clock, add_user
+from tests.test_web_data import live_server, load_library
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "walkthrough"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install .[dev])")
+expect = sync_api.expect
+Page = Any  # playwright's sync Page (typed loosely: playwright is an optional test dependency)
+
+
+class Site:
+    """The app served over HTTP, its settings, and a clock the tests move by hand."""
+
+    def __init__(self, url: str, app: Any, clock: Clock) -> None:
+        self.url, self.app, self.clock = url, app, clock
+        self.users: set[str] = set()
+
+    def user(self, name: str, role: str = "user") -> str:
+        """An account made in the store (once per name); returns the name."""
+        if name not in self.users:
+            add_user(self.app.state.engine, name, role)
+            self.users.add(name)
+        return name
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    config = Settings(home=tmp_path_factory.mktemp("walk-home"), request_interval=0.0)
+    engine = open_database(config.db_url)
+    load_library(engine)
+    # Vectors for every paper, so similar papers and the meaning-based modes are real.
+    build_index(engine, config.index_dir, load_encoder(config))
+    engine.dispose()
+    app = create_app(config, cache_seconds=0)
+    clock = Clock()
+    app.state.clock = clock
+    with live_server(app) as url:
+        yield Site(url, app, clock)
+    app.state.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
+
+
+def shoot(pg: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(pg: Page, site: Site, name: str, role: str = "user") -> None:
+    """Sign in through the form, as a person would."""
+    site.user(name, role)
+    pg.goto(site.url + "/signin")
+    pg.fill("#login", name)
+    pg.fill("#password", PASSWORD)
+    pg.click("form.stacked button[type=submit]")
+    expect(pg.locator("header nav")).to_contain_text(name)
+
+
+# 1. The search form works with blank fields --------------------------------------------------------------
+
+def test_search_form_submits_with_blank_fields(site: Site, page: Page) -> None:
+    pg = page
+    pg.goto(site.url + "/search")
+    pg.fill("form.searchform input[name=q]", "retrieval")
+    pg.click("form.searchform button[type=submit]")
+    expect(pg.locator("article.card").first).to_be_visible()
+    # Change the mode and tick Diverse with both dates left blank: still results, no "invalid parameters".
+    pg.select_option("form.searchform select[name=mode]", "bm25")
+    pg.check("form.searchform input[name=diverse]")
+    pg.click("form.searchform button[type=submit]")
+    expect(pg.locator("article.card").first).to_contain_text("Retrieval")
+    assert "invalid parameters" not in pg.content()
+    # Only a category set (the dates blank).
+    pg.fill("form.searchform input[name=category]", "cs.IR")
+    pg.click("form.searchform button[type=submit]")
+    expect(pg.locator("article.card").first).to_be_visible()
+    assert "category=cs.IR" in pg.url
+    shoot(pg, "01-search-blank-fields")
+
+
+# 3. Submitting a listed paper keeps its listing date ------------------------------------------------------
+
+def test_submitting_a_listed_paper_keeps_it_on_its_day(site: Site, page: Page) -> None:
+    pg = page
+    sign_in(pg, site, "sam")
+    pg.goto(site.url + "/submit")
+    pg.fill("#paper", "https://arxiv.org/abs/2503.20002v1")
+    pg.click("form.stacked button[type=submit]")
+    expect(pg.locator("h1")).to_have_text("Sparse Retrieval Revisited")
+    expect(pg.locator(".submitted")).to_contain_text("Submitted by sam")
+    expect(pg.locator(".paper .meta")).to_contain_text("listed 2025-03-18")
+    # Its day's feed still has it; the default feed is still the latest listing day, not "submissions".
+    pg.click("text=listed 2025-03-18")
+    expect(pg.locator("article.card h2", has_text="Sparse Retrieval Revisited")).to_have_count(1)
+    pg.goto(site.url + "/")
+    expect(pg.locator("h1")).to_contain_text("Thursday, 20 March 2025")
+    shoot(pg, "03-submission-keeps-day")
