@@ -137,3 +137,65 @@ def test_submitting_a_listed_paper_keeps_it_on_its_day(site: Site, page: Page) -
     pg.goto(site.url + "/")
     expect(pg.locator("h1")).to_contain_text("Thursday, 20 March 2025")
     shoot(pg, "03-submission-keeps-day")
+
+
+# 2. Actions keep the reader's place ----------------------------------------------------------------------
+
+def test_votes_and_saves_keep_the_readers_place(site: Site, page: Page) -> None:
+    pg = page
+    sign_in(pg, site, "rita")
+    where = site.url + "/?date=2025-03-20&limit=5&page=2"
+    pg.goto(where)
+    card = pg.locator("article.card").nth(2)
+    title = card.locator("h2").inner_text()
+    # ▲ on a feed card upvotes in place: same address, the count goes up, the button says it is pressed.
+    vote = card.locator("form.votes button")
+    before = int(vote.locator("b").inner_text())
+    vote.click()
+    expect(card.locator("form.votes button")).to_have_attribute("aria-pressed", "true")
+    expect(card.locator("form.votes b")).to_have_text(str(before + 1))
+    assert pg.url == where
+    # 👍 and Save update in place too.
+    card.locator("button[title='More like this']").click()
+    expect(card.locator("button[title='More like this']")).to_have_attribute("aria-pressed", "true")
+    card.locator(".libactions button", has_text="Save").click()
+    expect(card.locator(".libactions button", has_text="Saved")).to_be_visible()
+    assert pg.url == where
+    shoot(pg, "02-feed-page-2-after-actions")
+    # The vote was stored: the paper's page shows it (the feed sorts by upvotes, so the card moved up).
+    card.locator("h2 a").click()
+    expect(pg.locator("h1")).to_have_text(title)
+    expect(pg.locator(".paper form.vote button")).to_have_attribute("aria-pressed", "true")
+
+    # Save on a search result keeps the query.
+    pg.goto(site.url + "/search?q=sparse+retrieval&mode=bm25")
+    result = pg.locator("article.card").first
+    result.locator(".libactions button", has_text="Save").click()
+    expect(result.locator(".libactions button", has_text="Saved")).to_be_visible()
+    assert "q=sparse+retrieval" in pg.url
+    expect(pg.locator("form.searchform input[name=q]")).to_have_value("sparse retrieval")
+
+    # 👎 on a similar-papers card stays on the paper page (header, styles and all).
+    pg.goto(site.url + "/papers/2503.40001")
+    similar = pg.locator("section.similar article.card").first
+    similar.locator("button[title='Less like this']").click()
+    expect(similar.locator("button[title='Less like this']")).to_have_attribute("aria-pressed", "true")
+    assert pg.url == site.url + "/papers/2503.40001"
+    expect(pg.locator("header.site")).to_be_visible()
+    shoot(pg, "02-similar-card-feedback")
+
+
+def test_without_javascript_actions_come_back_to_the_full_address(site: Site, browser: Any) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    pg = context.new_page()
+    try:
+        sign_in(pg, site, "nojs")
+        where = site.url + "/?date=2025-03-20&limit=5&page=2&sort=newest"  # an order votes do not change
+        pg.goto(where)
+        pg.locator("article.card").first.locator("form.votes button").click()
+        assert pg.url == where
+        expect(pg.locator("form.votes button[aria-pressed=true]")).to_have_count(1)
+        pg.locator("article.card").nth(1).locator(".libactions button", has_text="Save").click()
+        assert pg.url == where
+    finally:
+        context.close()

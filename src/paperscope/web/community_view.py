@@ -26,8 +26,20 @@ EDIT_WINDOW = timedelta(minutes=15)
 
 
 def install_community(app: FastAPI) -> None:
-    """The Markdown renderer comments use (raw HTML in comments is escaped, then nh3 sanitises)."""
+    """The Markdown renderer comments use (raw HTML in comments is escaped, then nh3 sanitises), and
+    `upvoted(request, paper_id)` for the cards' upvote buttons."""
     app.state.comment_markdown = MarkdownIt("commonmark", {"html": False}).enable("strikethrough")
+    app.state.templates.env.globals["upvoted"] = upvoted
+
+
+def upvoted(request: Request, paper_id: str) -> bool:
+    """Whether the signed-in viewer upvoted this paper (False when signed out)."""
+    user = security.viewer(request)
+    if user is None:
+        return False
+    engine = state(request).engine
+    rowid = vote_store.paper_rowid(engine, paper_id)
+    return rowid is not None and rowid in vote_store.voted_papers(engine, user.id, [rowid])
 
 
 def render_comment(request: Request, body: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
@@ -27,7 +27,7 @@ from paperscope.store.comments import Comment
 from paperscope.store.users import User
 from paperscope.web import security
 from paperscope.web.community_view import EDIT_WINDOW, comment_json, paper_extras
-from paperscope.web.rendering import JsonResponse, render, state, wants_json
+from paperscope.web.rendering import JsonResponse, is_htmx, local_path, render, state, wants_json
 from paperscope.web.routes.papers import find_paper
 from paperscope.web.serialize import paper_json
 
@@ -65,22 +65,38 @@ def _vote(request: Request, user: User, paper: Paper, up: bool) -> dict[str, Any
             "local_upvotes": fresh.local_upvotes, "hf_upvotes": fresh.hf.upvotes if fresh.hf else 0}
 
 
+NextForm = Annotated[str | None, Form(max_length=500)]
+ViewForm = Annotated[Literal["card", "page"], Form()]
+
+
+def _voted(request: Request, paper: Paper, result: dict[str, Any], next_path: str | None,
+           view: str) -> Response:
+    """htmx gets the fresh control to swap in place (a card's ▲ or the paper page's button); a plain
+    form goes back to the page it came from, query and all."""
+    if is_htmx(request):
+        fresh = {**paper_json(paper, with_abstract=False), "upvotes": result["upvotes"],
+                 "upvoted_by_you": result["upvoted"]}
+        template = "accounts/_card_vote.html" if view == "card" else "accounts/_vote_button.html"
+        return render(request, template, {"p": fresh, "data": fresh})
+    return RedirectResponse(local_path(next_path, f"/papers/{paper.paper_id}"), status_code=303)
+
+
 @router.post("/papers/{paper_id:path}/upvote", summary="Upvote (form)")
-def upvote_form(request: Request, paper_id: PaperId, csrf: Csrf = None) -> Response:
+def upvote_form(request: Request, paper_id: PaperId, csrf: Csrf = None, next: NextForm = None,
+                view: ViewForm = "page") -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
     paper = find_paper(request, paper_id)
-    _vote(request, user, paper, True)
-    return _back(request, paper)
+    return _voted(request, paper, _vote(request, user, paper, True), next, view)
 
 
 @router.post("/papers/{paper_id:path}/unvote", summary="Take an upvote back (form)")
-def unvote_form(request: Request, paper_id: PaperId, csrf: Csrf = None) -> Response:
+def unvote_form(request: Request, paper_id: PaperId, csrf: Csrf = None, next: NextForm = None,
+                view: ViewForm = "page") -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
     paper = find_paper(request, paper_id)
-    _vote(request, user, paper, False)
-    return _back(request, paper)
+    return _voted(request, paper, _vote(request, user, paper, False), next, view)
 
 
 @router.post("/api/v1/papers/{paper_id:path}/upvote", summary="Upvote", tags=["community-api"])

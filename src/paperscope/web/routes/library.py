@@ -22,7 +22,7 @@ from paperscope.store import library as library_store
 from paperscope.store.users import User
 from paperscope.web import security
 from paperscope.web.params import Format, Limit, Page
-from paperscope.web.rendering import JsonResponse, page_or_json, state
+from paperscope.web.rendering import JsonResponse, is_htmx, local_path, page_or_json, render, state
 from paperscope.web.routes.papers import find_paper
 from paperscope.web.serialize import paper_json
 
@@ -44,11 +44,13 @@ def _changed(request: Request) -> None:
     request.app.state.response_cache.clear()
 
 
-def _back(paper: Paper, next_path: str | None) -> RedirectResponse:
-    # Only local paths: an open redirect would let other sites bounce visitors through us.
-    target = next_path if next_path and next_path.startswith("/") and not next_path.startswith("//") \
-        else f"/papers/{paper.paper_id}"
-    return RedirectResponse(target, status_code=303)
+def _back(request: Request, paper: Paper, next_path: str | None) -> Response:
+    """htmx posts get the paper's controls, fresh, to swap in place; plain forms go back to the page
+    the person was on (`next`, the full address with its query; only local paths: an open redirect
+    would let other sites bounce visitors through us)."""
+    if is_htmx(request):
+        return render(request, "library/_actions.html", {"p": {"id": paper.paper_id}})
+    return RedirectResponse(local_path(next_path, f"/papers/{paper.paper_id}"), status_code=303)
 
 
 def _rowid(paper: Paper) -> int:
@@ -66,7 +68,7 @@ def save_form(request: Request, paper_id: PaperId, tags: TagsForm = "", csrf: Cs
     paper = find_paper(request, paper_id)
     library_store.save_paper(state(request).engine, user.id, _rowid(paper), _split_tags(tags),
                              now=security.now(request))
-    return _back(paper, next)
+    return _back(request, paper, next)
 
 
 @router.post("/papers/{paper_id:path}/unsave", summary="Remove from your library (form)")
@@ -75,7 +77,7 @@ def unsave_form(request: Request, paper_id: PaperId, csrf: Csrf = None, next: Ne
     security.check_csrf(request, csrf)
     paper = find_paper(request, paper_id)
     library_store.remove_paper(state(request).engine, user.id, _rowid(paper))
-    return _back(paper, next)
+    return _back(request, paper, next)
 
 
 @router.post("/papers/{paper_id:path}/feedback", summary="👍 / 👎 a paper (form)")
@@ -87,7 +89,7 @@ def feedback_form(request: Request, paper_id: PaperId,
     paper = find_paper(request, paper_id)
     library_store.set_feedback(state(request).engine, user.id, _rowid(paper), FEEDBACK[value],
                                now=security.now(request))
-    return _back(paper, next)
+    return _back(request, paper, next)
 
 
 @router.post("/library/import", summary="Import a BibTeX file into your library (form)")
