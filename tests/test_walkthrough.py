@@ -199,3 +199,18 @@ def test_without_javascript_actions_come_back_to_the_full_address(site: Site, br
         assert pg.url == where
     finally:
         context.close()
+
+
+# 6. Each page offers its own feed; HEAD works -------------------------------------------------------------
+
+def test_footer_atom_link_follows_the_page(site: Site, page: Page) -> None:
+    pg = page
+    pg.goto(site.url + "/search?q=late+interaction&mode=bm25")
+    atom = pg.locator("footer a", has_text="Atom")
+    href = atom.get_attribute("href")
+    assert href == "/feeds/search.atom?q=late+interaction&mode=bm25"
+    feed = pg.request.get(site.url + href)
+    assert feed.ok and b"<title>Late Interaction at Scale</title>" in feed.body()
+    pg.goto(site.url + "/trending")
+    expect(pg.locator("footer a", has_text="Atom")).to_have_attribute("href", "/feeds/trending.atom")
+    assert pg.request.head(site.url + "/").status == 200

@@ -19,6 +19,7 @@ from paperscope.store.version import StoreVersion
 from paperscope.web.cache import ResponseCache, ResponseCacheMiddleware
 from paperscope.web.community_view import install_community
 from paperscope.web.empty_params import EmptyParamsMiddleware
+from paperscope.web.head_requests import HeadAsGetMiddleware
 from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, render
 from paperscope.web.routes import accounts, atom, community, feed, hf_api, meta, papers, search, subscriptions
 from paperscope.web.security import install_security
@@ -124,7 +125,8 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
                                              shared=shared_pages_for(settings.home, settings.db_url)
                                              if cache_seconds > 0 else None)
     app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache, prefixes=CACHED_PREFIXES)
-    app.add_middleware(EmptyParamsMiddleware)  # outermost: blank form fields mean "not set", cache keys too
+    app.add_middleware(EmptyParamsMiddleware)  # blank form fields mean "not set", cache keys too
+    app.add_middleware(HeadAsGetMiddleware)  # outermost: HEAD runs the GET route, body dropped
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_error_handlers(app)
     app.include_router(APIRouter(lifespan=_lifespan))
