@@ -214,3 +214,34 @@ def test_footer_atom_link_follows_the_page(site: Site, page: Page) -> None:
     pg.goto(site.url + "/trending")
     expect(pg.locator("footer a", has_text="Atom")).to_have_attribute("href", "/feeds/trending.atom")
     assert pg.request.head(site.url + "/").status == 200
+
+
+# 5. "Hide off-topic" keeps on-topic results of short queries and papers it could not score ----------------
+
+def test_hide_off_topic_keeps_short_query_matches_and_unscored_papers(site: Site, page: Page) -> None:
+    from datetime import date
+
+    from paperscope.model import Paper
+    from paperscope.store import upsert_papers
+
+    # A paper ingested after the last `paperscope index`: it has no vector, so it cannot be scored.
+    upsert_papers(site.app.state.engine, [Paper(
+        title="Transformer Surrogates for Plasma Control", arxiv_id="2501.00077", source="test",
+        abstract="A transformer predicts plasma states.", authors=("N. Ew",),
+        categories=("physics.plasm-ph",),
+        listed=date(2025, 1, 6), published=date(2025, 1, 6))])
+    pg = page
+    pg.goto(site.url + "/search")
+    pg.fill("form.searchform input[name=q]", "transformer")
+    pg.check("form.searchform input[name=threshold]")
+    pg.click("form.searchform button[type=submit]")
+    titles = pg.locator("article.card h2")
+    expect(titles.first).to_be_visible()
+    found = titles.all_inner_texts()
+    assert "Attention Is Still All You Need" in found  # on topic, cosine 0.36 for a one-word query
+    assert "Transformer Surrogates for Plasma Control" in found  # not scored, so not hidden
+    assert "Graph Colourings of Sparse Graphs" not in found
+    # The page says what the box did.
+    expect(pg.locator(".note", has_text="off-topic")).to_be_visible()
+    expect(pg.locator(".note", has_text="without vectors")).to_be_visible()
+    shoot(pg, "05-hide-off-topic")
