@@ -245,3 +245,46 @@ def test_hide_off_topic_keeps_short_query_matches_and_unscored_papers(site: Site
     expect(pg.locator(".note", has_text="off-topic")).to_be_visible()
     expect(pg.locator(".note", has_text="without vectors")).to_be_visible()
     shoot(pg, "05-hide-off-topic")
+
+
+# 13. Comments: small headings, no remote images, authors delete, text never lost ----------------------------
+
+def test_comments_keep_the_text_and_let_authors_delete(site: Site, page: Page) -> None:
+    pg = page
+    sign_in(pg, site, "carla")
+    paper = site.url + "/papers/2503.10002"
+    pg.goto(paper)
+    pg.fill("#comment-body", "# Big claim\n\nSee ![plot](https://tracker.example/pixel.png) and **this**.")
+    pg.click(".comment-form button[type=submit]")
+    comment = pg.locator("article.comment").first
+    expect(comment.locator("strong", has_text="Big claim")).to_be_visible()
+    assert comment.locator("h1, h2, h3, img").count() == 0  # no page-size heading, no remote image
+    expect(comment.locator("a", has_text="image: plot")).to_have_attribute(
+        "href", "https://tracker.example/pixel.png")
+    expect(comment.locator("summary")).to_contain_text("min left")
+
+    # A blank comment comes back with a message (not an error page); the form is still there.
+    pg.fill("#comment-body", "   \n  ")
+    pg.click(".comment-form button[type=submit]")
+    expect(pg.locator("#comment-error")).to_contain_text("needs some text")
+    expect(pg.locator("h1")).to_have_text("Graph Colourings of Sparse Graphs")
+
+    # An edit after the 15 minutes keeps the text, offered for a new comment.
+    pg.goto(paper)
+    pg.locator("article.comment summary").first.click()
+    editor = pg.locator("article.comment textarea").first
+    text = "A careful second thought that took a while to write."
+    editor.fill(text)
+    site.clock.advance(minutes=16)
+    try:
+        pg.locator("article.comment form button", has_text="Save").first.click()
+        expect(pg.locator("#comment-error")).to_contain_text("15 minutes")
+        expect(pg.locator("#comment-body")).to_have_value(text)
+        shoot(pg, "13-late-edit-keeps-text")
+    finally:
+        site.clock.advance(minutes=-16)
+
+    # The author deletes their own comment.
+    pg.goto(paper)
+    pg.locator("article.comment").first.locator("button", has_text="Delete").click()
+    expect(pg.locator("article.comment")).to_have_count(0)
