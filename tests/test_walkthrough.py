@@ -7,6 +7,7 @@ test-artifacts/walkthrough/ (git-ignored).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -288,3 +289,45 @@ def test_comments_keep_the_text_and_let_authors_delete(site: Site, page: Page) -
     pg.goto(paper)
     pg.locator("article.comment").first.locator("button", has_text="Delete").click()
     expect(pg.locator("article.comment")).to_have_count(0)
+
+
+# 14. Errors in plain words, on the page the person was on ---------------------------------------------------
+
+def test_errors_speak_plain_words_where_the_person_is(site: Site, page: Page) -> None:
+    pg = page
+    # Past the last page: said, with a way back.
+    pg.goto(site.url + "/?date=2025-03-20&limit=5&page=999")
+    expect(pg.locator(".pastend")).to_contain_text("There is no page 999 here: the last page is 3")
+    pg.click("text=Go to page 3")
+    expect(pg.locator(".pager")).to_contain_text("page 3 of 3")
+    # A digest category nobody has: refused on the form, with the form still filled.
+    pg.goto(site.url + "/subscribe")
+    pg.fill("input[name=email]", "dora@example.org")
+    pg.fill("input[name=categories]", "cs.FAKE")
+    pg.locator("form button[type=submit]").last.click()
+    expect(pg.locator("[role=alert]")).to_contain_text("cs.FAKE")
+    expect(pg.locator("input[name=email]")).to_have_value("dora@example.org")
+    # Submitting while arXiv cannot be reached: a sentence, not "[Errno -2] Name or service not known".
+    site.app.state.settings.arxiv_api_url = "http://offline.invalid/api/query"
+    sign_in(pg, site, "olga")
+    pg.goto(site.url + "/submit")
+    pg.fill("#paper", "2611.00001")
+    pg.click("form.stacked button[type=submit]")
+    expect(pg.locator(".form-error")).to_contain_text("arXiv could not be reached")
+    assert "Errno" not in pg.locator(".form-error").inner_text()
+    expect(pg.locator("#paper")).to_have_value("2611.00001")
+    shoot(pg, "14-offline-submission")
+
+
+def test_sign_in_throttle_says_how_long_to_wait(site: Site, page: Page) -> None:
+    pg = page
+    site.user("tess")
+    pg.goto(site.url + "/signin")
+    for _ in range(8):
+        pg.fill("#login", "tess")
+        pg.fill("#password", "wrong password!")
+        pg.click("form.stacked button[type=submit]")
+        if "try again in" in pg.locator(".form-error").inner_text():
+            break
+    expect(pg.locator(".form-error")).to_contain_text(re.compile(r"try again in \d+ (second|minute)"))
+    expect(pg.locator("#login")).to_have_value("tess")  # still on the sign-in form

@@ -260,19 +260,29 @@ def signin_refusal(request: Request, account: str) -> Refusal | None:
     ip_failures = user_store.recent_auth_events(engine, "signin-fail-ip", client_ip(request), since)
     if len(ip_failures) >= limits.ip_block_after:
         wait = ip_failures[-limits.ip_block_after] + limits.window - at
-        return Refusal("too many failed sign-ins from your network; try again later", _seconds(wait))
+        return Refusal("too many failed sign-ins from your network; try again " + wait_words(wait),
+                       _seconds(wait))
     failures = user_store.recent_auth_events(engine, "signin-fail-account", account.lower(), since)
     if len(failures) >= limits.block_after:
         wait = failures[-1] + limits.window - at
-        return Refusal("this account is locked after too many failed sign-ins; try again later",
-                       _seconds(wait))
+        return Refusal("this account is locked after too many failed sign-ins; try again "
+                       + wait_words(wait), _seconds(wait))
     if len(failures) >= limits.free_failures:
         extra = len(failures) - limits.free_failures
         delay = timedelta(seconds=min(limits.slow_seconds * 2 ** extra, limits.max_slow_seconds))
         wait = failures[-1] + delay - at
         if wait > timedelta(0):
-            return Refusal("too many failed sign-ins; wait a moment before trying again", _seconds(wait))
+            return Refusal("too many failed sign-ins; try again " + wait_words(wait), _seconds(wait))
     return None
+
+
+def wait_words(delta: timedelta) -> str:
+    """How long to wait, for people: "in 12 seconds", "in 3 minutes"."""
+    seconds = _seconds(delta)
+    if seconds < 90:
+        return f"in {seconds} second{'s' if seconds != 1 else ''}"
+    minutes = (seconds + 59) // 60
+    return f"in {minutes} minutes"
 
 
 def _seconds(delta: timedelta) -> int:
@@ -299,8 +309,8 @@ def hourly_refusal(request: Request, kind: str) -> Refusal | None:
     ip = client_ip(request)
     recent = user_store.recent_auth_events(engine, kind, ip, at - timedelta(hours=1))
     if len(recent) >= limits.hourly_per_ip:
-        return Refusal("too many requests from your network; try again later",
-                       _seconds(recent[-limits.hourly_per_ip] + timedelta(hours=1) - at))
+        wait = recent[-limits.hourly_per_ip] + timedelta(hours=1) - at
+        return Refusal("too many requests from your network; try again " + wait_words(wait), _seconds(wait))
     user_store.record_auth_event(engine, kind, ip, at)
     return None
 

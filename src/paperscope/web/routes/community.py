@@ -123,7 +123,11 @@ def fetch_from_arxiv(request: Request, arxiv_id: str) -> Paper:
         try:
             records = list(ArxivQuery(client, st.settings.arxiv_api_url).by_ids([arxiv_id]))
         except SourceError as exc:
-            raise HTTPException(status_code=502, detail=f"could not reach arXiv: {exc}") from None
+            # The low-level reason ("[Errno -2] Name or service not known") goes to the log, not the page.
+            log.warning("arXiv lookup for %s failed: %s", arxiv_id, exc)
+            raise HTTPException(status_code=502, detail="arXiv could not be reached just now (is this server "
+                                                        "offline?), so the paper could not be fetched. Try "
+                                                        "again in a few minutes.") from None
     found = [r for r in records if isinstance(r, Paper) and r.arxiv_id == arxiv_id]
     if not found:
         reasons = "; ".join(r.reason for r in records if isinstance(r, Skipped)) or "not found"
