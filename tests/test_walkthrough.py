@@ -331,3 +331,42 @@ def test_sign_in_throttle_says_how_long_to_wait(site: Site, page: Page) -> None:
             break
     expect(pg.locator(".form-error")).to_contain_text(re.compile(r"try again in \d+ (second|minute)"))
     expect(pg.locator("#login")).to_have_value("tess")  # still on the sign-in form
+
+
+# 10. Search: long queries, arXiv ids, plain mode names, order by date, a heading --------------------------
+
+def test_search_reads_like_people_search(site: Site, page: Page) -> None:
+    pg = page
+    pg.goto(site.url + "/search")
+    expect(pg.locator("h1")).to_contain_text("Search")
+    box = pg.locator("form.searchform input[name=q]")
+    assert box.get_attribute("maxlength") == "500"
+    # Mode names for people, each with a tooltip.
+    options = pg.locator("select[name=mode] option")
+    assert options.all_inner_texts() == ["Best of all", "Keywords", "Meaning", "Precise (late interaction)"]
+    assert all(options.nth(i).get_attribute("title") for i in range(4))
+    # A pasted 2,000-character query is searched (its start), not a 422 page.
+    pg.goto(site.url + "/search?q=" + "retrieval+" * 200)
+    expect(pg.locator(".note", has_text="first 500 characters")).to_be_visible()
+    expect(pg.locator("article.card").first).to_be_visible()
+    # An arXiv URL opens the paper.
+    pg.goto(site.url + "/search")
+    box.fill("https://arxiv.org/abs/2503.40001v1")
+    box.press("Enter")
+    expect(pg.locator("h1")).to_have_text("Late Interaction at Scale")
+    # An id that is not here offers arXiv and "submit it".
+    pg.goto(site.url + "/search")
+    box.fill("2611.01234")
+    box.press("Enter")
+    expect(pg.locator(".notfound a", has_text="see it on arXiv")).to_have_attribute(
+        "href", "https://arxiv.org/abs/2611.01234")
+    # Quotes are said to be ignored; newest first orders by listing date.
+    pg.goto(site.url + '/search?q="sparse+retrieval"&mode=bm25')
+    expect(pg.locator(".note", has_text="quotes")).to_be_visible()
+    pg.goto(site.url + "/search?q=retrieval&mode=bm25")
+    pg.select_option("select[name=sort]", "newest")
+    pg.click("form.searchform button[type=submit]")
+    expect(pg.locator(".note", has_text="newest first")).to_be_visible()
+    days = [d for d in pg.locator("article.card .meta .muted").all_inner_texts() if d.startswith("20")]
+    assert days == sorted(days, reverse=True) and len(days) >= 2
+    shoot(pg, "10-search-newest")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
@@ -27,7 +28,7 @@ from paperscope.store.comments import Comment
 from paperscope.store.users import User
 from paperscope.web import security
 from paperscope.web.community_view import EDIT_WINDOW, comment_json, paper_extras
-from paperscope.web.rendering import JsonResponse, is_htmx, local_path, render, state, wants_json
+from paperscope.web.rendering import JsonResponse, here, is_htmx, local_path, render, state, wants_json
 from paperscope.web.routes.papers import find_paper, paper_page_response
 from paperscope.web.serialize import paper_json
 
@@ -163,9 +164,10 @@ def submit_paper(request: Request, user: User, reference: str) -> Paper:
 @router.get("/submit", summary="Submit a paper (form)")
 def submit_form(request: Request) -> Response:
     if security.viewer(request) is None:
-        return RedirectResponse("/signin?next=/submit", status_code=303)
+        return RedirectResponse("/signin?next=" + quote(here(request), safe=""), status_code=303)
     return render(request, "accounts/submit.html",
-                  {"title": "Submit a paper", "csrf": security.csrf_token(request)})
+                  {"title": "Submit a paper", "csrf": security.csrf_token(request),
+                   "value": request.query_params.get("paper", "")[:300]})
 
 
 @router.post("/submit", summary="Submit a paper")
