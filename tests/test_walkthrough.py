@@ -370,3 +370,21 @@ def test_search_reads_like_people_search(site: Site, page: Page) -> None:
     days = [d for d in pg.locator("article.card .meta .muted").all_inner_texts() if d.startswith("20")]
     assert days == sorted(days, reverse=True) and len(days) >= 2
     shoot(pg, "10-search-newest")
+
+
+# 8. "For you" and "today" on data older than the wall clock ------------------------------------------------
+
+def test_for_you_and_the_latest_day_work_on_old_data(site: Site, page: Page) -> None:
+    pg = page
+    # The library's papers are from March 2025, far more than 90 days before the wall clock.
+    pg.goto(site.url + "/")
+    expect(pg.locator(".latestnote")).to_contain_text("the latest day with papers")
+    sign_in(pg, site, "fay")
+    pg.goto(site.url + "/?date=2025-03-20&sort=newest")
+    card = pg.locator("article.card", has=pg.locator("h2", has_text="Late Interaction at Scale"))
+    card.locator("button[title='More like this']").click()
+    expect(card.locator("button[title='More like this']")).to_have_attribute("aria-pressed", "true")
+    pg.goto(site.url + "/foryou?days=7")
+    expect(pg.locator("article.card").first).to_be_visible()
+    expect(pg.locator("main")).to_contain_text("up to the newest listing (2025-03-20)")
+    shoot(pg, "08-for-you-old-data")

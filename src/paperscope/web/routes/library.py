@@ -19,6 +19,7 @@ from paperscope.model import Paper
 from paperscope.search.dpp import DEFAULT_THETA
 from paperscope.store import get_papers_by_rowid
 from paperscope.store import library as library_store
+from paperscope.store.listings import latest_listing_day
 from paperscope.store.users import User
 from paperscope.web import security
 from paperscope.web.params import Format, Limit, Page
@@ -148,7 +149,9 @@ def _foryou_data(request: Request, user: User, page: int, limit: int, days: int,
     result: ForYouResult = foryou_service(request).feed(user.id, k=limit, offset=(page - 1) * limit,
                                                         days=days, diverse=diverse, theta=theta)
     papers = {p.rowid: p for p in get_papers_by_rowid(state(request).engine, [i.rowid for i in result.items])}
+    newest = latest_listing_day(state(request).engine)
     return {"total": result.total, "page": page, "limit": limit, "days": days, "diverse": diverse,
+            "window_end": newest.isoformat() if newest else None,
             "model_version": result.model_version, "retrained": result.retrained, "notes": result.notes,
             "papers": [{**paper_json(papers[i.rowid], with_abstract=True), "score": i.score,
                         "saved": False, "feedback": 0,
