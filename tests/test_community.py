@@ -21,7 +21,7 @@ from paperscope.store import users as user_store
 from paperscope.store import votes as vote_store
 from tests.community_support import Clock, add_user, make_app, page_csrf, sign_in
 from tests.httpfixture import Reply, ScriptedServer, scripted_server
-from tests.test_web_data import THU, TUE
+from tests.test_web_data import MON, THU, TUE
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def test_submit_a_new_paper_fetched_from_arxiv(site: tuple[FastAPI, Clock], arxi
     assert again.status_code == 409 and len(arxiv.requests) == 1
 
 
-def test_submit_known_paper_moves_it_to_today_without_fetching(site: tuple[FastAPI, Clock],
+def test_submit_known_paper_keeps_its_listing_date_without_fetching(site: tuple[FastAPI, Clock],
                                                                arxiv: ScriptedServer) -> None:
     app, _ = site
     c = TestClient(app)
@@ -153,7 +153,10 @@ def test_submit_known_paper_moves_it_to_today_without_fetching(site: tuple[FastA
                follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/papers/2503.10002"
     assert arxiv.requests == []
-    assert c.get("/papers/2503.10002?format=json").json()["listed"] == THU.isoformat()
+    # Its first listing date stays (it was listed on Monday): Monday's feed still has it.
+    assert c.get("/papers/2503.10002?format=json").json()["listed"] == MON.isoformat()
+    assert "2503.10002" in [p["id"] for p in c.get("/?date=2025-03-17&format=json").json()["papers"]]
+    assert "Submitted by <b>alice</b> on 2025-03-20" in c.get("/papers/2503.10002").text
     bad = c.post("/submit", data={"paper": "not an id", "csrf": page_csrf(c, "/submit")})
     assert bad.status_code == 400 and "not an arXiv id" in bad.text
     arxiv.play(Reply.fixture("arxiv_api/empty.xml"))

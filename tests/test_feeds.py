@@ -57,3 +57,44 @@ def test_category_and_search_feeds(client: TestClient) -> None:
     found = parse(client, "/feeds/search.atom?q=sparse+retrieval")
     assert found.entries[0].title == "Sparse Retrieval Revisited"  # type: ignore[attr-defined]
     assert client.get("/feeds/search.atom").status_code == 422  # a query is required
+
+
+def test_entries_link_the_paper_page_and_the_pdf_as_rfc_4287_asks(client: TestClient) -> None:
+    import xml.etree.ElementTree as ET
+
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    root = ET.fromstring(client.get(f"/feeds/daily.atom?date={TUE}").content)
+    for entry in root.findall("a:entry", ns):
+        links = entry.findall("a:link", ns)
+        alternates = [link for link in links if link.get("rel", "alternate") == "alternate"]
+        assert len(alternates) == 1 and "/papers/" in alternates[0].attrib["href"]
+        pdf = [link.attrib for link in links if link.get("rel") == "related"]
+        assert pdf == [{"href": pdf[0]["href"], "rel": "related", "type": "application/pdf", "title": "PDF"}]
+        assert pdf[0]["href"].startswith("https://arxiv.org/pdf/")
+    feed = parse(client, f"/feeds/daily.atom?date={TUE}")
+    entry = feed.entries[0]  # type: ignore[attr-defined]
+    assert entry.link.endswith("/papers/2503.20002")  # a feed reader opens the paper page, not the PDF
+    assert entry.summary.startswith("BM25 and learned sparse retrieval")  # the abstract comes first
+    self_link = [link.href for link in feed.feed.links if link.rel == "self"]  # type: ignore[attr-defined]
+    assert self_link[0].endswith(f"/feeds/daily.atom?date={TUE}")
+
+
+def test_search_feed_self_link_keeps_the_query(client: TestClient) -> None:
+    feed = parse(client, "/feeds/search.atom?q=sparse+retrieval")
+    self_link = [link.href for link in feed.feed.links if link.rel == "self"]  # type: ignore[attr-defined]
+    assert self_link[0].endswith("/feeds/search.atom?q=sparse+retrieval&mode=bm25")
+
+
+def test_pages_link_their_own_feed(client: TestClient) -> None:
+    search = client.get("/search?q=sparse+retrieval&mode=bm25").text
+    assert 'href="/feeds/search.atom?q=sparse+retrieval&amp;mode=bm25">Atom</a>' in search
+    assert 'href="/feeds/trending.atom">Atom</a>' in client.get("/trending").text
+    assert 'href="/feeds/category/cs.IR.atom">Atom</a>' in client.get("/categories/cs.IR").text
+    assert f'href="/feeds/daily.atom?date={TUE}">Atom</a>' in client.get(f"/?date={TUE}").text
+
+
+def test_head_is_answered_like_get(client: TestClient) -> None:
+    for path in ("/", "/papers/2503.20002", "/papers/2503.20002/similar", "/feeds/daily.atom", "/trending"):
+        head, get = client.head(path), client.get(path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]

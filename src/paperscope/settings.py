@@ -89,11 +89,19 @@ class Settings(BaseSettings):
         path = self.home / "secret_key"
         if not path.exists():
             self.ensure_home()
-            tmp = path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
-            os.replace(tmp, path)
+            # Several worker processes may get here at once on a fresh home. Each writes its own temp
+            # file and links it into place: the link fails when the key exists, so the first key wins
+            # and every process reads that one (a shared temp name made one worker's rename fail).
+            tmp = path.with_name(f"secret_key.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
         return path.read_text().strip()
 
     def ensure_home(self) -> Path:

@@ -59,6 +59,12 @@ def serve(
     console.print(f"paperscope on http://{host}:{port}  (database: {settings.db_url.split('@')[-1]}, "
                   f"{workers} worker{'s' if workers != 1 else ''})")
     if workers > 1:
+        # Migrate the store and create the signing key once, here, before the workers start: workers
+        # doing it at once raced ("table papers already exists", a lost secret_key rename) and crashed.
+        from paperscope.store import open_database
+
+        open_database(settings.db_url).dispose()
+        settings.signing_key()
         # Worker processes rebuild the app from the environment, so pass the CLI overrides through it.
         os.environ["PAPERSCOPE_HOME"] = str(settings.home)
         os.environ["PAPERSCOPE_DATABASE_URL"] = settings.database_url

@@ -115,6 +115,24 @@ def _to_text_filters(filters: SearchFilters | None) -> TextFilters | None:
                        date_to=filters.date_to, author=filters.author)
 
 
+def _threshold_notes(hits: list[SearchHit], kept: list[SearchHit],
+                     components: dict[str, dict[int, float]],
+                     has_vector: Callable[[int], bool] | None) -> list[str]:
+    """What the relevance threshold did, in words: how many results it hid, and how many it kept
+    without a score because they have no vector yet."""
+    notes = []
+    if len(kept) < len(hits):
+        hidden = len(hits) - len(kept)
+        notes.append(f"hid {hidden} off-topic result{'s' if hidden != 1 else ''}")
+    dense = components.get("dense", {})
+    unscored = sum(1 for h in kept if h.rowid not in dense and has_vector is not None
+                   and not has_vector(h.rowid))
+    if unscored:
+        notes.append(f"{unscored} result{'s' if unscored != 1 else ''} without vectors yet "
+                     "(not indexed) kept unscored")
+    return notes
+
+
 class SearchEngine:
     """Everything a query needs, opened once: the store, the index set, the query encoder."""
 
@@ -376,11 +394,13 @@ class SearchEngine:
         no_good_answer = False
         if threshold is not None and ranked.ids:
             hits = [hit(i, s) for i, s in zip(ranked.ids, ranked.scores, strict=True)]
-            kept = self.calibration.apply(hits, used, threshold, components)
+            has_vector = (lambda rowid: rowid in idx.pooled) if idx is not None else None
+            kept = self.calibration.apply(hits, used, threshold, components, query, has_vector)
             if kept is None:
                 notes.append(f"no relevance threshold is calibrated for {used} mode; threshold ignored")
             else:
                 no_good_answer = not kept
+                notes.extend(_threshold_notes(hits, kept, components, has_vector))
                 hits = kept
             ranked = _Ranked([h.rowid for h in hits], [h.score for h in hits])
         # Papers a moderator hid leave search as they leave every listing (one indexed query).

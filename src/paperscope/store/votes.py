@@ -118,11 +118,14 @@ def voted_papers(engine: sa.Engine, user_id: int, rowids: Sequence[int]) -> set[
 
 
 def submit(engine: sa.Engine, user_id: int, rowid: int, username: str, day: date, now: datetime,
-           add_event: AddEvent, submission_weight: float) -> None:
-    """Put a paper on `day`'s feed, credited to the user. AlreadyListed if it is on that day already.
+           add_event: AddEvent, submission_weight: float, *, first_listing: bool = False) -> None:
+    """Record a submission of a paper on `day`, credited to the user. AlreadyListed if already on that day.
 
-    Like Hugging Face's daily page, a submitted paper is listed on the day it was submitted; the
-    listing date it had before is kept on the submission row.
+    A submission is its own record (the submission row, with its day and submitter). The paper's first
+    listing date stays: rewriting it would move an old paper out of its day's feed and make the newest
+    "day" consist of submissions alone. Only a paper that was never listed (fetched from arXiv for
+    this submission: `first_listing`, or no listing date) is listed on the submission day, credited to
+    its submitter.
     """
     with engine.begin() as conn:
         current = _lock_paper(conn, rowid)
@@ -137,8 +140,11 @@ def submit(engine: sa.Engine, user_id: int, rowid: int, username: str, day: date
                                                                previous_listed=listed, created_at=now))
         except sa.exc.IntegrityError as exc:
             raise AlreadyListed(f"this paper is already on the feed of {day.isoformat()}") from exc
+        first: dict[str, object] = {}
+        if first_listing or listed is None:
+            first = {"listed": day, "hf_submitted_at": now, "hf_submitted_by": username}
         conn.execute(papers.update().where(papers.c.id == rowid).values(
-            listed=day, hf_submitted_at=now, hf_submitted_by=username, modified=now,
+            **first, modified=now,
             community_trend=add_event(current["community_trend"], now, submission_weight)))
 
 

@@ -18,6 +18,8 @@ from paperscope.store import open_database
 from paperscope.store.version import StoreVersion
 from paperscope.web.cache import ResponseCache, ResponseCacheMiddleware
 from paperscope.web.community_view import install_community
+from paperscope.web.empty_params import EmptyParamsMiddleware
+from paperscope.web.head_requests import HeadAsGetMiddleware
 from paperscope.web.headers import SecurityHeadersMiddleware
 from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, render
 from paperscope.web.request_guard import RequestGuardMiddleware
@@ -147,6 +149,8 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     app.add_middleware(RequestGuardMiddleware, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes, error=_error)
     app.add_middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://"))
+    app.add_middleware(EmptyParamsMiddleware)  # blank form fields mean "not set", cache keys too
+    app.add_middleware(HeadAsGetMiddleware)  # outermost: HEAD runs the GET route, body dropped
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_error_handlers(app)
     app.include_router(APIRouter(lifespan=_lifespan))

@@ -5,12 +5,14 @@ Kept apart from routes/community.py so the paper page (routes/papers.py) can use
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 
 import nh3
 from fastapi import FastAPI, HTTPException, Request
 from markdown_it import MarkdownIt
+from markupsafe import escape
 
 from paperscope.model import Paper
 from paperscope.store import comments as comment_store
@@ -25,26 +27,74 @@ from paperscope.web.serialize import hf_daily_item
 EDIT_WINDOW = timedelta(minutes=15)
 
 
+def _image_as_link(_renderer: Any, tokens: Any, idx: int, _options: Any, _env: Any) -> str:
+    # A remote image in a comment would load from someone else's server on every view of the page
+    # (tracking readers, or swapping in other content later): it is shown as a link to the image.
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    label = "".join(child.content for child in token.children or []) or src
+    return f'<a href="{escape(src)}">{escape("image: " + label)}</a>'
+
+
+def _heading_open(_renderer: Any, tokens: Any, idx: int, _options: Any, _env: Any) -> str:
+    # `# Title` in a comment would be a page-size heading (and break the page's heading outline).
+    return "<p><strong>"
+
+
+def _heading_close(_renderer: Any, tokens: Any, idx: int, _options: Any, _env: Any) -> str:
+    return "</strong></p>\n"
+
+
+def comment_renderer() -> MarkdownIt:
+    """Markdown for comments: CommonMark + strikethrough, raw HTML escaped, images as links, headings
+    as bold paragraphs."""
+    md = MarkdownIt("commonmark", {"html": False}).enable("strikethrough")
+    md.add_render_rule("image", _image_as_link)
+    md.add_render_rule("heading_open", _heading_open)
+    md.add_render_rule("heading_close", _heading_close)
+    return md
+
+
 def install_community(app: FastAPI) -> None:
-    """The Markdown renderer comments use (raw HTML in comments is escaped, then nh3 sanitises)."""
-    app.state.comment_markdown = MarkdownIt("commonmark", {"html": False}).enable("strikethrough")
+    """The Markdown renderer comments use (raw HTML in comments is escaped, then nh3 sanitises), and
+    `upvoted(request, paper_id)` for the cards' upvote buttons."""
+    app.state.comment_markdown = comment_renderer()
+    app.state.templates.env.globals["upvoted"] = upvoted
+
+
+def upvoted(request: Request, paper_id: str) -> bool:
+    """Whether the signed-in viewer upvoted this paper (False when signed out)."""
+    user = security.viewer(request)
+    if user is None:
+        return False
+    engine = state(request).engine
+    rowid = vote_store.paper_rowid(engine, paper_id)
+    return rowid is not None and rowid in vote_store.voted_papers(engine, user.id, [rowid])
 
 
 def render_comment(request: Request, body: str) -> str:
     """Markdown -> HTML that is safe to embed: only harmless tags, http(s)/mailto links, rel=nofollow."""
     md: MarkdownIt = request.app.state.comment_markdown
-    return nh3.clean(md.render(body), url_schemes={"http", "https", "mailto"},
+    return nh3.clean(md.render(body), tags=_COMMENT_TAGS, url_schemes={"http", "https", "mailto"},
                      link_rel="nofollow noopener noreferrer")
+
+
+# nh3's defaults less images (and headings, which the renderer no longer writes): even markup that
+# slipped past the renderer cannot embed a remote image.
+_COMMENT_TAGS = set(nh3.ALLOWED_TAGS) - {"img", "h1", "h2", "h3", "h4", "h5", "h6"}
 
 
 def comment_json(request: Request, comment: Comment, user: User | None) -> dict[str, Any]:
     """A comment for pages and the API: the Markdown, its sanitised HTML, and what the viewer may do."""
     until = comment.created_at + EDIT_WINDOW
+    left = (until - security.now(request)).total_seconds()
     return {"id": comment.id, "author": comment.username, "body": comment.body,
             "html": render_comment(request, comment.body), "created_at": comment.created_at.isoformat(),
             "edited_at": comment.edited_at.isoformat() if comment.edited_at else None,
             "editable_until": until.isoformat(),
-            "can_edit": bool(user and user.id == comment.user_id and security.now(request) < until),
+            "can_edit": bool(user and user.id == comment.user_id and left > 0),
+            "edit_minutes_left": max(0, math.ceil(left / 60)),
+            "can_delete": bool(user and user.id == comment.user_id),
             "can_remove": bool(user and user.is_moderator)}
 
 

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 import orjson
@@ -18,6 +19,7 @@ from markupsafe import Markup, escape
 
 from paperscope.model import http_url
 from paperscope.settings import Settings
+from paperscope.web.icons import icon
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -158,6 +160,32 @@ def snippet(text: str | None, terms: list[str] | tuple[str, ...] | None, width: 
     return ("… " if start else "") + raw[start:end] + (" …" if end < len(raw) else "")
 
 
+def here(request: Request) -> str:
+    """The address (path and query) of the page the person is looking at, for forms to come back to.
+
+    For an htmx request (a fragment such as a paper's similar papers, or a form posted in place) that
+    is the page that made it (`HX-Current-URL`), not the fragment's own address.
+    """
+    current = request.headers.get("hx-current-url") if request.headers.get("hx-request") else None
+    if current:
+        parts = urlsplit(current)
+        return (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    query = request.url.query
+    return request.url.path + ("?" + query if query else "")
+
+
+def local_path(target: str | None, default: str) -> str:
+    """`target` when it is a path on this site, else `default` (never an open redirect elsewhere)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def is_htmx(request: Request) -> bool:
+    """Whether htmx sent the request (it then wants a fragment to swap in, not a redirect)."""
+    return request.headers.get("hx-request") == "true"
+
+
 def query_string(params: dict[str, Any], **changes: Any) -> str:
     """`?a=1&b=2` from the current parameters with some replaced (None drops one)."""
     from urllib.parse import urlencode
@@ -187,3 +215,5 @@ def install_filters(templates: Jinja2Templates) -> None:
     env.filters["http_url"] = http_url
     env.globals["query_string"] = query_string
     env.globals["period_query"] = period_query
+    env.globals["here"] = here
+    env.globals["icon"] = icon

@@ -277,21 +277,32 @@ def signin_refusal(request: Request, login: str) -> Refusal | None:
     ip_failures = user_store.recent_auth_events(engine, "signin-fail-ip", client_ip(request), since)
     if len(ip_failures) >= limits.ip_block_after:
         wait = ip_failures[-limits.ip_block_after] + limits.window - at
-        return Refusal("too many failed sign-ins from your network; try again later", _seconds(wait))
+        return Refusal("too many failed sign-ins from your network; try again " + wait_words(wait),
+                       _seconds(wait))
     mine = user_store.recent_auth_events(engine, "signin-fail-client", _client_key(request, login), since)
     if not mine:
         return None
     everyone = user_store.recent_auth_events(engine, "signin-fail-login", login, since)
     if len(mine) >= limits.block_after or len(everyone) >= limits.block_after:
         wait = max(mine[-1], everyone[-1]) + limits.window - at
-        return Refusal("too many failed sign-ins for this account; try again later", _seconds(wait))
+        return Refusal("too many failed sign-ins for this account; try again " + wait_words(wait),
+                       _seconds(wait))
     if len(mine) >= limits.free_failures:
         extra = len(mine) - limits.free_failures
         delay = timedelta(seconds=min(limits.slow_seconds * 2 ** extra, limits.max_slow_seconds))
         wait = mine[-1] + delay - at
         if wait > timedelta(0):
-            return Refusal("too many failed sign-ins; wait a moment before trying again", _seconds(wait))
+            return Refusal("too many failed sign-ins; try again " + wait_words(wait), _seconds(wait))
     return None
+
+
+def wait_words(delta: timedelta) -> str:
+    """How long to wait, for people: "in 12 seconds", "in 3 minutes"."""
+    seconds = _seconds(delta)
+    if seconds < 90:
+        return f"in {seconds} second{'s' if seconds != 1 else ''}"
+    minutes = (seconds + 59) // 60
+    return f"in {minutes} minutes"
 
 
 def _seconds(delta: timedelta) -> int:
@@ -333,7 +344,9 @@ def hourly_refusal(request: Request, kind: str, *, subject: str | None = None, l
     key = client_ip(request) if subject is None else subject
     recent = user_store.recent_auth_events(engine, kind, key, at - timedelta(hours=1))
     if len(recent) >= limit:
-        return Refusal(reason, _seconds(recent[-limit] + timedelta(hours=1) - at))
+        wait = recent[-limit] + timedelta(hours=1) - at
+        said = reason.removesuffix("later") + wait_words(wait) if reason.endswith("later") else reason
+        return Refusal(said, _seconds(wait))
     user_store.record_auth_event(engine, kind, key, at)
     return None
 

@@ -123,7 +123,12 @@ def signin(request: Request, login: Annotated[str, Form(max_length=320)], passwo
     account = login.strip().lower()[:320]
     refusal = security.signin_refusal(request, account)
     if refusal is not None:
-        raise security.too_many(refusal)
+        # On the sign-in form itself, with the wait in words (and Retry-After for scripts).
+        context = {"title": "Sign in", "error": refusal.reason.capitalize() + ".", "next": _safe_next(next),
+                   "values": {"login": login}}
+        refused = _page(request, "signin.html", context, status_code=429)
+        refused.headers["Retry-After"] = str(refusal.retry_after)
+        return refused
     ok = security.verify_password(request, user, password) if user else False
     if user is None:
         security.dummy_verify(request)

@@ -1,17 +1,18 @@
-"""Atom feeds (feedgen): the daily feed, trending, one category, a saved search."""
+"""Atom feeds (web/atom_writer.py): the daily feed, trending, one category, a saved search."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from feedgen.feed import FeedGenerator
 
 from paperscope.feed.daily import daily_listing
 from paperscope.feed.trending import TrendingPaper, trending_papers
-from paperscope.model import Paper, strip_controls
+from paperscope.model import Paper
+from paperscope.web.atom_writer import AtomEntry, AtomFeed, AtomLink, atom_bytes
 from paperscope.web.params import CATEGORY_PATTERN, DayParam, period_or_400
 from paperscope.web.rendering import state
 from paperscope.web.routes.search import Mode, execute_search
@@ -21,38 +22,27 @@ ATOM = "application/atom+xml; charset=utf-8"
 
 
 def _atom(request: Request, feed_path: str, title: str, subtitle: str,
-          entries: list[tuple[Paper, str]]) -> Response:
-    # Absolute links come from the configured public address, never from the request's Host header:
-    # feeds are cached and shared, so one forged Host would otherwise reach every reader.
+          entries: list[tuple[Paper, str]], page_path: str = "/") -> Response:
+    """An Atom document: each entry links to its paper page (alternate) and its PDF (related); the
+    summary is the abstract, with any note (upvotes, score) after it."""
     base = state(request).settings.base_url.rstrip("/")
-    fg = FeedGenerator()
-    fg.id(base + feed_path)
-    # XML cannot hold control characters: papers stored before ingest stripped them, or a query,
-    # must not break the whole feed.
-    fg.title(strip_controls(title))
-    fg.subtitle(strip_controls(subtitle))
-    fg.link(href=base + feed_path, rel="self")
-    fg.link(href=base + "/", rel="alternate")
-    fg.language("en")
-    newest = datetime(1970, 1, 1, tzinfo=UTC)
-    for paper, note in reversed(entries):  # feedgen prepends, so add oldest first
-        when = datetime.combine(paper.listed or paper.published or newest.date(), time(0, 0), tzinfo=UTC)
-        newest = max(newest, when)
-        fe = fg.add_entry()
-        fe.id(paper.abs_url or f"{base}/papers/{paper.paper_id}")
-        fe.title(strip_controls(paper.title))
-        fe.link(href=f"{base}/papers/{paper.paper_id}", rel="alternate")
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    items: list[AtomEntry] = []
+    for paper, note in entries:
+        when = datetime.combine(paper.listed or paper.published or epoch.date(), time(0, 0), tzinfo=UTC)
+        links = [AtomLink(f"{base}/papers/{paper.paper_id}", "alternate", "text/html")]
         if paper.pdf_url:
-            fe.link(href=paper.pdf_url, rel="related", type="application/pdf", title="PDF")
-        for name in paper.authors[:20]:
-            fe.author(name=strip_controls(name))
-        for cat in paper.categories:
-            fe.category(term=strip_controls(cat))
-        fe.summary(strip_controls((note + "\n\n" if note else "") + paper.abstract))
-        fe.updated(when)
-        fe.published(when)
-    fg.updated(newest)
-    return Response(fg.atom_str(pretty=False), media_type=ATOM)
+            links.append(AtomLink(paper.pdf_url, "related", "application/pdf", "PDF"))
+        items.append(AtomEntry(
+            id=paper.abs_url or f"{base}/papers/{paper.paper_id}", title=paper.title, updated=when,
+            published=when, summary=paper.abstract + ("\n\n" + note if note else ""), links=tuple(links),
+            authors=tuple(paper.authors[:20]), categories=tuple(paper.categories)))
+    feed = AtomFeed(id=base + feed_path, title=title, subtitle=subtitle,
+                    updated=max((e.updated for e in items), default=epoch),
+                    links=(AtomLink(base + feed_path, "self", "application/atom+xml"),
+                           AtomLink(base + page_path, "alternate", "text/html")),
+                    entries=items)
+    return Response(atom_bytes(feed), media_type=ATOM)
 
 
 def _trend_note(item: TrendingPaper) -> str:
@@ -64,8 +54,9 @@ def daily_atom(request: Request, date: DayParam = None) -> Response:
     """The papers of a listing day (default: the latest), most upvoted first."""
     listing = daily_listing(state(request).engine, period_or_400(date, None, None), limit=100)
     label = listing.period.label if listing.period else "no papers yet"
-    return _atom(request, "/feeds/daily.atom", f"paperscope · {label}", "Papers of the day",
-                 [(i.paper, _trend_note(i)) for i in listing.items])
+    query = "?" + urlencode({"date": date}) if date else ""
+    return _atom(request, f"/feeds/daily.atom{query}", f"paperscope · {label}", "Papers of the day",
+                 [(i.paper, _trend_note(i)) for i in listing.items], f"/{query}")
 
 
 @router.get("/trending.atom", summary="Trending (Atom)")
@@ -73,8 +64,8 @@ def trending_atom(request: Request) -> Response:
     """The trending list, with the scores the page shows."""
     items, _, _ = trending_papers(state(request).engine, limit=50)
     return _atom(request, "/feeds/trending.atom", "paperscope · trending",
-                 "Time-decayed upvotes: upvotes / (age_hours + 2)^1.5",
-                 [(i.paper, _trend_note(i)) for i in items])
+                 "Recently listed papers with the most upvotes, newer ones counting more",
+                 [(i.paper, _trend_note(i)) for i in items], "/trending")
 
 
 @router.get("/category/{category}.atom", summary="One category (Atom)")
@@ -83,7 +74,8 @@ def category_atom(request: Request,
     """The latest listing day's papers in a category."""
     listing = daily_listing(state(request).engine, None, sort="newest", category=category, limit=100)
     return _atom(request, f"/feeds/category/{category}.atom", f"paperscope · {category}",
-                 f"New papers in {category}", [(i.paper, "") for i in listing.items])
+                 f"New papers in {category}", [(i.paper, "") for i in listing.items],
+                 f"/categories/{category}")
 
 
 @router.get("/search.atom", summary="A search (Atom)")
@@ -91,5 +83,6 @@ def search_atom(request: Request, q: Annotated[str, Query(min_length=1, max_leng
                 mode: Mode = "bm25") -> Response:
     """The best matches for a query, to follow in a feed reader."""
     _, ranked = execute_search(request, q, mode, None, None, None, 1, 50)
-    return _atom(request, "/feeds/search.atom", f"paperscope · {q}", f"Search: {q}",
-                 [(paper, "") for paper, _ in ranked])
+    query = "?" + urlencode({"q": q, "mode": mode})
+    return _atom(request, f"/feeds/search.atom{query}", f"paperscope · {q}", f"Search: {q}",
+                 [(paper, "") for paper, _ in ranked], f"/search{query}")

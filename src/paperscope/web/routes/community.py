@@ -8,7 +8,7 @@ Counts shown anywhere are Hugging Face upvotes + local upvotes (`Paper.upvotes`)
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
@@ -25,8 +25,9 @@ from paperscope.store.users import User
 from paperscope.web import security
 from paperscope.web.community_view import EDIT_WINDOW, comment_json, paper_extras
 from paperscope.web.params import RowId
-from paperscope.web.rendering import JsonResponse, render, state, wants_json
-from paperscope.web.routes.papers import find_paper
+from paperscope.web.rendering import JsonResponse, is_htmx, local_path, render, state, wants_json
+from paperscope.web.routes.papers import find_paper, paper_page_response
+from paperscope.web.serialize import paper_json
 
 log = logging.getLogger("paperscope.community")
 router = APIRouter(tags=["community"])
@@ -34,7 +35,8 @@ router = APIRouter(tags=["community"])
 MAX_COMMENT = 10_000
 PaperId = Annotated[str, Path(max_length=200)]
 Csrf = Annotated[str | None, Form(max_length=400)]  # optional so a missing token is a 403, not a 422
-CommentBody = Annotated[str, Form(min_length=1, max_length=MAX_COMMENT)]
+# No min_length: an empty or blank comment comes back to the form with a message, not a 422 page.
+CommentBody = Annotated[str, Form(max_length=MAX_COMMENT)]
 
 
 def _changed(request: Request) -> None:
@@ -62,22 +64,38 @@ def _vote(request: Request, user: User, paper: Paper, up: bool) -> dict[str, Any
             "local_upvotes": fresh.local_upvotes, "hf_upvotes": fresh.hf.upvotes if fresh.hf else 0}
 
 
+NextForm = Annotated[str | None, Form(max_length=500)]
+ViewForm = Annotated[Literal["card", "page"], Form()]
+
+
+def _voted(request: Request, paper: Paper, result: dict[str, Any], next_path: str | None,
+           view: str) -> Response:
+    """htmx gets the fresh control to swap in place (a card's ▲ or the paper page's button); a plain
+    form goes back to the page it came from, query and all."""
+    if is_htmx(request):
+        fresh = {**paper_json(paper, with_abstract=False), "upvotes": result["upvotes"],
+                 "upvoted_by_you": result["upvoted"]}
+        template = "accounts/_card_vote.html" if view == "card" else "accounts/_vote_button.html"
+        return render(request, template, {"p": fresh, "data": fresh})
+    return RedirectResponse(local_path(next_path, f"/papers/{paper.paper_id}"), status_code=303)
+
+
 @router.post("/papers/{paper_id:path}/upvote", summary="Upvote (form)")
-def upvote_form(request: Request, paper_id: PaperId, csrf: Csrf = None) -> Response:
+def upvote_form(request: Request, paper_id: PaperId, csrf: Csrf = None, next: NextForm = None,
+                view: ViewForm = "page") -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
     paper = find_paper(request, paper_id)
-    _vote(request, user, paper, True)
-    return _back(request, paper)
+    return _voted(request, paper, _vote(request, user, paper, True), next, view)
 
 
 @router.post("/papers/{paper_id:path}/unvote", summary="Take an upvote back (form)")
-def unvote_form(request: Request, paper_id: PaperId, csrf: Csrf = None) -> Response:
+def unvote_form(request: Request, paper_id: PaperId, csrf: Csrf = None, next: NextForm = None,
+                view: ViewForm = "page") -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
     paper = find_paper(request, paper_id)
-    _vote(request, user, paper, False)
-    return _back(request, paper)
+    return _voted(request, paper, _vote(request, user, paper, False), next, view)
 
 
 @router.post("/api/v1/papers/{paper_id:path}/upvote", summary="Upvote", tags=["community-api"])
@@ -111,11 +129,12 @@ def _edit_comment(request: Request, user: User, comment_id: int, body: str) -> C
         raise HTTPException(status_code=404, detail="no such comment")
     if comment.user_id != user.id:
         raise HTTPException(status_code=403, detail="only its author can edit a comment")
+    if not body.strip():
+        raise HTTPException(status_code=400, detail="a comment needs some text")
     at = security.now(request)
-    edited = body.strip() and comment_store.edit_comment(engine, comment_id, user.id, body, at,
-                                                         at - EDIT_WINDOW)
-    if not edited:
-        raise HTTPException(status_code=403, detail="comments can be edited for 15 minutes after posting")
+    if not comment_store.edit_comment(engine, comment_id, user.id, body, at, at - EDIT_WINDOW):
+        raise HTTPException(status_code=403, detail="the 15 minutes for editing this comment have passed; "
+                                                    "your text is below, to post as a new comment")
     _changed(request)
     return comment_store.get_comment(engine, comment_id) or comment
 
@@ -136,21 +155,56 @@ def _paper_of(request: Request, comment: Comment) -> RedirectResponse:
     return RedirectResponse(f"/papers/{pid}#comments", status_code=303)
 
 
+def _refused(request: Request, paper_id: str, exc: HTTPException, body: str,
+             comment_id: int | None = None) -> Response:
+    """The paper page again, with the reason and the person's text back in the form (never lost)."""
+    form = {"error": exc.detail, "body": body, "comment_id": comment_id}
+    return paper_page_response(request, paper_id, form, status_code=exc.status_code)
+
+
 @router.post("/papers/{paper_id:path}/comments", summary="Comment (form)")
-def comment_form(request: Request, paper_id: PaperId, body: CommentBody, csrf: Csrf = None) -> Response:
+def comment_form(request: Request, paper_id: PaperId, body: CommentBody = "", csrf: Csrf = None) -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
     paper = find_paper(request, paper_id)
-    comment = _add_comment(request, user, paper, body)
+    try:
+        comment = _add_comment(request, user, paper, body)
+    except HTTPException as exc:
+        return _refused(request, paper.paper_id, exc, body)
     return _back(request, paper, f"#comment-{comment.id}")
 
 
 @router.post("/comments/{comment_id}/edit", summary="Edit your comment (form)")
-def edit_form(request: Request, comment_id: RowId, body: CommentBody,
+def edit_form(request: Request, comment_id: RowId, body: CommentBody = "",
               csrf: Csrf = None) -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
-    return _paper_of(request, _edit_comment(request, user, comment_id, body))
+    try:
+        return _paper_of(request, _edit_comment(request, user, comment_id, body))
+    except HTTPException as exc:
+        comment = comment_store.get_comment(state(request).engine, comment_id)
+        pid = vote_store.paper_id_of(state(request).engine, comment.paper_rowid) if comment else None
+        if pid is None or exc.status_code == 404:
+            raise
+        # A blank edit goes back to that comment's form; a refused one (too late) to the new-comment
+        # form, so the text can still be posted.
+        return _refused(request, pid, exc, body, comment_id if exc.status_code == 400 else None)
+
+
+@router.post("/comments/{comment_id}/delete", summary="Delete your own comment (form)")
+def delete_form(request: Request, comment_id: Annotated[int, Path(ge=1)], csrf: Csrf = None) -> Response:
+    user = security.require_user(request)
+    security.check_csrf(request, csrf)
+    return _paper_of(request, _delete_own_comment(request, user, comment_id))
+
+
+def _delete_own_comment(request: Request, user: User, comment_id: int) -> Comment:
+    comment = comment_store.get_comment(state(request).engine, comment_id)
+    if comment is None or comment.removed:
+        raise HTTPException(status_code=404, detail="no such comment")
+    if comment.user_id != user.id and not user.is_moderator:
+        raise HTTPException(status_code=403, detail="only its author can delete a comment")
+    return _remove_comment(request, user, comment_id)
 
 
 @router.post("/comments/{comment_id}/remove", summary="Remove a comment (moderators)")
@@ -185,13 +239,11 @@ def edit_api(request: Request, comment_id: RowId, body: CommentIn) -> Response:
     return JsonResponse(comment_json(request, _edit_comment(request, user, comment_id, body.body), user))
 
 
-@router.delete("/api/v1/comments/{comment_id}", summary="Remove a comment (moderators)",
+@router.delete("/api/v1/comments/{comment_id}", summary="Delete a comment (its author, or moderators)",
                tags=["community-api"])
 def remove_api(request: Request, comment_id: RowId) -> Response:
     user = security.api_writer(request)
-    if not user.is_moderator:
-        raise HTTPException(status_code=403, detail="moderators only")
-    comment = _remove_comment(request, user, comment_id)
+    comment = _delete_own_comment(request, user, comment_id)
     return JsonResponse({"id": comment.id, "removed": True})
 
 

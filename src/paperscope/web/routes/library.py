@@ -19,11 +19,12 @@ from paperscope.model import Paper
 from paperscope.search.dpp import DEFAULT_THETA
 from paperscope.store import get_papers_by_rowid
 from paperscope.store import library as library_store
+from paperscope.store.listings import latest_listing_day
 from paperscope.store.papers import hidden_among
 from paperscope.store.users import User
 from paperscope.web import security
 from paperscope.web.params import Format, Limit, Page
-from paperscope.web.rendering import JsonResponse, page_or_json, state
+from paperscope.web.rendering import JsonResponse, is_htmx, local_path, page_or_json, render, state
 from paperscope.web.routes.papers import find_paper
 from paperscope.web.serialize import paper_json
 
@@ -45,11 +46,13 @@ def _changed(request: Request) -> None:
     request.app.state.response_cache.clear()
 
 
-def _back(paper: Paper, next_path: str | None) -> RedirectResponse:
-    # Only local paths: an open redirect would let other sites bounce visitors through us.
-    target = next_path if next_path and next_path.startswith("/") and not next_path.startswith("//") \
-        else f"/papers/{paper.paper_id}"
-    return RedirectResponse(target, status_code=303)
+def _back(request: Request, paper: Paper, next_path: str | None) -> Response:
+    """htmx posts get the paper's controls, fresh, to swap in place; plain forms go back to the page
+    the person was on (`next`, the full address with its query; only local paths: an open redirect
+    would let other sites bounce visitors through us)."""
+    if is_htmx(request):
+        return render(request, "library/_actions.html", {"p": {"id": paper.paper_id}})
+    return RedirectResponse(local_path(next_path, f"/papers/{paper.paper_id}"), status_code=303)
 
 
 def _rowid(paper: Paper) -> int:
@@ -67,7 +70,7 @@ def save_form(request: Request, paper_id: PaperId, tags: TagsForm = "", csrf: Cs
     paper = find_paper(request, paper_id)
     library_store.save_paper(state(request).engine, user.id, _rowid(paper), _split_tags(tags),
                              now=security.now(request))
-    return _back(paper, next)
+    return _back(request, paper, next)
 
 
 @router.post("/papers/{paper_id:path}/unsave", summary="Remove from your library (form)")
@@ -76,7 +79,7 @@ def unsave_form(request: Request, paper_id: PaperId, csrf: Csrf = None, next: Ne
     security.check_csrf(request, csrf)
     paper = find_paper(request, paper_id)
     library_store.remove_paper(state(request).engine, user.id, _rowid(paper))
-    return _back(paper, next)
+    return _back(request, paper, next)
 
 
 @router.post("/papers/{paper_id:path}/feedback", summary="👍 / 👎 a paper (form)")
@@ -88,7 +91,7 @@ def feedback_form(request: Request, paper_id: PaperId,
     paper = find_paper(request, paper_id)
     library_store.set_feedback(state(request).engine, user.id, _rowid(paper), FEEDBACK[value],
                                now=security.now(request))
-    return _back(paper, next)
+    return _back(request, paper, next)
 
 
 @router.post("/library/import", summary="Import a BibTeX file into your library (form)")
@@ -155,7 +158,9 @@ def _foryou_data(request: Request, user: User, page: int, limit: int, days: int,
                                                         days=days, diverse=diverse, theta=theta)
     papers = _visible(request, user, get_papers_by_rowid(state(request).engine,
                                                          [i.rowid for i in result.items]))
+    newest = latest_listing_day(state(request).engine)
     return {"total": result.total, "page": page, "limit": limit, "days": days, "diverse": diverse,
+            "window_end": newest.isoformat() if newest else None,
             "model_version": result.model_version, "retrained": result.retrained, "notes": result.notes,
             "papers": [{**paper_json(papers[i.rowid], with_abstract=True), "score": i.score,
                         "saved": False, "feedback": 0,

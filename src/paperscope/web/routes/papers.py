@@ -78,6 +78,13 @@ def paper_page(request: Request, paper_id: Annotated[str, Path(max_length=200)],
     Similar papers (when that feature is installed) load separately — `similar_url` — so finding them
     never delays the page itself.
     """
+    return paper_page_response(request, paper_id)
+
+
+def paper_page_response(request: Request, paper_id: str, form: dict[str, Any] | None = None,
+                        status_code: int = 200) -> Response:
+    """The paper page; `form` (a form's error and the text the person wrote) re-renders it after a
+    refused post, so nothing they typed is lost."""
     key = paper_key(paper_id)
     page = paper_page_row(state(request).engine, key)  # one query for the row and the community flags
     if page is None:
@@ -88,4 +95,7 @@ def paper_page(request: Request, paper_id: Annotated[str, Path(max_length=200)],
             "similar_url": f"/api/papers/{paper.paper_id}/similar" if has_similar else None,
             "similar_fragment": f"/papers/{paper.paper_id}/similar" if has_similar else None,
             **paper_extras(request, paper, page)}
+    if form is not None:
+        return render(request, "paper.html", {"title": paper.title, "data": data, "form": form},
+                      status_code=status_code)
     return page_or_json(request, "paper.html", data, {"title": paper.title})

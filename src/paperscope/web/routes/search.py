@@ -7,21 +7,25 @@ from datetime import date
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
-from paperscope.model import Paper
+from paperscope.model import Paper, parse_arxiv_id
 from paperscope.search.dpp import DEFAULT_THETA, search_diverse
 from paperscope.search.engine import SearchEngine
 from paperscope.search.types import SearchFilters, SearchHit, SearchResult
-from paperscope.store import get_papers_by_rowid
+from paperscope.store import get_paper, get_papers_by_rowid
 from paperscope.web.params import CATEGORY_PATTERN, Format, Limit, Page
-from paperscope.web.rendering import JsonResponse, page_or_json, state
+from paperscope.web.rendering import JsonResponse, page_or_json, state, wants_json
 from paperscope.web.serialize import paper_json
 
 router = APIRouter()
 
 SearchMode = Literal["bm25", "dense", "late", "hybrid"]
-Q = Annotated[str, Query(max_length=500, description="What to look for (words, a title, an arXiv id).")]
+# The page takes a long paste and searches its first MAX_QUERY characters (saying so) rather than
+# answering 422; the API keeps the strict limit.
+MAX_QUERY = 500
+Q = Annotated[str, Query(max_length=20_000, description="What to look for (words, a title, an arXiv id); "
+                                                      f"the first {MAX_QUERY} characters are used.")]
 Mode = Annotated[SearchMode, Query(description="bm25 (words), dense, late (late interaction), hybrid.")]
 Categories = Annotated[list[str] | None, Query(max_length=20, description="Restrict to these categories.")]
 DateFrom = Annotated[date | None, Query(description="Listed on or after (YYYY-MM-DD).")]
@@ -33,6 +37,17 @@ Threshold = Annotated[float | None, Query(
     ge=0.0, le=1.0, description="Drop results whose calibrated probability of relevance is below this; "
     "when none is left, `no_good_answer` is true (vector modes; ignored with a note in bm25).")]
 MAX_RESULTS = 1000
+MAX_RESULTS_BY_DATE = 200
+# Names people understand, for the page's Mode menu, and what each does (the option's tooltip).
+MODE_LABELS = {
+    "hybrid": ("Best of all", "Keywords and meaning combined"),
+    "bm25": ("Keywords", "Papers that contain your words (BM25)"),
+    "dense": ("Meaning", "Papers about the same thing, even in other words (one vector per paper)"),
+    "late": ("Precise (late interaction)", "Meaning, matched word by word (multi-vector late interaction)"),
+}
+Sort = Annotated[Literal["relevance", "newest"], Query(
+    description=f"relevance, or newest first among the best {MAX_RESULTS_BY_DATE} matches.")]
+_UNSUPPORTED = re.compile(r'"|(?:^|\s)-\w')
 _WORD = re.compile(r"[^\W_]", re.UNICODE)  # a letter or digit
 
 
@@ -58,8 +73,15 @@ def require_words(q: str) -> None:
 def execute_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
                    date_from: date | None, date_to: date | None, page: int, limit: int,
                    diverse: bool = False, theta: float = DEFAULT_THETA,
-                   threshold: float | None = None) -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
+                   threshold: float | None = None,
+                   sort: str = "relevance") -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
     """Validate, search, and return the result summary with the ranked papers (two store queries)."""
+    page_notes: list[str] = []
+    if len(q) > MAX_QUERY:
+        q = q[:MAX_QUERY]
+        page_notes.append(f"your query was long: its first {MAX_QUERY} characters were searched")
+    if _UNSUPPORTED.search(q):
+        page_notes.append('quotes and -exclusions are not supported: every word counts, "-" ones included')
     # The page's one text box may hold several categories ("cs.CL cs.LG"); the API may repeat the parameter.
     categories = tuple(dict.fromkeys(c for value in category or [] for c in re.split(r"[\s,]+", value) if c))
 
@@ -78,6 +100,7 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
         "date_to": date_to.isoformat() if date_to else None,
         "offset": offset, "limit": limit, "total": 0, "results": [], "no_good_answer": False,
         "available": True, "has_more": False, "diverse": diverse, "theta": theta, "threshold": threshold,
+        "sort": sort, "notes": list(page_notes),
     }
     if not q.strip():
         return data, []
@@ -89,28 +112,43 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
     st = state(request)
     filters = SearchFilters(categories=categories, date_from=date_from, date_to=date_to)
     # One extra hit tells whether a next page exists (the engine's `total` is capped at its depth).
+    # Newest first re-orders the best MAX_RESULTS_BY_DATE matches by listing date.
+    by_date = sort == "newest"
+    k, start = (MAX_RESULTS_BY_DATE, 0) if by_date else (limit + 1, offset)
     if diverse and isinstance(engine, SearchEngine):
-        result = search_diverse(engine, q, mode=mode, k=limit + 1, offset=offset, filters=filters,
+        result = search_diverse(engine, q, mode=mode, k=k, offset=start, filters=filters,
                                 theta=theta, threshold=threshold)
     else:
-        result = engine.search(q, mode=mode, k=limit + 1, offset=offset, filters=filters, threshold=threshold)
-    hits = result.hits[:limit]
-    papers = {p.rowid: p for p in get_papers_by_rowid(st.engine, [h.rowid for h in hits])}
+        result = engine.search(q, mode=mode, k=k, offset=start, filters=filters, threshold=threshold)
+    hits = result.hits
+    if by_date:
+        found = {p.rowid: p for p in get_papers_by_rowid(st.engine, [h.rowid for h in hits])}
+        def day(h: SearchHit) -> date:
+            return found[h.rowid].listed or found[h.rowid].published or date.min
+        hits = sorted((h for h in hits if h.rowid in found), key=day, reverse=True)
+        hits = hits[offset:offset + limit + 1]
+        papers = found
+    has_more = len(hits) > limit
+    hits = hits[:limit]
+    if not by_date:
+        papers = {p.rowid: p for p in get_papers_by_rowid(st.engine, [h.rowid for h in hits])}
+    else:
+        page_notes.append(f"newest first among the {MAX_RESULTS_BY_DATE} best matches")
     coverage = getattr(result, "coverage", None)
     data["semantic_index"] = coverage.as_json() if coverage is not None else None
-    data.update({"mode": result.mode, "total": result.total, "has_more": len(result.hits) > limit,
-                 "no_good_answer": result.no_good_answer,
-                 "timings_ms": result.timings_ms, "notes": list(getattr(result, "notes", []) or [])})
+    data.update({"mode": result.mode, "total": result.total, "has_more": has_more,
+                 "no_good_answer": result.no_good_answer, "timings_ms": result.timings_ms,
+                 "notes": page_notes + list(getattr(result, "notes", []) or [])})
     return data, [(papers[h.rowid], h) for h in hits if h.rowid in papers]
 
 
 def run_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
                date_from: date | None, date_to: date | None, page: int, limit: int,
                diverse: bool = False, theta: float = DEFAULT_THETA,
-               threshold: float | None = None) -> dict[str, Any]:
+               threshold: float | None = None, sort: str = "relevance") -> dict[str, Any]:
     """Search and build the result data shared by the page, its JSON twin and the API."""
     data, ranked = execute_search(request, q, mode, category, date_from, date_to, page, limit,
-                                  diverse, theta, threshold)
+                                  diverse, theta, threshold, sort)
     data["results"] = [
         {**paper_json(paper), "score": hit.score, "components": hit.components,
          "matched_terms": list(hit.matched_terms)}
@@ -119,22 +157,42 @@ def run_search(request: Request, q: str, mode: SearchMode, category: list[str] |
     return data
 
 
+def _paper_for_id(request: Request, q: str) -> tuple[str, str | None] | None:
+    """(arXiv id, its page here or None) when the query is an arXiv id or URL, else None."""
+    try:
+        arxiv_id = parse_arxiv_id(q)[0]
+    except ValueError:
+        return None
+    stored = get_paper(state(request).engine, arxiv_id)
+    return arxiv_id, (f"/papers/{stored.paper_id}" if stored is not None else None)
+
+
 @router.get("/search", tags=["pages"], summary="Search page")
 def search_page(request: Request, q: Q = "", mode: Mode = "hybrid", category: Categories = None,
                 date_from: DateFrom = None, date_to: DateTo = None, page: Page = 1, limit: Limit = 20,
                 diverse: Diverse = False, theta: Theta = DEFAULT_THETA, threshold: Threshold = None,
-                format: Format = None) -> Response:
-    """One box; mode, category and date filters; paginated; shows which terms matched."""
-    data = run_search(request, q, mode, category, date_from, date_to, page, limit, diverse, theta, threshold)
-    return page_or_json(request, "search.html", data, {"title": f"{q} · search" if q else "Search",
-                                                       "q": q, "page": page})
+                sort: Sort = "relevance", format: Format = None) -> Response:
+    """One box; mode, category and date filters; paginated; shows which terms matched. An arXiv id or
+    URL opens that paper (or offers arXiv and "submit it" when it is not here)."""
+    lookup = _paper_for_id(request, q) if q.strip() and len(q) < 300 else None
+    if lookup is not None and lookup[1] is not None and not wants_json(request):
+        return RedirectResponse(lookup[1], status_code=303)
+    data = run_search(request, q, mode, category, date_from, date_to, page, limit, diverse, theta, threshold,
+                      sort)
+    if lookup is not None:
+        data["arxiv_id"] = lookup[0]
+    return page_or_json(request, "search.html", data, {"title": f"{q[:80]} · search" if q else "Search",
+                                                       "q": q[:MAX_QUERY], "page": page,
+                                                       "mode_labels": MODE_LABELS})
 
 
 @router.get("/api/search", tags=["api"], summary="Search (JSON)")
 def search_api(request: Request, q: Annotated[str, Query(min_length=1, max_length=500)],
                mode: Mode = "hybrid", category: Categories = None, date_from: DateFrom = None,
                date_to: DateTo = None, page: Page = 1, limit: Limit = 20, diverse: Diverse = False,
-               theta: Theta = DEFAULT_THETA, threshold: Threshold = None) -> Response:
-    """Ranked papers with scores per mode and the query terms each one matched."""
+               theta: Theta = DEFAULT_THETA, threshold: Threshold = None,
+               sort: Sort = "relevance") -> Response:
+    """Ranked papers with scores per mode and the query terms each one matched. `total` is a lower bound
+    when `has_more` is true (the engine stops at its depth)."""
     return JsonResponse(run_search(request, q, mode, category, date_from, date_to, page, limit,
-                                   diverse, theta, threshold))
+                                   diverse, theta, threshold, sort))

@@ -52,11 +52,14 @@ PER_HOUR = 30  # submissions per account per hour
 Csrf = Annotated[str | None, Form(max_length=400)]
 
 
-def _list(engine: Any, user_id: int, username: str, paper: Paper, at: Any) -> Paper:
-    """Put a stored paper on the submission day's feed, credited to the user; 409 if listed already."""
+def _list(engine: Any, user_id: int, username: str, paper: Paper, at: Any,
+          first_listing: bool = False) -> Paper:
+    """Record a submission of a stored paper, credited to the user (409 if submitted that day already).
+    A paper already listed keeps its first listing date; one fetched for this submission
+    (`first_listing`) is listed on the submission day."""
     try:
         vote_store.submit(engine, user_id, paper.rowid or 0, username, at.astimezone(UTC).date(), at,
-                          add_event, SUBMISSION_WEIGHT)
+                          add_event, SUBMISSION_WEIGHT, first_listing=first_listing)
     except vote_store.AlreadyListed as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     log.info("paper %s submitted by %s", paper.paper_id, username)
@@ -69,7 +72,10 @@ def _fetch_and_list(app: FastAPI, jobs: list[Job], client: PoliteClient) -> list
     try:
         records = list(ArxivQuery(client, st.settings.arxiv_api_url).by_ids([j.arxiv_id for j in jobs]))
     except SourceError as exc:
-        return [Outcome(502, f"could not reach arXiv: {exc}") for _ in jobs]
+        # The low-level reason ("[Errno -2] Name or service not known") goes to the log, not the page.
+        log.warning("arXiv lookup failed: %s", exc)
+        return [Outcome(502, "arXiv could not be reached just now (is this server offline?), so the paper "
+                             "could not be fetched. Try again in a few minutes.") for _ in jobs]
     wanted = {j.arxiv_id for j in jobs}  # only what was asked for, whatever else the answer holds
     found = {r.arxiv_id: r for r in records if isinstance(r, Paper) and r.arxiv_id in wanted}
     if found:
@@ -83,7 +89,7 @@ def _fetch_and_list(app: FastAPI, jobs: list[Job], client: PoliteClient) -> list
             outcomes.append(Outcome(404, f"arXiv has no paper {job.arxiv_id}: {reasons or 'not found'}"))
             continue
         try:
-            listed = _list(st.engine, job.user_id, job.username, paper, job.at)
+            listed = _list(st.engine, job.user_id, job.username, paper, job.at, first_listing=True)
         except HTTPException as exc:
             outcomes.append(Outcome(exc.status_code, str(exc.detail)))
             continue

@@ -34,6 +34,7 @@ from paperscope.mail.subscribe import (
 )
 from paperscope.mail.tokens import BadToken, MailTokens
 from paperscope.settings import Settings
+from paperscope.store.listings import category_counts
 from paperscope.store.subscriptions import SavedSearch, Subscription
 from paperscope.web import security
 from paperscope.web.rendering import JsonResponse, render, state, wants_json
@@ -108,6 +109,16 @@ def _send_confirmation_soon(background: BackgroundTasks, request: Request) -> No
 
 PENDING_MESSAGE = ("If this address can receive mail, a link to confirm is on its way (or was sent "
                    "within the hour). Nothing changes until it is opened.")
+def _check_categories(request: Request, categories: tuple[str, ...]) -> None:
+    """InvalidSubscription for a category this library has no paper in (a typo such as cs.FAKE would
+    otherwise give a digest that never has anything in it)."""
+    if not categories:
+        return
+    known = {c for c, _ in category_counts(state(request).engine)}
+    unknown = [c for c in categories if c not in known]
+    if known and unknown:
+        raise InvalidSubscription(f"no papers here are in {', '.join(unknown)}: check the code against the "
+                                  "Categories page (e.g. cs.CL, hep-th)")
 
 
 def _subscribe(request: Request, background: BackgroundTasks, req: SubscriptionRequest) -> dict[str, Any]:
@@ -119,6 +130,7 @@ def _subscribe(request: Request, background: BackgroundTasks, req: SubscriptionR
     refusal = security.subscription_refusal(request, address)
     if refusal is not None:
         raise security.too_many(refusal)
+    _check_categories(request, tuple(c.strip() for c in req.categories if c.strip()))
     outcome = request_subscription(st.engine, st.settings, req)
     if outcome.change is not None:
         _send_confirmation_soon(background, request)

@@ -1,0 +1,390 @@
+"""The walk-through of issue #16 in a real browser (Debian's chromium via Playwright): a person signs
+up, searches, votes, saves, comments and submits, and every action leaves them where they were.
+
+One test per finding; each drives the page as a person would (click, type, go back). Screenshots land in
+test-artifacts/walkthrough/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paperscope.embed import load_encoder
+from paperscope.index.build import build_index
+from paperscope.settings import Settings
+from paperscope.store import open_database
+from paperscope.web.app import create_app
+from tests.community_support import PASSWORD, Clock, add_user
+from tests.test_web_data import live_server, load_library
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "walkthrough"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install .[dev])")
+expect = sync_api.expect
+Page = Any  # playwright's sync Page (typed loosely: playwright is an optional test dependency)
+
+
+class Site:
+    """The app served over HTTP, its settings, and a clock the tests move by hand."""
+
+    def __init__(self, url: str, app: Any, clock: Clock) -> None:
+        self.url, self.app, self.clock = url, app, clock
+        self.users: set[str] = set()
+
+    def user(self, name: str, role: str = "user") -> str:
+        """An account made in the store (once per name); returns the name."""
+        if name not in self.users:
+            add_user(self.app.state.engine, name, role)
+            self.users.add(name)
+        return name
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    config = Settings(home=tmp_path_factory.mktemp("walk-home"), request_interval=0.0)
+    engine = open_database(config.db_url)
+    load_library(engine)
+    # Vectors for every paper, so similar papers and the meaning-based modes are real.
+    build_index(engine, config.index_dir, load_encoder(config))
+    engine.dispose()
+    app = create_app(config, cache_seconds=0)
+    clock = Clock()
+    app.state.clock = clock
+    with live_server(app) as url:
+        yield Site(url, app, clock)
+    app.state.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
+
+
+def shoot(pg: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(pg: Page, site: Site, name: str, role: str = "user") -> None:
+    """Sign in through the form, as a person would."""
+    site.user(name, role)
+    pg.goto(site.url + "/signin")
+    pg.fill("#login", name)
+    pg.fill("#password", PASSWORD)
+    pg.click("form.stacked button[type=submit]")
+    expect(pg.locator("header nav")).to_contain_text(name)
+
+
+# 1. The search form works with blank fields --------------------------------------------------------------
+
+def test_search_form_submits_with_blank_fields(site: Site, page: Page) -> None:
+    pg = page
+    pg.goto(site.url + "/search")
+    pg.fill("form.searchform input[name=q]", "retrieval")
+    pg.click("form.searchform button[type=submit]")
+    expect(pg.locator("article.card").first).to_be_visible()
+    # Change the mode and tick Diverse with both dates left blank: still results, no "invalid parameters".
+    pg.select_option("form.searchform select[name=mode]", "bm25")
+    pg.check("form.searchform input[name=diverse]")
+    pg.click("form.searchform button[type=submit]")
+    expect(pg.locator("article.card").first).to_contain_text("Retrieval")
+    assert "invalid parameters" not in pg.content()
+    # Only a category set (the dates blank).
+    pg.fill("form.searchform input[name=category]", "cs.IR")
+    pg.click("form.searchform button[type=submit]")
+    expect(pg.locator("article.card").first).to_be_visible()
+    assert "category=cs.IR" in pg.url
+    shoot(pg, "01-search-blank-fields")
+
+
+# 3. Submitting a listed paper keeps its listing date ------------------------------------------------------
+
+def test_submitting_a_listed_paper_keeps_it_on_its_day(site: Site, page: Page) -> None:
+    pg = page
+    sign_in(pg, site, "sam")
+    pg.goto(site.url + "/submit")
+    pg.fill("#paper", "https://arxiv.org/abs/2503.20002v1")
+    pg.click("form.stacked button[type=submit]")
+    expect(pg.locator("h1")).to_have_text("Sparse Retrieval Revisited")
+    expect(pg.locator(".submitted")).to_contain_text("Submitted by sam")
+    expect(pg.locator(".paper .meta")).to_contain_text("listed 2025-03-18")
+    # Its day's feed still has it; the default feed is still the latest listing day, not "submissions".
+    pg.click("text=listed 2025-03-18")
+    expect(pg.locator("article.card h2", has_text="Sparse Retrieval Revisited")).to_have_count(1)
+    pg.goto(site.url + "/")
+    expect(pg.locator("h1")).to_contain_text("Thursday, 20 March 2025")
+    shoot(pg, "03-submission-keeps-day")
+
+
+# 2. Actions keep the reader's place ----------------------------------------------------------------------
+
+def test_votes_and_saves_keep_the_readers_place(site: Site, page: Page) -> None:
+    pg = page
+    sign_in(pg, site, "rita")
+    where = site.url + "/?date=2025-03-20&limit=5&page=2"
+    pg.goto(where)
+    card = pg.locator("article.card").nth(2)
+    title = card.locator("h2").inner_text()
+    # ▲ on a feed card upvotes in place: same address, the count goes up, the button says it is pressed.
+    vote = card.locator("form.votes button")
+    before = int(vote.locator("b").inner_text())
+    vote.click()
+    expect(card.locator("form.votes button")).to_have_attribute("aria-pressed", "true")
+    expect(card.locator("form.votes b")).to_have_text(str(before + 1))
+    assert pg.url == where
+    # 👍 and Save update in place too.
+    card.locator("button[title='More like this']").click()
+    expect(card.locator("button[title='More like this']")).to_have_attribute("aria-pressed", "true")
+    card.locator(".libactions button", has_text="Save").click()
+    expect(card.locator(".libactions button", has_text="Saved")).to_be_visible()
+    assert pg.url == where
+    shoot(pg, "02-feed-page-2-after-actions")
+    # The vote was stored: the paper's page shows it (the feed sorts by upvotes, so the card moved up).
+    card.locator("h2 a").click()
+    expect(pg.locator("h1")).to_have_text(title)
+    expect(pg.locator(".paper form.vote button")).to_have_attribute("aria-pressed", "true")
+
+    # Save on a search result keeps the query.
+    pg.goto(site.url + "/search?q=sparse+retrieval&mode=bm25")
+    result = pg.locator("article.card").first
+    result.locator(".libactions button", has_text="Save").click()
+    expect(result.locator(".libactions button", has_text="Saved")).to_be_visible()
+    assert "q=sparse+retrieval" in pg.url
+    expect(pg.locator("form.searchform input[name=q]")).to_have_value("sparse retrieval")
+
+    # 👎 on a similar-papers card stays on the paper page (header, styles and all).
+    pg.goto(site.url + "/papers/2503.40001")
+    similar = pg.locator("section.similar article.card").first
+    similar.locator("button[title='Less like this']").click()
+    expect(similar.locator("button[title='Less like this']")).to_have_attribute("aria-pressed", "true")
+    assert pg.url == site.url + "/papers/2503.40001"
+    expect(pg.locator("header.site")).to_be_visible()
+    shoot(pg, "02-similar-card-feedback")
+
+
+def test_without_javascript_actions_come_back_to_the_full_address(site: Site, browser: Any) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    pg = context.new_page()
+    try:
+        sign_in(pg, site, "nojs")
+        where = site.url + "/?date=2025-03-20&limit=5&page=2&sort=newest"  # an order votes do not change
+        pg.goto(where)
+        pg.locator("article.card").first.locator("form.votes button").click()
+        assert pg.url == where
+        expect(pg.locator("form.votes button[aria-pressed=true]")).to_have_count(1)
+        pg.locator("article.card").nth(1).locator(".libactions button", has_text="Save").click()
+        assert pg.url == where
+    finally:
+        context.close()
+
+
+# 6. Each page offers its own feed; HEAD works -------------------------------------------------------------
+
+def test_footer_atom_link_follows_the_page(site: Site, page: Page) -> None:
+    pg = page
+    pg.goto(site.url + "/search?q=late+interaction&mode=bm25")
+    atom = pg.locator("footer a", has_text="Atom")
+    href = atom.get_attribute("href")
+    assert href == "/feeds/search.atom?q=late+interaction&mode=bm25"
+    feed = pg.request.get(site.url + href)
+    assert feed.ok and b"<title>Late Interaction at Scale</title>" in feed.body()
+    pg.goto(site.url + "/trending")
+    expect(pg.locator("footer a", has_text="Atom")).to_have_attribute("href", "/feeds/trending.atom")
+    assert pg.request.head(site.url + "/").status == 200
+
+
+# 5. "Hide off-topic" keeps on-topic results of short queries and papers it could not score ----------------
+
+def test_hide_off_topic_keeps_short_query_matches_and_unscored_papers(site: Site, page: Page) -> None:
+    from datetime import date
+
+    from paperscope.model import Paper
+    from paperscope.store import upsert_papers
+
+    # A paper ingested after the last `paperscope index`: it has no vector, so it cannot be scored.
+    upsert_papers(site.app.state.engine, [Paper(
+        title="Transformer Surrogates for Plasma Control", arxiv_id="2501.00077", source="test",
+        abstract="A transformer predicts plasma states.", authors=("N. Ew",),
+        categories=("physics.plasm-ph",),
+        listed=date(2025, 1, 6), published=date(2025, 1, 6))])
+    pg = page
+    pg.goto(site.url + "/search")
+    pg.fill("form.searchform input[name=q]", "transformer")
+    pg.check("form.searchform input[name=threshold]")
+    pg.click("form.searchform button[type=submit]")
+    titles = pg.locator("article.card h2")
+    expect(titles.first).to_be_visible()
+    found = titles.all_inner_texts()
+    assert "Attention Is Still All You Need" in found  # on topic, cosine 0.36 for a one-word query
+    assert "Transformer Surrogates for Plasma Control" in found  # not scored, so not hidden
+    assert "Graph Colourings of Sparse Graphs" not in found
+    # The page says what the box did.
+    expect(pg.locator(".note", has_text="off-topic")).to_be_visible()
+    expect(pg.locator(".note", has_text="without vectors")).to_be_visible()
+    shoot(pg, "05-hide-off-topic")
+
+
+# 13. Comments: small headings, no remote images, authors delete, text never lost ----------------------------
+
+def test_comments_keep_the_text_and_let_authors_delete(site: Site, page: Page) -> None:
+    pg = page
+    sign_in(pg, site, "carla")
+    paper = site.url + "/papers/2503.10002"
+    pg.goto(paper)
+    pg.fill("#comment-body", "# Big claim\n\nSee ![plot](https://tracker.example/pixel.png) and **this**.")
+    pg.click(".comment-form button[type=submit]")
+    comment = pg.locator("article.comment").first
+    expect(comment.locator("strong", has_text="Big claim")).to_be_visible()
+    assert comment.locator("h1, h2, h3, img").count() == 0  # no page-size heading, no remote image
+    expect(comment.locator("a", has_text="image: plot")).to_have_attribute(
+        "href", "https://tracker.example/pixel.png")
+    expect(comment.locator("summary")).to_contain_text("min left")
+
+    # A blank comment comes back with a message (not an error page); the form is still there.
+    pg.fill("#comment-body", "   \n  ")
+    pg.click(".comment-form button[type=submit]")
+    expect(pg.locator("#comment-error")).to_contain_text("needs some text")
+    expect(pg.locator("h1")).to_have_text("Graph Colourings of Sparse Graphs")
+
+    # An edit after the 15 minutes keeps the text, offered for a new comment.
+    pg.goto(paper)
+    pg.locator("article.comment summary").first.click()
+    editor = pg.locator("article.comment textarea").first
+    text = "A careful second thought that took a while to write."
+    editor.fill(text)
+    site.clock.advance(minutes=16)
+    try:
+        pg.locator("article.comment form button", has_text="Save").first.click()
+        expect(pg.locator("#comment-error")).to_contain_text("15 minutes")
+        expect(pg.locator("#comment-body")).to_have_value(text)
+        shoot(pg, "13-late-edit-keeps-text")
+    finally:
+        site.clock.advance(minutes=-16)
+
+    # The author deletes their own comment.
+    pg.goto(paper)
+    pg.locator("article.comment").first.locator("button", has_text="Delete").click()
+    expect(pg.locator("article.comment")).to_have_count(0)
+
+
+# 14. Errors in plain words, on the page the person was on ---------------------------------------------------
+
+def test_errors_speak_plain_words_where_the_person_is(site: Site, page: Page) -> None:
+    pg = page
+    # Past the last page: said, with a way back.
+    pg.goto(site.url + "/?date=2025-03-20&limit=5&page=999")
+    expect(pg.locator(".pastend")).to_contain_text("There is no page 999 here: the last page is 3")
+    pg.click("text=Go to page 3")
+    expect(pg.locator(".pager")).to_contain_text("page 3 of 3")
+    # A digest category nobody has: refused on the form, with the form still filled.
+    pg.goto(site.url + "/subscribe")
+    pg.fill("input[name=email]", "dora@example.org")
+    pg.fill("input[name=categories]", "cs.FAKE")
+    pg.locator("form button[type=submit]").last.click()
+    expect(pg.locator("[role=alert]")).to_contain_text("cs.FAKE")
+    expect(pg.locator("input[name=email]")).to_have_value("dora@example.org")
+    # Submitting while arXiv cannot be reached: a sentence, not "[Errno -2] Name or service not known".
+    site.app.state.settings.arxiv_api_url = "http://offline.invalid/api/query"
+    sign_in(pg, site, "olga")
+    pg.goto(site.url + "/submit")
+    pg.fill("#paper", "2611.00001")
+    pg.click("form.stacked button[type=submit]")
+    expect(pg.locator(".form-error")).to_contain_text("arXiv could not be reached")
+    assert "Errno" not in pg.locator(".form-error").inner_text()
+    expect(pg.locator("#paper")).to_have_value("2611.00001")
+    shoot(pg, "14-offline-submission")
+
+
+def test_sign_in_throttle_says_how_long_to_wait(site: Site, page: Page) -> None:
+    pg = page
+    site.user("tess")
+    pg.goto(site.url + "/signin")
+    for _ in range(8):
+        pg.fill("#login", "tess")
+        pg.fill("#password", "wrong password!")
+        pg.click("form.stacked button[type=submit]")
+        if "try again in" in pg.locator(".form-error").inner_text():
+            break
+    expect(pg.locator(".form-error")).to_contain_text(re.compile(r"try again in \d+ (second|minute)"))
+    expect(pg.locator("#login")).to_have_value("tess")  # still on the sign-in form
+
+
+# 10. Search: long queries, arXiv ids, plain mode names, order by date, a heading --------------------------
+
+def test_search_reads_like_people_search(site: Site, page: Page) -> None:
+    pg = page
+    pg.goto(site.url + "/search")
+    expect(pg.locator("h1")).to_contain_text("Search")
+    box = pg.locator("form.searchform input[name=q]")
+    assert box.get_attribute("maxlength") == "500"
+    # Mode names for people, each with a tooltip.
+    options = pg.locator("select[name=mode] option")
+    assert options.all_inner_texts() == ["Best of all", "Keywords", "Meaning", "Precise (late interaction)"]
+    assert all(options.nth(i).get_attribute("title") for i in range(4))
+    # A pasted 2,000-character query is searched (its start), not a 422 page.
+    pg.goto(site.url + "/search?q=" + "retrieval+" * 200)
+    expect(pg.locator(".note", has_text="first 500 characters")).to_be_visible()
+    expect(pg.locator("article.card").first).to_be_visible()
+    # An arXiv URL opens the paper.
+    pg.goto(site.url + "/search")
+    box.fill("https://arxiv.org/abs/2503.40001v1")
+    box.press("Enter")
+    expect(pg.locator("h1")).to_have_text("Late Interaction at Scale")
+    # An id that is not here offers arXiv and "submit it".
+    pg.goto(site.url + "/search")
+    box.fill("2611.01234")
+    box.press("Enter")
+    expect(pg.locator(".notfound a", has_text="see it on arXiv")).to_have_attribute(
+        "href", "https://arxiv.org/abs/2611.01234")
+    # Quotes are said to be ignored; newest first orders by listing date.
+    pg.goto(site.url + '/search?q="sparse+retrieval"&mode=bm25')
+    expect(pg.locator(".note", has_text="quotes")).to_be_visible()
+    pg.goto(site.url + "/search?q=retrieval&mode=bm25")
+    pg.select_option("select[name=sort]", "newest")
+    pg.click("form.searchform button[type=submit]")
+    expect(pg.locator(".note", has_text="newest first")).to_be_visible()
+    days = [d for d in pg.locator("article.card .meta .muted").all_inner_texts() if d.startswith("20")]
+    assert days == sorted(days, reverse=True) and len(days) >= 2
+    shoot(pg, "10-search-newest")
+
+
+# 8. "For you" and "today" on data older than the wall clock ------------------------------------------------
+
+def test_for_you_and_the_latest_day_work_on_old_data(site: Site, page: Page) -> None:
+    pg = page
+    # The library's papers are from March 2025, far more than 90 days before the wall clock.
+    pg.goto(site.url + "/")
+    expect(pg.locator(".latestnote")).to_contain_text("the latest day with papers")
+    sign_in(pg, site, "fay")
+    pg.goto(site.url + "/?date=2025-03-20&sort=newest")
+    card = pg.locator("article.card", has=pg.locator("h2", has_text="Late Interaction at Scale"))
+    card.locator("button[title='More like this']").click()
+    expect(card.locator("button[title='More like this']")).to_have_attribute("aria-pressed", "true")
+    pg.goto(site.url + "/foryou?days=7")
+    expect(pg.locator("article.card").first).to_be_visible()
+    expect(pg.locator("main")).to_contain_text("up to the newest listing (2025-03-20)")
+    shoot(pg, "08-for-you-old-data")
