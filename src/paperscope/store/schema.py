@@ -138,6 +138,10 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False, server_default="user"),  # user | moderator | admin
     sa.Column("status", sa.String(16), nullable=False, server_default="active"),  # active | suspended
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # 0011: an account acts (votes, comments, collections, alerts; reads a members-only instance) once
+    # its address is confirmed; `feed_generation` is part of its secret Atom URLs (bumped to revoke them).
+    sa.Column("email_verified_at", sa.DateTime(timezone=True)),
+    sa.Column("feed_generation", sa.Integer, nullable=False, server_default="0"),
 )
 
 user_sessions = sa.Table(
@@ -238,3 +242,68 @@ library_versions = sa.Table(
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
 )
+
+# 0011: single-use, expiring invitations (PAPERSCOPE_SIGNUP=invite); only the token's SHA-256 is kept.
+invitations = sa.Table(
+    "invitations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("email", sa.String(320)),  # when set, only this address may accept it
+    sa.Column("role", sa.String(16), nullable=False, server_default="user"),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+    sa.Column("used_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+)
+
+# 0011: groups of accounts (owner | member) and collections of papers owned by a user or a group.
+groups = sa.Table(
+    "groups",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("slug", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("group_id", sa.Integer, sa.ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),  # owner | member
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_group_members_user", group_members.c.user_id)
+
+# `visibility`: private (the owner; for a group, its members), group (the owning group's members, or for a
+# user's collection the members of any group the user belongs to), public (anyone who may read the site).
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("slug", sa.String(200), nullable=False, unique=True),  # "<owner>/<title-slug>-<hex id>"
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("owner_user", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True),
+    sa.Column("owner_group", sa.Integer, sa.ForeignKey("groups.id", ondelete="CASCADE"), index=True),
+    sa.Column("visibility", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+collection_items = sa.Table(
+    "collection_items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("collection", sa.Integer, sa.ForeignKey("collections.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("paper", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("added_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("collection", "paper", name="uq_collection_items_paper"),
+)
+sa.Index("ix_collection_items_paper", collection_items.c.paper)

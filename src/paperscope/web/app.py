@@ -16,10 +16,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.store.version import StoreVersion
+from paperscope.web.access import install_access
 from paperscope.web.cache import ResponseCache, ResponseCacheMiddleware
 from paperscope.web.community_view import install_community
 from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, render
-from paperscope.web.routes import accounts, atom, community, feed, hf_api, meta, papers, search, subscriptions
+from paperscope.web.routes import (
+    accounts,
+    atom,
+    community,
+    feed,
+    hf_api,
+    membership,
+    meta,
+    papers,
+    search,
+    subscriptions,
+)
 from paperscope.web.security import install_security
 from paperscope.web.shared_cache import shared_pages_for
 
@@ -137,4 +149,6 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     from paperscope.web.routes.similar import install_similar  # similar papers + library / "for you"
 
     install_similar(app)
+    app.include_router(membership.router)  # invitations, email confirmation, secret feed URLs
+    install_access(app, settings.signing_key())  # PAPERSCOPE_ACCESS=members: last added, runs first
     return app
