@@ -23,8 +23,11 @@ from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, r
 from paperscope.web.routes import (
     accounts,
     atom,
+    collections_api,
+    collections_pages,
     community,
     feed,
+    groups,
     hf_api,
     membership,
     meta,
@@ -150,5 +153,7 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
 
     install_similar(app)
     app.include_router(membership.router)  # invitations, email confirmation, secret feed URLs
+    for router in (groups.router, collections_api.router, collections_pages.router):  # shared reading lists
+        app.include_router(router)
     install_access(app, settings.signing_key())  # PAPERSCOPE_ACCESS=members: last added, runs first
     return app

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from paperscope.model import Paper, parse_arxiv_id
 from paperscope.store import get_paper
 from paperscope.store.listings import paper_page as paper_page_row
+from paperscope.web.collections_view import paper_collections
 from paperscope.web.community_view import paper_extras
 from paperscope.web.params import Format
 from paperscope.web.rendering import page_or_json, render, state
@@ -76,5 +77,5 @@ def paper_page(request: Request, paper_id: Annotated[str, Path(max_length=200)],
     data = {**paper_json(paper),
             "similar_url": f"/api/papers/{paper.paper_id}/similar" if has_similar else None,
             "similar_fragment": f"/papers/{paper.paper_id}/similar" if has_similar else None,
-            **paper_extras(request, paper, page)}
+            **paper_extras(request, paper, page), **paper_collections(request, paper.paper_id)}
     return page_or_json(request, "paper.html", data, {"title": paper.title})
