@@ -23,6 +23,7 @@ from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, r
 from paperscope.web.routes import (
     accounts,
     atom,
+    authors,
     collections_api,
     collections_pages,
     community,
@@ -155,5 +156,6 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     app.include_router(membership.router)  # invitations, email confirmation, secret feed URLs
     for router in (groups.router, collections_api.router, collections_pages.router):  # shared reading lists
         app.include_router(router)
+    app.include_router(authors.router)  # author pages and feeds
     install_access(app, settings.signing_key())  # PAPERSCOPE_ACCESS=members: last added, runs first
     return app

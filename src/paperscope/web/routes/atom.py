@@ -51,6 +51,9 @@ def _atom(request: Request, feed_path: str, title: str, subtitle: str,
     return Response(fg.atom_str(pretty=False), media_type=ATOM)
 
 
+atom_response = _atom  # for feeds built in other route modules (authors)
+
+
 def _trend_note(item: TrendingPaper) -> str:
     return f"{item.paper.upvotes} upvotes · trending score {item.score:.4f}"
 

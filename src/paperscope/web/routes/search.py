@@ -32,6 +32,8 @@ Theta = Annotated[float, Query(ge=0.0, le=1.0,
 Threshold = Annotated[float | None, Query(
     ge=0.0, le=1.0, description="Drop results whose calibrated probability of relevance is below this; "
     "when none is left, `no_good_answer` is true (vector modes; ignored with a note in bm25).")]
+Author = Annotated[str | None, Query(max_length=200, description=(
+    "Papers by this person (any spelling: accents and initials optional, e.g. 'K. Sparck Jones')."))]
 MAX_RESULTS = 1000
 _WORD = re.compile(r"[^\W_]", re.UNICODE)  # a letter or digit
 
@@ -58,8 +60,10 @@ def require_words(q: str) -> None:
 def execute_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
                    date_from: date | None, date_to: date | None, page: int, limit: int,
                    diverse: bool = False, theta: float = DEFAULT_THETA,
-                   threshold: float | None = None) -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
-    """Validate, search, and return the result summary with the ranked papers (two store queries)."""
+                   threshold: float | None = None, author: str | None = None,
+                   ) -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
+    """Validate, search, and return the result summary with the ranked papers (two store queries).
+    `author` keeps papers by that person under any spelling (accents and initials optional)."""
     # The page's one text box may hold several categories ("cs.CL cs.LG"); the API may repeat the parameter.
     categories = tuple(dict.fromkeys(c for value in category or [] for c in re.split(r"[\s,]+", value) if c))
 
@@ -78,6 +82,7 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
         "date_to": date_to.isoformat() if date_to else None,
         "offset": offset, "limit": limit, "total": 0, "results": [], "no_good_answer": False,
         "available": True, "has_more": False, "diverse": diverse, "theta": theta, "threshold": threshold,
+        "author": author or None,
     }
     if not q.strip():
         return data, []
@@ -87,7 +92,16 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
         data["available"] = False
         return data, []
     st = state(request)
-    filters = SearchFilters(categories=categories, date_from=date_from, date_to=date_to)
+    names: tuple[str, ...] = ()
+    if author and author.strip():
+        from paperscope.web.routes.authors import author_directory
+
+        names = tuple(sorted(author_directory(request).spellings(author)))
+        data["author_spellings"] = list(names)
+        if not names:  # nobody by that name: nothing can match
+            data["notes"] = [f"no author called {author.strip()!r} in this library"]
+            return data, []
+    filters = SearchFilters(categories=categories, date_from=date_from, date_to=date_to, author_names=names)
     # One extra hit tells whether a next page exists (the engine's `total` is capped at its depth).
     if diverse and isinstance(engine, SearchEngine):
         result = search_diverse(engine, q, mode=mode, k=limit + 1, offset=offset, filters=filters,
@@ -105,10 +119,10 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
 def run_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
                date_from: date | None, date_to: date | None, page: int, limit: int,
                diverse: bool = False, theta: float = DEFAULT_THETA,
-               threshold: float | None = None) -> dict[str, Any]:
+               threshold: float | None = None, author: str | None = None) -> dict[str, Any]:
     """Search and build the result data shared by the page, its JSON twin and the API."""
     data, ranked = execute_search(request, q, mode, category, date_from, date_to, page, limit,
-                                  diverse, theta, threshold)
+                                  diverse, theta, threshold, author)
     data["results"] = [
         {**paper_json(paper), "score": hit.score, "components": hit.components,
          "matched_terms": list(hit.matched_terms)}
@@ -121,9 +135,10 @@ def run_search(request: Request, q: str, mode: SearchMode, category: list[str] |
 def search_page(request: Request, q: Q = "", mode: Mode = "hybrid", category: Categories = None,
                 date_from: DateFrom = None, date_to: DateTo = None, page: Page = 1, limit: Limit = 20,
                 diverse: Diverse = False, theta: Theta = DEFAULT_THETA, threshold: Threshold = None,
-                format: Format = None) -> Response:
-    """One box; mode, category and date filters; paginated; shows which terms matched."""
-    data = run_search(request, q, mode, category, date_from, date_to, page, limit, diverse, theta, threshold)
+                author: Author = None, format: Format = None) -> Response:
+    """One box; mode, category, author and date filters; paginated; shows which terms matched."""
+    data = run_search(request, q, mode, category, date_from, date_to, page, limit, diverse, theta, threshold,
+                      author)
     return page_or_json(request, "search.html", data, {"title": f"{q} · search" if q else "Search",
                                                        "q": q, "page": page})
 
@@ -132,7 +147,7 @@ def search_page(request: Request, q: Q = "", mode: Mode = "hybrid", category: Ca
 def search_api(request: Request, q: Annotated[str, Query(min_length=1, max_length=500)],
                mode: Mode = "hybrid", category: Categories = None, date_from: DateFrom = None,
                date_to: DateTo = None, page: Page = 1, limit: Limit = 20, diverse: Diverse = False,
-               theta: Theta = DEFAULT_THETA, threshold: Threshold = None) -> Response:
+               theta: Theta = DEFAULT_THETA, threshold: Threshold = None, author: Author = None) -> Response:
     """Ranked papers with scores per mode and the query terms each one matched."""
     return JsonResponse(run_search(request, q, mode, category, date_from, date_to, page, limit,
-                                   diverse, theta, threshold))
+                                   diverse, theta, threshold, author))
