@@ -266,6 +266,9 @@ groups = sa.Table(
     sa.Column("slug", sa.String(64), nullable=False, unique=True),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Where the group's alerts go (Slack / Discord / Matrix / generic JSON), when it has one.
+    sa.Column("webhook_url", sa.String(2000)),
+    sa.Column("webhook_format", sa.String(16)),
 )
 
 group_members = sa.Table(
@@ -307,3 +310,51 @@ collection_items = sa.Table(
     sa.UniqueConstraint("collection", "paper", name="uq_collection_items_paper"),
 )
 sa.Index("ix_collection_items_paper", collection_items.c.paper)
+
+# 0011: alerts an account set up ("Alert me" on an author, a search or a category). `last_rowid` is the
+# highest paper row id already looked at: only papers above it can match. Deliveries go by email (the
+# mail outbox) and/or to a webhook (the alert's own URL, or its group's).
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # author | search | category
+    sa.Column("query", sa.String(500), nullable=False),
+    sa.Column("email", sa.Boolean, nullable=False),
+    sa.Column("webhook_url", sa.String(2000)),
+    sa.Column("webhook_format", sa.String(16)),  # slack | discord | matrix | json
+    sa.Column("group_id", sa.Integer, sa.ForeignKey("groups.id", ondelete="SET NULL")),
+    sa.Column("last_rowid", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Every paper an alert has matched: at most one delivery per (alert, paper), whatever happens later.
+alert_matches = sa.Table(
+    "alert_matches",
+    metadata,
+    sa.Column("alert", sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("paper_id", sa.String(96), primary_key=True),
+    sa.Column("matched_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Webhook messages, with the mail outbox's states: queued -> sending -> sent, back to queued with
+# exponential back-off after a refusal, failed after too many, uncertain when a sender died mid-request.
+alert_outbox = sa.Table(
+    "alert_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert", sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # the JSON body, as sent
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("claim", sa.String(64)),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_alert_outbox_due", alert_outbox.c.status, alert_outbox.c.next_attempt_at)

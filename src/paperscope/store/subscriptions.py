@@ -106,10 +106,12 @@ def subscribe(engine: sa.Engine, email: str, frequency: Frequency, choice: Diges
             created, changed = True, True
         else:
             created = False
-            changed = any(old[k] != v for k, v in values.items()) or old["status"] == "unsubscribed"
+            # "alerts": a row made only to mail an account's alerts; subscribing starts from scratch.
+            dormant = old["status"] in ("unsubscribed", "alerts")
+            changed = any(old[k] != v for k, v in values.items()) or dormant
             if changed:
                 update: dict[str, Any] = dict(values)
-                if old["status"] == "unsubscribed":
+                if dormant:
                     update.update(status="pending", unsubscribed_at=None)
                 if user_id is not None:
                     update["user_id"] = user_id

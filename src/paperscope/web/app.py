@@ -22,6 +22,7 @@ from paperscope.web.community_view import install_community
 from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, render
 from paperscope.web.routes import (
     accounts,
+    alerts,
     atom,
     authors,
     collections_api,
@@ -157,5 +158,6 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     for router in (groups.router, collections_api.router, collections_pages.router):  # shared reading lists
         app.include_router(router)
     app.include_router(authors.router)  # author pages and feeds
+    app.include_router(alerts.router)  # "Alert me": account-owned alerts, email and webhooks
     install_access(app, settings.signing_key())  # PAPERSCOPE_ACCESS=members: last added, runs first
     return app

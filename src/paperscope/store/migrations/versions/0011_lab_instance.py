@@ -40,6 +40,8 @@ def upgrade() -> None:
         sa.Column("slug", sa.String(64), nullable=False, unique=True),
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("created_at", _WHEN, nullable=False),
+        sa.Column("webhook_url", sa.String(2000)),
+        sa.Column("webhook_format", sa.String(16)),
     )
     op.create_table(
         "group_members",
@@ -76,9 +78,48 @@ def upgrade() -> None:
         sa.UniqueConstraint("collection", "paper", name="uq_collection_items_paper"),
     )
     op.create_index("ix_collection_items_paper", "collection_items", ["paper"])
+    op.create_table(
+        "alerts",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("query", sa.String(500), nullable=False),
+        sa.Column("email", sa.Boolean, nullable=False),
+        sa.Column("webhook_url", sa.String(2000)),
+        sa.Column("webhook_format", sa.String(16)),
+        sa.Column("group_id", sa.Integer, sa.ForeignKey("groups.id", ondelete="SET NULL")),
+        sa.Column("last_rowid", sa.Integer, nullable=False),
+        sa.Column("created_at", _WHEN, nullable=False),
+    )
+    op.create_index("ix_alerts_user_id", "alerts", ["user_id"])
+    op.create_table(
+        "alert_matches",
+        sa.Column("alert", sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("paper_id", sa.String(96), primary_key=True),
+        sa.Column("matched_at", _WHEN, nullable=False),
+    )
+    op.create_table(
+        "alert_outbox",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("alert", sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("url", sa.String(2000), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("next_attempt_at", _WHEN, nullable=False),
+        sa.Column("claim", sa.String(64)),
+        sa.Column("sent_at", _WHEN),
+        sa.Column("last_error", sa.Text),
+        sa.Column("created_at", _WHEN, nullable=False),
+    )
+    op.create_index("ix_alert_outbox_alert", "alert_outbox", ["alert"])
+    op.create_index("ix_alert_outbox_due", "alert_outbox", ["status", "next_attempt_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("alert_outbox")
+    op.drop_table("alert_matches")
+    op.drop_table("alerts")
     op.drop_table("collection_items")
     op.drop_table("collections")
     op.drop_table("group_members")
