@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # CIDR ranges, "*" for any), as uvicorn's --forwarded-allow-ips. Empty: none, so the client address
     # the rate limits count is the TCP peer's and a forged header changes nothing.
     trusted_proxies: str = ""
+    # Who may read: "public" (anyone) or "members" (signed-in, verified accounts only; see web/access.py).
+    access: str = "public"
+    # Who may create an account: "open", "invite" (invitations only) or "domains:example.edu,lab.org".
+    signup: str = "open"
+    # Alert webhooks may point at loopback/private addresses only when this is on (tests, a local relay).
+    webhook_allow_private: bool = False
 
     # Mail
     smtp_host: str = "127.0.0.1"
@@ -64,6 +70,23 @@ class Settings(BaseSettings):
     # default: use cron with `paperscope digest run` instead, or as well; one sender runs at a time).
     digest_scheduler: bool = False
     digest_interval_minutes: float = 15.0
+
+    @property
+    def members_only(self) -> bool:
+        """True when only signed-in, verified members may read (PAPERSCOPE_ACCESS=members)."""
+        return self.access.strip().lower() == "members"
+
+    @property
+    def signup_mode(self) -> str:
+        """"open", "invite" or "domains" (PAPERSCOPE_SIGNUP; anything unknown is treated as "invite")."""
+        mode = self.signup.strip().lower().split(":", 1)[0]
+        return mode if mode in ("open", "invite", "domains") else "invite"
+
+    @property
+    def signup_domains(self) -> tuple[str, ...]:
+        """The email domains PAPERSCOPE_SIGNUP=domains:a,b lets sign up (lower case)."""
+        _, _, rest = self.signup.partition(":")
+        return tuple(d.strip().lower().lstrip("@") for d in rest.split(",") if d.strip())
 
     @property
     def sqlite_path(self) -> Path:

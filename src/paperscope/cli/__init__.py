@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from paperscope.cli import alerts as alert_cmds
 from paperscope.cli import digest as digest_cmds
 from paperscope.cli import index as index_cmds
 from paperscope.cli import ingest as ingest_cmds
@@ -47,6 +48,7 @@ def _root(
 
 app.add_typer(ingest_cmds.app, name="ingest")
 app.add_typer(digest_cmds.app, name="digest")
+app.add_typer(alert_cmds.app, name="alerts")
 app.add_typer(users_cmds.app, name="user")
 app.add_typer(model_cmds.app, name="model")
 store_cmds.register(app)

@@ -99,3 +99,45 @@ def list_users(ctx: typer.Context) -> None:
     engine = open_store(settings_from(ctx))
     for user in user_store.list_users(engine):
         out.print(f"{user.username}\t{user.email}\t{user.role}\t{user.status}")
+
+
+@app.command("invite")
+def invite(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Option(
+        help="Only this address may accept it (and counts as confirmed).")] = "",
+    role: Annotated[str, typer.Option(help="user, moderator or admin.")] = "user",
+    days: Annotated[int, typer.Option(min=1, max=90, help="Days before the link expires.")] = 7,
+) -> None:
+    """Print a single-use invitation link (PAPERSCOPE_SIGNUP=invite lets only these create accounts)."""
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from email_validator import EmailNotValidError, validate_email
+
+    from paperscope.store import invitations
+
+    if role not in user_store.ROLES:
+        console.print(f"[red]role must be one of {', '.join(user_store.ROLES)}[/red]")
+        raise typer.Exit(2)
+    address: str | None = None
+    if email:
+        try:
+            address = validate_email(email, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            console.print(f"[red]bad email address: {exc}[/red]")
+            raise typer.Exit(2) from None
+    settings = settings_from(ctx)
+    engine = open_store(settings)
+    token = secrets.token_urlsafe(32)
+    invitations.create_invitation(engine, token, email=address, role=role, created_by=None,
+                                  now=datetime.now(UTC), valid_for=timedelta(days=days))
+    out.print(f"{settings.base_url.rstrip('/')}/invite/{token}")
+
+
+@app.command("verify")
+def verify(ctx: typer.Context, username: str) -> None:
+    """Mark an account's email address as confirmed (when it cannot receive the mailed link)."""
+    engine, user = _found(ctx, username)
+    user_store.mark_verified(engine, user.id)  # type: ignore[arg-type]
+    out.print(f"{user.username}'s address is confirmed")

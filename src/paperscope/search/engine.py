@@ -112,7 +112,8 @@ def _to_text_filters(filters: SearchFilters | None) -> TextFilters | None:
     if filters is None:
         return None
     return TextFilters(categories=tuple(filters.categories), date_from=filters.date_from,
-                       date_to=filters.date_to, author=filters.author)
+                       date_to=filters.date_to, author=filters.author,
+                       author_names=tuple(filters.author_names))
 
 
 def _threshold_notes(hits: list[SearchHit], kept: list[SearchHit],

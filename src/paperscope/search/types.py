@@ -12,12 +12,14 @@ MODES: tuple[Mode, ...] = ("bm25", "dense", "late", "hybrid")
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Restrict results: any of these categories, a listing-date range (inclusive), an author substring."""
+    """Restrict results: any of these categories, a listing-date range (inclusive), an author substring,
+    or papers by any of these exact stored author spellings (`authors.AuthorDirectory` finds them)."""
 
     categories: tuple[str, ...] = ()
     date_from: date | None = None
     date_to: date | None = None
     author: str | None = None
+    author_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

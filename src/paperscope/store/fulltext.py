@@ -39,10 +39,12 @@ class TextFilters:
     date_from: date | None = None
     date_to: date | None = None
     author: str | None = None
+    author_names: tuple[str, ...] = ()  # exact stored spellings, any of them
 
     @property
     def active(self) -> bool:
-        return bool(self.categories or self.date_from or self.date_to or (self.author or "").strip())
+        return bool(self.categories or self.date_from or self.date_to or (self.author or "").strip()
+                    or self.author_names)
 
 
 def query_terms(text: str) -> list[str]:
@@ -88,6 +90,16 @@ def _filter_clauses(engine: sa.Engine, rowid: str, filters: TextFilters | None,
         else:
             clauses.append("EXISTS (SELECT 1 FROM json_array_elements_text(p.authors) a(name) "
                            "WHERE a.name ILIKE :author ESCAPE '\\')")
+    if filters.author_names:
+        names = []
+        for i, name in enumerate(filters.author_names):
+            params[f"aname{i}"] = name
+            names.append(f":aname{i}")
+        inside = ", ".join(names)
+        clauses.append(f"EXISTS (SELECT 1 FROM json_each(p.authors) an WHERE an.value IN ({inside}))"
+                       if engine.dialect.name == "sqlite" else
+                       f"EXISTS (SELECT 1 FROM json_array_elements_text(p.authors) an(name) "
+                       f"WHERE an.name IN ({inside}))")
     return clauses
 
 
@@ -149,7 +161,8 @@ def filter_rowids(engine: sa.Engine, rowids: Sequence[int], filters: TextFilters
 def rowids_matching(engine: sa.Engine, filters: TextFilters) -> list[int]:
     """Row ids of every paper that passes `filters` (an in-memory index masks its scores with them)."""
     params: dict[str, Any] = {}
-    rest = TextFilters(date_from=filters.date_from, date_to=filters.date_to, author=filters.author)
+    rest = TextFilters(date_from=filters.date_from, date_to=filters.date_to, author=filters.author,
+                       author_names=filters.author_names)
     clauses = _filter_clauses(engine, "p.id", rest, params) or ["1 = 1"]
     source = "papers p"
     if filters.categories:

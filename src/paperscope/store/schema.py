@@ -140,6 +140,10 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False, server_default="user"),  # user | moderator | admin
     sa.Column("status", sa.String(16), nullable=False, server_default="active"),  # active | suspended
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # 0011: an account acts (votes, comments, collections, alerts; reads a members-only instance) once
+    # its address is confirmed; `feed_generation` is part of its secret Atom URLs (bumped to revoke them).
+    sa.Column("email_verified_at", sa.DateTime(timezone=True)),
+    sa.Column("feed_generation", sa.Integer, nullable=False, server_default="0"),
 )
 # 0009: names and addresses are unique whatever their case (a sign-up race created "Racer0" and
 # "racer0"); the store looks accounts up by lower(...), which these indexes also serve.
@@ -277,3 +281,118 @@ paper_embeddings = sa.Table(
 )
 sa.Index("ix_paper_embeddings_model_seq", paper_embeddings.c.model, paper_embeddings.c.seq)
 sa.Index("ix_paper_embeddings_paper", paper_embeddings.c.paper)
+# 0011: single-use, expiring invitations (PAPERSCOPE_SIGNUP=invite); only the token's SHA-256 is kept.
+invitations = sa.Table(
+    "invitations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("email", sa.String(320)),  # when set, only this address may accept it
+    sa.Column("role", sa.String(16), nullable=False, server_default="user"),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+    sa.Column("used_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+)
+
+# 0011: groups of accounts (owner | member) and collections of papers owned by a user or a group.
+groups = sa.Table(
+    "groups",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("slug", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Where the group's alerts go (Slack / Discord / Matrix / generic JSON), when it has one.
+    sa.Column("webhook_url", sa.String(2000)),
+    sa.Column("webhook_format", sa.String(16)),
+)
+
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("group_id", sa.Integer, sa.ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),  # owner | member
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_group_members_user", group_members.c.user_id)
+
+# `visibility`: private (the owner; for a group, its members), group (the owning group's members, or for a
+# user's collection the members of any group the user belongs to), public (anyone who may read the site).
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("slug", sa.String(200), nullable=False, unique=True),  # "<owner>/<title-slug>-<hex id>"
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("owner_user", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True),
+    sa.Column("owner_group", sa.Integer, sa.ForeignKey("groups.id", ondelete="CASCADE"), index=True),
+    sa.Column("visibility", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+collection_items = sa.Table(
+    "collection_items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("collection", sa.Integer, sa.ForeignKey("collections.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("paper", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("added_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("collection", "paper", name="uq_collection_items_paper"),
+)
+sa.Index("ix_collection_items_paper", collection_items.c.paper)
+
+# 0011: alerts an account set up ("Alert me" on an author, a search or a category). `last_rowid` is the
+# highest paper row id already looked at: only papers above it can match. Deliveries go by email (the
+# mail outbox) and/or to a webhook (the alert's own URL, or its group's).
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # author | search | category
+    sa.Column("query", sa.String(500), nullable=False),
+    sa.Column("email", sa.Boolean, nullable=False),
+    sa.Column("webhook_url", sa.String(2000)),
+    sa.Column("webhook_format", sa.String(16)),  # slack | discord | matrix | json
+    sa.Column("group_id", sa.Integer, sa.ForeignKey("groups.id", ondelete="SET NULL")),
+    sa.Column("last_rowid", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Every paper an alert has matched: at most one delivery per (alert, paper), whatever happens later.
+alert_matches = sa.Table(
+    "alert_matches",
+    metadata,
+    sa.Column("alert", sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("paper_id", sa.String(96), primary_key=True),
+    sa.Column("matched_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Webhook messages, with the mail outbox's states: queued -> sending -> sent, back to queued with
+# exponential back-off after a refusal, failed after too many, uncertain when a sender died mid-request.
+alert_outbox = sa.Table(
+    "alert_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert", sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # the JSON body, as sent
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("claim", sa.String(64)),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_alert_outbox_due", alert_outbox.c.status, alert_outbox.c.next_attempt_at)

@@ -32,6 +32,12 @@ class User:
     role: str
     status: str
     created_at: datetime
+    verified_at: datetime | None = None
+
+    @property
+    def verified(self) -> bool:
+        """Whether the account has confirmed its email address (it may act only then)."""
+        return self.verified_at is not None
 
     @property
     def is_moderator(self) -> bool:
@@ -66,31 +72,44 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _user(row: sa.RowMapping) -> User:
     return User(id=row["id"], username=row["username"], email=row["email"], role=row["role"],
-                status=row["status"], created_at=_aware(row["created_at"]) or datetime.now(UTC))
+                status=row["status"], created_at=_aware(row["created_at"]) or datetime.now(UTC),
+                verified_at=_aware(row["email_verified_at"]))
 
 
 _USER_COLUMNS = (users.c.id, users.c.username, users.c.email, users.c.role, users.c.status,
-                 users.c.created_at)
+                 users.c.created_at, users.c.email_verified_at)
 
 
 def create_user(engine: sa.Engine, username: str, email: str, password_hash: str, *, role: str = "user",
-                now: datetime | None = None) -> User:
-    """Insert an account; UserExists when the name or address (case-insensitively) is taken."""
+                now: datetime | None = None, verified: bool = True) -> User:
+    """Insert an account; UserExists when the name or address (case-insensitively) is taken.
+
+    `verified=False` (web sign-ups) leaves the address unconfirmed: the account may sign in but not act
+    until `mark_verified`. Accounts an administrator makes are trusted as they are.
+    """
+    with engine.begin() as conn:
+        return insert_user(conn, username, email, password_hash, role=role, now=now, verified=verified)
+
+
+def insert_user(conn: sa.Connection, username: str, email: str, password_hash: str, *, role: str = "user",
+                now: datetime | None = None, verified: bool = True) -> User:
+    """`create_user` inside the caller's transaction (an invitation is spent in the same one)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    with engine.begin() as conn:
-        taken = conn.execute(sa.select(users.c.id).where(sa.or_(
-            sa.func.lower(users.c.username) == username.lower(),
-            sa.func.lower(users.c.email) == email.lower()))).first()
-        if taken is not None:
-            raise UserExists("that username or email address is already registered")
-        try:
-            new_id = conn.execute(users.insert().values(
-                username=username, email=email.lower(), password_hash=password_hash, role=role,
-                status="active", created_at=now or datetime.now(UTC)).returning(users.c.id)).scalar_one()
-        except sa.exc.IntegrityError as exc:  # a concurrent sign-up won the race (ix_users_*_lower)
-            raise UserExists("that username or email address is already registered") from exc
-        row = conn.execute(sa.select(*_USER_COLUMNS).where(users.c.id == new_id)).mappings().one()
+    when = now or datetime.now(UTC)
+    taken = conn.execute(sa.select(users.c.id).where(sa.or_(
+        sa.func.lower(users.c.username) == username.lower(),
+        sa.func.lower(users.c.email) == email.lower()))).first()
+    if taken is not None:
+        raise UserExists("that username or email address is already registered")
+    try:
+        new_id = conn.execute(users.insert().values(
+            username=username, email=email.lower(), password_hash=password_hash, role=role,
+            status="active", created_at=when, email_verified_at=when if verified else None,
+        ).returning(users.c.id)).scalar_one()
+    except sa.exc.IntegrityError as exc:  # a concurrent sign-up won the race (ix_users_*_lower)
+        raise UserExists("that username or email address is already registered") from exc
+    row = conn.execute(sa.select(*_USER_COLUMNS).where(users.c.id == new_id)).mappings().one()
     return _user(row)
 
 
@@ -122,6 +141,27 @@ def set_password_hash(engine: sa.Engine, user_id: int, password_hash: str) -> No
     with engine.begin() as conn:
         conn.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
         conn.execute(user_sessions.delete().where(user_sessions.c.user_id == user_id))
+
+
+def mark_verified(engine: sa.Engine, user_id: int, now: datetime | None = None) -> None:
+    """Record that the account confirmed its address (idempotent: the first confirmation is kept)."""
+    with engine.begin() as conn:
+        conn.execute(users.update().where(users.c.id == user_id, users.c.email_verified_at.is_(None))
+                     .values(email_verified_at=now or datetime.now(UTC)))
+
+
+def feed_generation(engine: sa.Engine, user_id: int) -> int | None:
+    """The generation that the account's secret feed URLs are signed with (None: no such account)."""
+    with engine.connect() as conn:
+        value = conn.execute(sa.select(users.c.feed_generation).where(users.c.id == user_id)).scalar()
+    return None if value is None else int(value)
+
+
+def bump_feed_generation(engine: sa.Engine, user_id: int) -> None:
+    """Invalidate every secret feed URL of the account (new ones are signed with the next generation)."""
+    with engine.begin() as conn:
+        conn.execute(users.update().where(users.c.id == user_id)
+                     .values(feed_generation=users.c.feed_generation + 1))
 
 
 def set_role(engine: sa.Engine, user_id: int, role: str) -> None:

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.store.version import StoreVersion
+from paperscope.web.access import install_access
 from paperscope.web.cache import ResponseCache, ResponseCacheMiddleware
 from paperscope.web.community_view import install_community
 from paperscope.web.empty_params import EmptyParamsMiddleware
@@ -23,7 +24,23 @@ from paperscope.web.head_requests import HeadAsGetMiddleware
 from paperscope.web.headers import SecurityHeadersMiddleware
 from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, render
 from paperscope.web.request_guard import RequestGuardMiddleware
-from paperscope.web.routes import accounts, atom, community, feed, hf_api, meta, papers, search, subscriptions
+from paperscope.web.routes import (
+    accounts,
+    alerts,
+    atom,
+    authors,
+    collections_api,
+    collections_pages,
+    community,
+    feed,
+    groups,
+    hf_api,
+    membership,
+    meta,
+    papers,
+    search,
+    subscriptions,
+)
 from paperscope.web.routes.submissions import install_submissions
 from paperscope.web.security import install_security
 from paperscope.web.shared_cache import shared_pages_for
@@ -166,4 +183,10 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     from paperscope.web.routes.similar import install_similar  # similar papers + library / "for you"
 
     install_similar(app)
+    app.include_router(membership.router)  # invitations, email confirmation, secret feed URLs
+    for router in (groups.router, collections_api.router, collections_pages.router):  # shared reading lists
+        app.include_router(router)
+    app.include_router(authors.router)  # author pages and feeds
+    app.include_router(alerts.router)  # "Alert me": account-owned alerts, email and webhooks
+    install_access(app, settings.signing_key())  # PAPERSCOPE_ACCESS=members: last added, runs first
     return app

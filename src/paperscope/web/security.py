@@ -40,6 +40,10 @@ CSRF_COOKIE = "ps_csrf"
 CSRF_HEADER = "x-csrf-token"
 SESSION_DAYS = 30
 CSRF_MAX_AGE = 12 * 3600
+# An account whose address is unconfirmed may manage itself (to confirm it) but not act.
+UNVERIFIED_MAY = ("/account", "/api/v1/me", "/signout")
+UNVERIFIED_PROBLEM = ("confirm your email address first: open the link we mailed you "
+                      "(your account page sends a new one)")
 CSRF_PROBLEM = "missing or invalid CSRF token; reload the page and try again"
 Clock = Callable[[], datetime]
 
@@ -152,6 +156,8 @@ def require_user(request: Request) -> User:
             raise HTTPException(status_code=401, detail="invalid or revoked API token",
                                 headers={"WWW-Authenticate": "Bearer"})
         raise HTTPException(status_code=401, detail="sign in first")
+    if not user.verified and not request.url.path.startswith(UNVERIFIED_MAY):
+        raise HTTPException(status_code=403, detail=UNVERIFIED_PROBLEM)
     return user
 
 

@@ -67,13 +67,20 @@ def _redirect(url: str) -> RedirectResponse:
 
 @router.get("/signup", summary="Sign-up form")
 def signup_form(request: Request) -> Response:
+    from paperscope.web.routes.membership import signup_refusal
+
+    if state(request).settings.signup_mode == "invite":
+        raise HTTPException(status_code=403, detail=signup_refusal(state(request).settings, ""))
     return _page(request, "signup.html", {"title": "Create an account", "values": {}})
 
 
 @router.post("/signup", summary="Create an account")
-def signup(request: Request, username: Annotated[str, Form(max_length=40)],
+def signup(request: Request, background: BackgroundTasks, username: Annotated[str, Form(max_length=40)],
            email: Annotated[str, Form(max_length=320)], password: Password, csrf: Csrf = None) -> Response:
-    """Create the account and sign it in. Rate limited per IP."""
+    """Create the account (unconfirmed: a link is mailed) and sign it in. Rate limited per IP;
+    PAPERSCOPE_SIGNUP may restrict it to invitations or to some email domains."""
+    from paperscope.web.routes.membership import send_verification, signup_refusal
+
     security.check_csrf(request, csrf)
     values = {"username": username, "email": email}
 
@@ -90,18 +97,23 @@ def signup(request: Request, username: Annotated[str, Form(max_length=40)],
         address = validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         return problem(f"That email address does not look right: {exc}")
+    closed = signup_refusal(state(request).settings, address)
+    if closed is not None:
+        return problem(closed, 403)
     refusal = security.hourly_refusal(request, "signup-ip")
     if refusal is not None:
         raise security.too_many(refusal)
     try:
         user = user_store.create_user(state(request).engine, username, address,
-                                      security.hash_password(request, password), now=security.now(request))
+                                      security.hash_password(request, password), now=security.now(request),
+                                      verified=False)
     except UserExists:
         # The same words and status as any refused sign-up, whether the name or the address is taken
         # (and the address is not echoed back): the form should not confirm who is registered here.
         values["email"] = ""
         return problem(TAKEN)
     log.info("account created: %s", user.username)
+    send_verification(request, background, user)
     response = _redirect("/account")
     security.start_session(request, response, user)
     return response
@@ -159,9 +171,12 @@ def signout(request: Request, csrf: Csrf = None) -> Response:
 # Account page and API tokens ------------------------------------------------------------------------------
 
 def _account_page(request: Request, user: User, new_token: str | None = None) -> Response:
+    from paperscope.web.routes.membership import feed_urls
+
     tokens = user_store.list_api_tokens(state(request).engine, user.id)
     return _page(request, "account.html", {"title": "Your account", "user": user, "tokens": tokens,
-                                           "new_token": new_token})
+                                           "new_token": new_token,
+                                           "feeds": feed_urls(request, user) if user.verified else None})
 
 
 @router.get("/account", summary="Account page")

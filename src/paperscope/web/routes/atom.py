@@ -45,6 +45,9 @@ def _atom(request: Request, feed_path: str, title: str, subtitle: str,
     return Response(atom_bytes(feed), media_type=ATOM)
 
 
+atom_response = _atom  # for feeds built in other route modules (authors)
+
+
 def _trend_note(item: TrendingPaper) -> str:
     return f"{item.paper.upvotes} upvotes · trending score {item.score:.4f}"
 

@@ -13,6 +13,7 @@ from paperscope.store import get_paper
 from paperscope.store import votes as vote_store
 from paperscope.store.listings import paper_page as paper_page_row
 from paperscope.web import security
+from paperscope.web.collections_view import paper_collections
 from paperscope.web.community_view import paper_extras
 from paperscope.web.params import Format
 from paperscope.web.rendering import page_or_json, render, state
@@ -94,7 +95,7 @@ def paper_page_response(request: Request, paper_id: str, form: dict[str, Any] | 
     data = {**paper_json(paper),
             "similar_url": f"/api/papers/{paper.paper_id}/similar" if has_similar else None,
             "similar_fragment": f"/papers/{paper.paper_id}/similar" if has_similar else None,
-            **paper_extras(request, paper, page)}
+            **paper_extras(request, paper, page), **paper_collections(request, paper.paper_id)}
     if form is not None:
         return render(request, "paper.html", {"title": paper.title, "data": data, "form": form},
                       status_code=status_code)

@@ -36,6 +36,8 @@ Theta = Annotated[float, Query(ge=0.0, le=1.0,
 Threshold = Annotated[float | None, Query(
     ge=0.0, le=1.0, description="Drop results whose calibrated probability of relevance is below this; "
     "when none is left, `no_good_answer` is true (vector modes; ignored with a note in bm25).")]
+Author = Annotated[str | None, Query(max_length=200, description=(
+    "Papers by this person (any spelling: accents and initials optional, e.g. 'K. Sparck Jones')."))]
 MAX_RESULTS = 1000
 MAX_RESULTS_BY_DATE = 200
 # Names people understand, for the page's Mode menu, and what each does (the option's tooltip).
@@ -73,9 +75,10 @@ def require_words(q: str) -> None:
 def execute_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
                    date_from: date | None, date_to: date | None, page: int, limit: int,
                    diverse: bool = False, theta: float = DEFAULT_THETA,
-                   threshold: float | None = None,
-                   sort: str = "relevance") -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
-    """Validate, search, and return the result summary with the ranked papers (two store queries)."""
+                   threshold: float | None = None, sort: str = "relevance", author: str | None = None,
+                   ) -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
+    """Validate, search, and return the result summary with the ranked papers (two store queries).
+    `author` keeps papers by that person under any spelling (accents and initials optional)."""
     page_notes: list[str] = []
     if len(q) > MAX_QUERY:
         q = q[:MAX_QUERY]
@@ -101,6 +104,7 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
         "offset": offset, "limit": limit, "total": 0, "results": [], "no_good_answer": False,
         "available": True, "has_more": False, "diverse": diverse, "theta": theta, "threshold": threshold,
         "sort": sort, "notes": list(page_notes),
+        "author": author or None,
     }
     if not q.strip():
         return data, []
@@ -110,7 +114,16 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
         data["available"] = False
         return data, []
     st = state(request)
-    filters = SearchFilters(categories=categories, date_from=date_from, date_to=date_to)
+    names: tuple[str, ...] = ()
+    if author and author.strip():
+        from paperscope.web.routes.authors import author_directory
+
+        names = tuple(sorted(author_directory(request).spellings(author)))
+        data["author_spellings"] = list(names)
+        if not names:  # nobody by that name: nothing can match
+            data["notes"] = [f"no author called {author.strip()!r} in this library"]
+            return data, []
+    filters = SearchFilters(categories=categories, date_from=date_from, date_to=date_to, author_names=names)
     # One extra hit tells whether a next page exists (the engine's `total` is capped at its depth).
     # Newest first re-orders the best MAX_RESULTS_BY_DATE matches by listing date.
     by_date = sort == "newest"
@@ -145,10 +158,11 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
 def run_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
                date_from: date | None, date_to: date | None, page: int, limit: int,
                diverse: bool = False, theta: float = DEFAULT_THETA,
-               threshold: float | None = None, sort: str = "relevance") -> dict[str, Any]:
+               threshold: float | None = None, sort: str = "relevance",
+               author: str | None = None) -> dict[str, Any]:
     """Search and build the result data shared by the page, its JSON twin and the API."""
     data, ranked = execute_search(request, q, mode, category, date_from, date_to, page, limit,
-                                  diverse, theta, threshold, sort)
+                                  diverse, theta, threshold, sort, author)
     data["results"] = [
         {**paper_json(paper), "score": hit.score, "components": hit.components,
          "matched_terms": list(hit.matched_terms)}
@@ -171,14 +185,14 @@ def _paper_for_id(request: Request, q: str) -> tuple[str, str | None] | None:
 def search_page(request: Request, q: Q = "", mode: Mode = "hybrid", category: Categories = None,
                 date_from: DateFrom = None, date_to: DateTo = None, page: Page = 1, limit: Limit = 20,
                 diverse: Diverse = False, theta: Theta = DEFAULT_THETA, threshold: Threshold = None,
-                sort: Sort = "relevance", format: Format = None) -> Response:
+                sort: Sort = "relevance", author: Author = None, format: Format = None) -> Response:
     """One box; mode, category and date filters; paginated; shows which terms matched. An arXiv id or
     URL opens that paper (or offers arXiv and "submit it" when it is not here)."""
     lookup = _paper_for_id(request, q) if q.strip() and len(q) < 300 else None
     if lookup is not None and lookup[1] is not None and not wants_json(request):
         return RedirectResponse(lookup[1], status_code=303)
     data = run_search(request, q, mode, category, date_from, date_to, page, limit, diverse, theta, threshold,
-                      sort)
+                      sort, author)
     if lookup is not None:
         data["arxiv_id"] = lookup[0]
     return page_or_json(request, "search.html", data, {"title": f"{q[:80]} · search" if q else "Search",
@@ -191,8 +205,8 @@ def search_api(request: Request, q: Annotated[str, Query(min_length=1, max_lengt
                mode: Mode = "hybrid", category: Categories = None, date_from: DateFrom = None,
                date_to: DateTo = None, page: Page = 1, limit: Limit = 20, diverse: Diverse = False,
                theta: Theta = DEFAULT_THETA, threshold: Threshold = None,
-               sort: Sort = "relevance") -> Response:
+               sort: Sort = "relevance", author: Author = None) -> Response:
     """Ranked papers with scores per mode and the query terms each one matched. `total` is a lower bound
     when `has_more` is true (the engine stops at its depth)."""
     return JsonResponse(run_search(request, q, mode, category, date_from, date_to, page, limit,
-                                   diverse, theta, threshold, sort))
+                                   diverse, theta, threshold, sort, author))
