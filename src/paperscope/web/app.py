@@ -137,4 +137,7 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     from paperscope.web.routes.similar import install_similar  # similar papers + library / "for you"
 
     install_similar(app)
+    from paperscope.web.mcp_http import install_mcp  # /mcp: the tools for agents (after similar/foryou)
+
+    install_mcp(app)
     return app
