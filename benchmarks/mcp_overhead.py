@@ -22,6 +22,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import httpx  # noqa: E402
 from mcp import Client  # noqa: E402
+from tests.test_web_data import live_server  # noqa: E402
 
 from paperscope.embed import load_encoder  # noqa: E402
 from paperscope.index.build import build_index  # noqa: E402
@@ -30,7 +31,6 @@ from paperscope.settings import Settings  # noqa: E402
 from paperscope.sources.jsonl import JsonlSource  # noqa: E402
 from paperscope.store import count_papers, ingest_records, open_database  # noqa: E402
 from paperscope.web.app import create_app  # noqa: E402
-from tests.test_web_data import live_server  # noqa: E402
 
 ARXIV = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv-2025-2026.jsonl.gz"
 
