@@ -140,4 +140,7 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     from paperscope.web.mcp_http import install_mcp  # /mcp: the tools for agents (after similar/foryou)
 
     install_mcp(app)
+    from paperscope.web.routes import export  # library export for reference managers
+
+    app.include_router(export.router)
     return app
