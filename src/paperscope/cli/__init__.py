@@ -16,6 +16,7 @@ import typer
 
 from paperscope.cli import digest as digest_cmds
 from paperscope.cli import ingest as ingest_cmds
+from paperscope.cli import map as map_cmds
 from paperscope.cli import mcp_stdio as mcp_cmds
 from paperscope.cli import models as model_cmds
 from paperscope.cli import search as search_cmds
@@ -55,6 +56,7 @@ search_cmds.register(app)
 similar_cmds.register(app)
 web_cmds.register(app)
 mcp_cmds.register(app)
+map_cmds.register(app)
 
 
 def main() -> None:

@@ -143,4 +143,7 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     from paperscope.web.routes import export  # library export for reference managers
 
     app.include_router(export.router)
+    from paperscope.web.routes.field_map import install_map  # /map: the map of the field
+
+    install_map(app)
     return app
