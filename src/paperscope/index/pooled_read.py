@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+# onnxruntime must be loaded before usearch: the other order segfaults on import (seen with this
+# machine's wheels); paperscope.embed loads onnxruntime.
+import paperscope.embed  # noqa: F401
 from paperscope.index.ann import AnnIndex
 from paperscope.index.build import IndexLayout
 
