@@ -18,6 +18,8 @@ from paperscope.cli import alerts as alert_cmds
 from paperscope.cli import digest as digest_cmds
 from paperscope.cli import index as index_cmds
 from paperscope.cli import ingest as ingest_cmds
+from paperscope.cli import map as map_cmds
+from paperscope.cli import mcp_stdio as mcp_cmds
 from paperscope.cli import models as model_cmds
 from paperscope.cli import search as search_cmds
 from paperscope.cli import similar as similar_cmds
@@ -57,6 +59,8 @@ index_cmds.register(app)
 search_cmds.register(app)
 similar_cmds.register(app)
 web_cmds.register(app)
+mcp_cmds.register(app)
+map_cmds.register(app)
 
 
 def main() -> None:

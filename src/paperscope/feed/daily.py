@@ -33,8 +33,11 @@ class Listing:
 
 
 def daily_listing(engine: sa.Engine, period: Period | None, *, sort: FeedSort = "upvotes",
-                  category: str | None = None, limit: int = 30, offset: int = 0) -> Listing:
-    """Build a feed page. With no period, show the latest day that has papers (in the category)."""
+                  category: str | None = None, limit: int = 30, offset: int = 0,
+                  submitter: str | None = None) -> Listing:
+    """Build a feed page. With no period, show the latest day that has papers (in the category).
+
+    `submitter` keeps only the papers that user submitted (before paging, so pages stay full)."""
     latest = latest_listing_day(engine, category)
     as_of = as_of_for(latest)
     if period is None:
@@ -43,11 +46,11 @@ def daily_listing(engine: sa.Engine, period: Period | None, *, sort: FeedSort = 
         return Listing(None, sort, category, [], 0, offset, limit, None, None, as_of)
     if sort == "trending":
         items, total, _ = trending_papers(engine, category=category, limit=limit, offset=offset, as_of=as_of,
-                                          period=(period.start, period.end))
+                                          period=(period.start, period.end), submitter=submitter)
     else:
         papers, total = listed_papers(engine, period.start, period.end, category=category,
                                       order="upvotes" if sort == "upvotes" else "newest",
-                                      limit=limit, offset=offset)
+                                      limit=limit, offset=offset, submitter=submitter)
         items = [score_paper(p, as_of) for p in papers]
     before, after = neighbouring_listing_days(engine, period.start, period.end, category)
     return Listing(

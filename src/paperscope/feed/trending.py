@@ -141,7 +141,8 @@ def rank_trending(candidates: list[Paper], as_of: datetime) -> list[TrendingPape
 
 def trending_papers(engine: sa.Engine, *, category: str | None = None, limit: int = 30, offset: int = 0,
                     as_of: datetime | None = None, window_days: int = WINDOW_DAYS,
-                    period: tuple[date, date] | None = None) -> tuple[list[TrendingPaper], int, datetime]:
+                    period: tuple[date, date] | None = None,
+                    submitter: str | None = None) -> tuple[list[TrendingPaper], int, datetime]:
     """A page of the trending list, how many papers compete, and the `as_of` time they were scored at.
 
     Candidates are the papers listed in the `window_days` days up to `as_of`, or in `period` (first and
@@ -153,20 +154,23 @@ def trending_papers(engine: sa.Engine, *, category: str | None = None, limit: in
     else:
         last_day = (as_of - timedelta(microseconds=1)).date()
         first_day = last_day - timedelta(days=window_days - 1)
-    candidates = {p.paper_id: p for p in upvoted_papers(engine, first_day, last_day, category=category)}
+    upvoted_ones = upvoted_papers(engine, first_day, last_day, category=category, submitter=submitter)
+    candidates = {p.paper_id: p for p in upvoted_ones}
     # Of the papers with only local activity, the top `offset + limit` by stored trend are enough: every
     # paper below them scores less than each of them. The query walks the trend index and stops there.
-    for p in community_papers(engine, first_day, last_day, category=category, cap=offset + limit):
+    for p in community_papers(engine, first_day, last_day, category=category, cap=offset + limit,
+                              submitter=submitter):
         candidates.setdefault(p.paper_id, p)
     ranked = rank_trending(list(candidates.values()), as_of)
     # How many papers have any upvote or local activity (they all rank before the zero-score tail).
-    in_range, quiet = window_counts(engine, first_day, last_day, category=category)
+    in_range, quiet = window_counts(engine, first_day, last_day, category=category, submitter=submitter)
     upvoted = in_range - quiet
     # Papers without upvotes or local activity all score 0 and follow newest first: fetch only the
     # slice this page shows.
     rest_offset = max(offset - upvoted, 0)
     rest_limit = max(offset + limit - max(offset, upvoted), 0)
     unvoted, unvoted_total = listed_papers(engine, first_day, last_day, category=category, order="newest",
-                                           limit=rest_limit, offset=rest_offset, without_upvotes=True)
+                                           limit=rest_limit, offset=rest_offset, without_upvotes=True,
+                                           submitter=submitter)
     page = ranked[offset:offset + limit] + [score_paper(p, as_of) for p in unvoted]
     return page, upvoted + unvoted_total, as_of

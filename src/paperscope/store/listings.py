@@ -21,7 +21,7 @@ ListingOrder = Literal["upvotes", "newest"]
 
 
 def _in_range(stmt: sa.Select, date_from: date | None, date_to: date | None,
-              category: str | None) -> sa.Select:
+              category: str | None, submitter: str | None = None) -> sa.Select:
     if date_from is not None:
         stmt = stmt.where(papers.c.listed >= date_from)
     if date_to is not None:
@@ -31,6 +31,8 @@ def _in_range(stmt: sa.Select, date_from: date | None, date_to: date | None,
         # per candidate row, so the planner still walks `listed` in index order and stops early.
         stmt = stmt.where(sa.exists().where(paper_categories.c.category == category,
                                             paper_categories.c.paper == papers.c.id))
+    if submitter:  # who put it on the daily page (Hugging Face or a local submission)
+        stmt = stmt.where(papers.c.hf_submitted_by == submitter)
     return stmt.where(papers.c.hidden.is_(False))  # moderators' hidden papers leave every listing
 
 
@@ -52,10 +54,12 @@ def listed_papers(
     limit: int = 30,
     offset: int = 0,
     without_upvotes: bool = False,
+    submitter: str | None = None,
 ) -> tuple[list[Paper], int]:
     """One page of papers listed between the two dates (inclusive), and how many there are in all.
 
-    `without_upvotes` keeps only papers nobody has upvoted (the tail of the trending list).
+    `without_upvotes` keeps only papers nobody has upvoted (the tail of the trending list); `submitter`
+    only those that user submitted to the daily page (filtered before paging).
     """
     ordering: tuple[sa.UnaryExpression, ...]
     if order == "upvotes":
@@ -64,8 +68,8 @@ def listed_papers(
         ordering = (papers.c.listed.desc(), papers.c.paper_id.desc())
     # Rank row ids first, then read the page's full rows: the sort then moves small tuples instead of
     # every candidate's abstract (a third faster on a 500-paper day).
-    page = _in_range(sa.select(papers.c.id), date_from, date_to, category).order_by(*ordering)
-    count = _in_range(sa.select(sa.func.count()).select_from(papers), date_from, date_to, category)
+    page = _in_range(sa.select(papers.c.id), date_from, date_to, category, submitter).order_by(*ordering)
+    count = _in_range(sa.select(sa.func.count()).select_from(papers), date_from, date_to, category, submitter)
     if without_upvotes:
         quiet = QUIET
         page = page.where(quiet)
@@ -79,16 +83,17 @@ def listed_papers(
 
 
 def upvoted_papers(engine: sa.Engine, date_from: date, date_to: date, *, category: str | None = None,
-                   cap: int = 2000) -> list[Paper]:
+                   cap: int = 2000, submitter: str | None = None) -> list[Paper]:
     """Papers in the range with at least one upvote (the trending candidates), most upvoted first."""
-    stmt = _in_range(sa.select(papers).where(papers.c.hf_upvotes > 0), date_from, date_to, category)
+    stmt = _in_range(sa.select(papers).where(papers.c.hf_upvotes > 0), date_from, date_to, category,
+                     submitter)
     stmt = stmt.order_by(papers.c.hf_upvotes.desc(), papers.c.paper_id.desc()).limit(cap)
     with engine.connect() as conn:
         return [row_to_paper(r) for r in conn.execute(stmt).mappings()]
 
 
 def community_papers(engine: sa.Engine, date_from: date, date_to: date, *, category: str | None = None,
-                     cap: int = 2000, chunk: int = 500) -> list[Paper]:
+                     cap: int = 2000, chunk: int = 500, submitter: str | None = None) -> list[Paper]:
     """Papers in the range with local votes or submissions, highest stored community trend first.
 
     The stored trend orders papers the same way at every moment (see feed/trending.py), so this walks
@@ -103,6 +108,8 @@ def community_papers(engine: sa.Engine, date_from: date, date_to: date, *, categ
             # Narrow rows while walking; whole papers only for the ones kept.
             stmt = sa.select(papers.c.id, papers.c.listed, papers.c.community_trend).where(
                 papers.c.community_trend.is_not(None), papers.c.hidden.is_(False))
+            if submitter:
+                stmt = stmt.where(papers.c.hf_submitted_by == submitter)
             if below is not None:
                 stmt = stmt.where(papers.c.community_trend < below)
             rows = conn.execute(stmt.order_by(papers.c.community_trend.desc()).limit(chunk)).mappings().all()
@@ -125,11 +132,11 @@ def community_papers(engine: sa.Engine, date_from: date, date_to: date, *, categ
 
 
 def window_counts(engine: sa.Engine, date_from: date, date_to: date, *,
-                  category: str | None = None) -> tuple[int, int]:
+                  category: str | None = None, submitter: str | None = None) -> tuple[int, int]:
     """(papers listed in the range, of which without any upvote or local activity), in one pass."""
     quiet = QUIET
     counts = sa.select(sa.func.count(), sa.func.sum(sa.case((quiet, 1), else_=0))).select_from(papers)
-    stmt = _in_range(counts, date_from, date_to, category)
+    stmt = _in_range(counts, date_from, date_to, category, submitter)
     with engine.connect() as conn:
         total, silent = conn.execute(stmt).one()
     return int(total or 0), int(silent or 0)

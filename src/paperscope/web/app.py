@@ -183,6 +183,15 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     from paperscope.web.routes.similar import install_similar  # similar papers + library / "for you"
 
     install_similar(app)
+    from paperscope.web.mcp_http import install_mcp  # /mcp: the tools for agents (after similar/foryou)
+
+    install_mcp(app)
+    from paperscope.web.routes import export  # library export for reference managers
+
+    app.include_router(export.router)
+    from paperscope.web.routes.field_map import install_map  # /map: the map of the field
+
+    install_map(app)
     app.include_router(membership.router)  # invitations, email confirmation, secret feed URLs
     for router in (groups.router, collections_api.router, collections_pages.router):  # shared reading lists
         app.include_router(router)

@@ -13,6 +13,7 @@ from paperscope.store import get_paper
 from paperscope.store import votes as vote_store
 from paperscope.store.listings import paper_page as paper_page_row
 from paperscope.web import security
+from paperscope.web.cite_formats import bibtex_entry, highwire_meta
 from paperscope.web.collections_view import paper_collections
 from paperscope.web.community_view import paper_extras
 from paperscope.web.params import Format
@@ -92,7 +93,11 @@ def paper_page_response(request: Request, paper_id: str, form: dict[str, Any] | 
         raise HTTPException(status_code=404, detail=f"no paper {key!r} in this library")
     paper = page.paper
     has_similar = _similar_provider(request) is not None
+    page_url = f"{str(state(request).settings.base_url).rstrip('/')}/papers/{paper.paper_id}"
     data = {**paper_json(paper),
+            "cite": {"bibtex": bibtex_entry(paper)},
+            # Highwire Press tags: what the Zotero Connector and Google Scholar read from the page.
+            "citation_meta": [list(tag) for tag in highwire_meta(paper, page_url)],
             "similar_url": f"/api/papers/{paper.paper_id}/similar" if has_similar else None,
             "similar_fragment": f"/papers/{paper.paper_id}/similar" if has_similar else None,
             **paper_extras(request, paper, page), **paper_collections(request, paper.paper_id)}
