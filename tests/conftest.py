@@ -22,7 +22,7 @@ SCIFACT = SHARED_DATA / "scifact"
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """One PostgreSQL server for the session. Skips when none is installed, unless
-    PAPERSCOPE_REQUIRE_PG=1 (CI), where a missing server is a failure."""
+    PAPERSCOPE_REQUIRE_PG=1 (`make test`, hence CI), where a missing server is a failure."""
     server = start_pg()
     if server is None:
         if os.environ.get("PAPERSCOPE_REQUIRE_PG") == "1":

@@ -32,6 +32,7 @@ from paperscope.store.subscriptions import (
 from tests.mail_data import load_papers
 from tests.pg import free_port
 from tests.smtp_server import SmtpServer
+from tests.support.text import body_part
 
 TUESDAY = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 PAPER_LINK = re.compile(r"/papers/(\d{4}\.\d{5})")
@@ -80,7 +81,7 @@ def test_every_subscriber_gets_one_digest_and_a_rerun_sends_nothing(
     assert (second.compose.composed, second.compose.already, second.delivery.sent) == (0, 8, 0)
     assert sorted(r.recipient for r in smtp.handler.received) == sorted(emails)
     got = smtp.handler.to("reader2@example.com")[0]
-    assert all("protein folding" in got.message.get_body(("plain",)).get_content().lower()  # type: ignore[union-attr]
+    assert all("protein folding" in body_part(got.message, "plain").get_content().lower()
                for _ in [0])
     assert got.sender == "digest@example.org"
 
