@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +18,8 @@ from tests.search_corpus import corpus
 
 
 @pytest.fixture(scope="module")
-def encoder() -> Encoder:
-    return load_encoder(Settings())
+def encoder(encoder_home: Path) -> Encoder:
+    return load_encoder(Settings(home=encoder_home))
 
 
 def test_build_then_incremental(engine: sa.Engine, settings: Settings, encoder: Encoder) -> None:

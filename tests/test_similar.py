@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,8 +92,8 @@ class MemoEncoder:
 
 
 @pytest.fixture(scope="module")
-def encoder() -> Encoder:
-    return MemoEncoder(load_encoder(Settings()))
+def encoder(encoder_home: Path) -> Encoder:
+    return MemoEncoder(load_encoder(Settings(home=encoder_home)))
 
 
 @pytest.fixture
