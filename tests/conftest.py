@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from paperscope.embed import Encoder, load_encoder
 from paperscope.settings import Settings
 from paperscope.store import open_database
 from tests.pg import PgServer, start_pg
@@ -100,3 +101,9 @@ def encoder_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home for tests that load the bundled encoder: its one-off int8 conversion is cached here for the
     session instead of under the real ~/.paperscope."""
     return tmp_path_factory.mktemp("encoder-home")
+
+
+@pytest.fixture(scope="session")
+def bundled_encoder(encoder_home: Path) -> Encoder:
+    """The real bundled encoder, loaded once for the session."""
+    return load_encoder(Settings(home=encoder_home))

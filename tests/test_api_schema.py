@@ -15,7 +15,7 @@ from schemathesis.checks import not_a_server_error  # noqa: E402
 from paperscope.settings import Settings  # noqa: E402
 from paperscope.store import open_database  # noqa: E402
 from paperscope.web.app import create_app  # noqa: E402
-from tests.test_web_data import load_library  # noqa: E402
+from tests.support.web_data import load_library  # noqa: E402
 
 
 @pytest.fixture(scope="module")

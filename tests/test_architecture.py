@@ -21,9 +21,9 @@ PACKAGE = ROOT / "src" / "paperscope"
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 # sources/ -> store/ -> embed/ -> index/ -> search/ -> feed/, mail/ -> web/, cli/ (docs/architecture.md).
-# The top-level modules (settings, model, files) are shared values every stage may use.
-RANK = {"settings": 0, "model": 0, "files": 0, "sources": 1, "store": 2, "embed": 3, "index": 4,
-        "search": 5, "feed": 6, "mail": 6, "web": 7, "cli": 7, "__main__": 8}
+# Left of them all, what every stage may use: files.py (write_atomically), then the shared values.
+RANK = {"files": 0, "settings": 1, "model": 1, "sources": 2, "store": 3, "embed": 4, "index": 5,
+        "search": 6, "feed": 7, "mail": 7, "web": 8, "cli": 8, "__main__": 9}
 # Siblings do not import each other, except that the command line starts and administers the web app.
 SIBLING_IMPORTS_ALLOWED = {("cli", "web")}
 

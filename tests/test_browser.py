@@ -14,7 +14,7 @@ import pytest
 from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.web.app import create_app
-from tests.test_web_data import live_server, load_library
+from tests.support.web_data import live_server, load_library
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

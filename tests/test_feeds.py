@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from paperscope.model import Paper
 from paperscope.settings import Settings
-from paperscope.store import open_database
+from paperscope.store import open_database, upsert_papers
 from paperscope.web.app import create_app
-from tests.test_web_data import TUE, load_library
+from tests.support.web_data import TUE, load_library
 
 feedparser = pytest.importorskip("feedparser", reason="feedparser not installed (pip install '.[dev]')")
 
@@ -58,3 +59,15 @@ def test_category_and_search_feeds(client: TestClient) -> None:
     found = parse(client, "/feeds/search.atom?q=sparse+retrieval")
     assert found.entries[0].title == "Sparse Retrieval Revisited"
     assert client.get("/feeds/search.atom").status_code == 422  # a query is required
+
+
+def test_characters_xml_cannot_carry_are_dropped_not_a_500(client: TestClient) -> None:
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    upsert_papers(engine, [Paper(arxiv_id="2503.29999", version=1,
+                                 title="Bell\x07 tolls\x1f for sparse retrieval",
+                                 abstract="Form\x0cfeed inside.", authors=("Soh\x01 Author",),
+                                 categories=("cs.IR",), listed=TUE, source="test")])
+    feed = parse(client, "/feeds/search.atom?q=sparse%1F+tolls")
+    assert feed.feed.title == "paperscope · sparse tolls"
+    entry = next(e for e in feed.entries if e.id.endswith("2503.29999"))
+    assert entry.title == "Bell tolls for sparse retrieval" and entry.summary == "Formfeed inside."

@@ -10,7 +10,7 @@ import pytest
 from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.web.app import create_app
-from tests.test_web_data import THU, TUE, live_server, load_library
+from tests.support.web_data import THU, TUE, live_server, load_library
 
 hf_api = pytest.importorskip("huggingface_hub", reason="huggingface_hub not installed (pip install '.[dev]')")
 

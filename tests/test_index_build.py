@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from paperscope.embed import Encoder, load_encoder
+from paperscope.embed import Encoder
 from paperscope.index.build import IndexSet, Manifest, build_index, pending_papers
 from paperscope.model import Paper
 from paperscope.settings import Settings
@@ -18,8 +17,8 @@ from tests.search_corpus import corpus
 
 
 @pytest.fixture(scope="module")
-def encoder(encoder_home: Path) -> Encoder:
-    return load_encoder(Settings(home=encoder_home))
+def encoder(bundled_encoder: Encoder) -> Encoder:
+    return bundled_encoder
 
 
 def test_build_then_incremental(engine: sa.Engine, settings: Settings, encoder: Encoder) -> None:

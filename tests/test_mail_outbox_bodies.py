@@ -20,7 +20,7 @@ from paperscope.store.schema import mail_outbox, mail_outbox_bodies
 from paperscope.store.subscriptions import sent_paper_ids
 from tests.mail_data import load_papers
 from tests.smtp_server import SmtpServer
-from tests.test_mail_delivery import TUESDAY, configured, subscribe_many
+from tests.support.mail_delivery import TUESDAY, configured, subscribe_many
 
 BODY = b"Subject: kept\r\nFrom: a@example.org\r\nTo: %s\r\n\r\nbody of message %d\r\n"
 

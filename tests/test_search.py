@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from paperscope.embed import Encoded, Encoder, load_encoder
+from paperscope.embed import Encoded, Encoder
 from paperscope.index.build import build_index
 from paperscope.model import Paper
 from paperscope.search import MODES, SearchEngine, SearchFilters, search
@@ -44,8 +43,8 @@ class RememberingEncoder:
 
 
 @pytest.fixture(scope="module")
-def encoder(encoder_home: Path) -> Encoder:
-    return RememberingEncoder(load_encoder(Settings(home=encoder_home)))
+def encoder(bundled_encoder: Encoder) -> Encoder:
+    return RememberingEncoder(bundled_encoder)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -168,24 +169,36 @@ def test_resubscribing_after_unsubscribing_asks_for_confirmation_again(
     assert status_of(engine_of, "fay@example.com") == "active"
 
 
-def test_serve_scheduler_sends_due_digests_when_enabled(settings: Settings, smtp: SmtpServer) -> None:
+def test_serve_scheduler_sends_due_digests_when_enabled(settings: Settings, smtp: SmtpServer,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
     from datetime import UTC, datetime, timedelta
 
     from paperscope.store import open_database
     from tests.mail_data import load_papers
 
+    caplog.set_level(logging.INFO, logger="paperscope.digest")
     engine = open_database(settings.db_url)
     load_papers(engine, datetime.now(UTC).date() - timedelta(days=1))
     add_subscriptions_bulk(engine, [("hal@example.com", "weekly", DigestChoice(categories=("cs.CL",)))])
     cfg = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port,
                                       "digest_scheduler": True, "digest_interval_minutes": 0.01})
-    with TestClient(create_app(cfg)):
+
+    def cycles() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith("digest cycle:")]
+
+    app = create_app(cfg)
+    with TestClient(app):
+        assert app.state.digest_scheduler is not None
         deadline = time.monotonic() + 60
-        while not smtp.handler.received and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(1.5)  # later cycles find the edition already composed and send nothing more
+        # Two cycles after the one that sent: later cycles find the edition composed and send nothing more.
+        while not (smtp.handler.received and len(cycles()) >= 3) and time.monotonic() < deadline:
+            time.sleep(0.05)
     assert [r.recipient for r in smtp.handler.received] == ["hal@example.com"]
+    assert cycles()[0] == "digest cycle: composed 1, sent 1, retrying 0, failed 0"
+    assert set(cycles()[1:3]) == {"digest cycle: composed 0, sent 0, retrying 0, failed 0"}
     add_subscriptions_bulk(engine, [("ivy@example.com", "weekly", DigestChoice(categories=("cs.CL",)))])
-    with TestClient(create_app(settings)):  # off by default: nothing is composed for the newcomer
-        time.sleep(1.5)
+    quiet = create_app(settings)
+    with TestClient(quiet):  # off by default: no scheduler is started, nothing is composed for the newcomer
+        assert quiet.state.digest_scheduler is None
     assert outbox_counts(engine) == {"sent": 1}
+    engine.dispose()

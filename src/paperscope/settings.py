@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from paperscope.files import write_atomically
 
 
 class Settings(BaseSettings):
@@ -72,11 +73,7 @@ class Settings(BaseSettings):
         path = self.home / "secret_key"
         if not path.exists():
             self.home.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
-            os.replace(tmp, path)
+            write_atomically(path, secrets.token_urlsafe(48), mode=0o600)
         return path.read_text().strip()
 
     def ensure_home(self) -> Path:

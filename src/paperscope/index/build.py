@@ -15,7 +15,6 @@ the last save; anything added after it is added again, which the indexes treat a
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from paperscope.embed import Encoder, paper_text
+from paperscope.files import write_atomically
 from paperscope.index.ann import AnnIndex
 from paperscope.index.fde import FDE, FDEConfig
 from paperscope.index.lexical import LexicalDoc, LexicalIndex
@@ -115,10 +115,8 @@ class Manifest:
                    count=int(data["count"]))
 
     def write(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"spec": asdict(self.spec), "last_rowid": self.last_rowid,
-                                   "count": self.count}, indent=1))
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps({"spec": asdict(self.spec), "last_rowid": self.last_rowid,
+                                           "count": self.count}, indent=1))
 
 
 @dataclass

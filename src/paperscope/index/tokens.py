@@ -32,29 +32,13 @@ from typing import BinaryIO, TypeVar
 
 import numpy as np
 
+from paperscope.files import write_atomically
+
 _META, _CODEC, _DATA, _OFFSETS = "meta.json", "codec.npz", "tokens.i8", "offsets.npz"
 # Rows per matrix product in maxsim: small enough for their float32 copy to stay in cache.
 _ROWS_PER_PRODUCT = 2048
 # Below this many candidate rows a second thread costs more than it saves.
 _MIN_PARALLEL_ROWS = 4096
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 def _file_version(path: Path) -> tuple[int, int, int]:
@@ -159,7 +143,7 @@ class TokenStore:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / _DATA).touch()
         meta = {"dim": dim, "reduced_dim": reduced_dim, "pool_factor": pool_factor}
-        _write_atomically(directory / _META, json.dumps(meta).encode())
+        write_atomically(directory / _META, json.dumps(meta).encode())
         return cls(directory, dim, reduced_dim, pool_factor)
 
     @classmethod
@@ -225,7 +209,7 @@ class TokenStore:
         peak = np.quantile(np.abs(coords), 0.999, axis=0)
         scale = np.where(peak > 0, peak / 127.0, 1.0)
         self._projection, self._scale = projection.astype(np.float32), scale.astype(np.float32)
-        _write_atomically(self.directory / _CODEC, _npz_bytes(projection=self._projection, scale=self._scale))
+        write_atomically(self.directory / _CODEC, _npz_bytes(projection=self._projection, scale=self._scale))
 
     # -- writing ----------------------------------------------------------------------------------------
 
@@ -283,7 +267,7 @@ class TokenStore:
         keys = np.fromiter(spans.keys(), dtype=np.int64, count=len(spans))
         pairs = np.array(list(spans.values()), dtype=np.int64).reshape(-1, 2)
         payload = _npz_bytes(keys=keys, starts=pairs[:, 0], counts=pairs[:, 1], rows=np.int64(self._rows))
-        _write_atomically(self.directory / _OFFSETS, payload)
+        write_atomically(self.directory / _OFFSETS, payload)
         self._offsets_version = _file_version(self.directory / _OFFSETS)
         self._committed_rows = self._rows
         self._dirty = False
@@ -387,7 +371,7 @@ class TokenStore:
         out = TokenStore.create(directory, self.dim, self.reduced_dim, pool_factor)
         assert self._projection is not None and self._scale is not None
         out._projection, out._scale = self._projection, self._scale
-        _write_atomically(out.directory / _CODEC, _npz_bytes(projection=self._projection, scale=self._scale))
+        write_atomically(out.directory / _CODEC, _npz_bytes(projection=self._projection, scale=self._scale))
         keys = list(self._spans)
         for i in range(0, len(keys), batch):
             part = keys[i:i + batch]

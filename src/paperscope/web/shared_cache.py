@@ -27,6 +27,8 @@ from pathlib import Path
 
 import orjson
 
+from paperscope.files import write_atomically
+
 PRUNE_EVERY_SECONDS = 60.0
 SHM = Path("/dev/shm")
 
@@ -91,13 +93,8 @@ class SharedPages:
         meta = {"k": key.decode("latin-1"), "t": rendered_from,
                 "h": [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]}
         path = self._path(key)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        try:
-            tmp.write_bytes(orjson.dumps(meta) + b"\n" + body)
-            os.replace(tmp, path)
-        except OSError:  # a full or read-only disk costs the sharing, never the page
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        with contextlib.suppress(OSError):  # a full or read-only disk costs the sharing, never the page
+            write_atomically(path, orjson.dumps(meta) + b"\n" + body, durable=False)  # /dev/shm: no fsync
 
     def prune_soon(self) -> None:
         """After the store changed: delete files written before now, in the background, at most once

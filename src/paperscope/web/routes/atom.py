@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time
 from typing import Annotated
 
@@ -18,6 +19,13 @@ from paperscope.web.routes.search import Mode, execute_search
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 ATOM = "application/atom+xml; charset=utf-8"
+# Characters XML 1.0 cannot carry at all (lxml refuses them): a query or a stored title holding one
+# must lose it, not turn the feed into a 500.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("", text)
 
 
 def _atom(request: Request, feed_path: str, title: str, subtitle: str,
@@ -25,8 +33,8 @@ def _atom(request: Request, feed_path: str, title: str, subtitle: str,
     base = str(request.base_url).rstrip("/")
     fg = FeedGenerator()
     fg.id(base + feed_path)
-    fg.title(title)
-    fg.subtitle(subtitle)
+    fg.title(_xml(title))
+    fg.subtitle(_xml(subtitle))
     fg.link(href=base + feed_path, rel="self")
     fg.link(href=base + "/", rel="alternate")
     fg.language("en")
@@ -36,15 +44,15 @@ def _atom(request: Request, feed_path: str, title: str, subtitle: str,
         newest = max(newest, when)
         fe = fg.add_entry()
         fe.id(paper.abs_url or f"{base}/papers/{paper.paper_id}")
-        fe.title(paper.title)
+        fe.title(_xml(paper.title))
         fe.link(href=f"{base}/papers/{paper.paper_id}", rel="alternate")
         if paper.pdf_url:
             fe.link(href=paper.pdf_url, rel="related", type="application/pdf", title="PDF")
         for name in paper.authors[:20]:
-            fe.author(name=name)
+            fe.author(name=_xml(name))
         for cat in paper.categories:
             fe.category(term=cat)
-        fe.summary((note + "\n\n" if note else "") + paper.abstract)
+        fe.summary(_xml((note + "\n\n" if note else "") + paper.abstract))
         fe.updated(when)
         fe.published(when)
     fg.updated(newest)
