@@ -1,5 +1,7 @@
 # `make run`  — install, load papers (shared snapshot when present, else arXiv), start the web app.
-# `make test` — install (Python + Debian packages), then run the whole test suite.
+# `make test` — install (Python + Debian packages), lint and type-check (`make lint`), then run the whole
+#               test suite against a real PostgreSQL (system-deps installs it, so a missing one fails).
+#               This is exactly what CI runs (.ci/run).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,7 +10,7 @@ SNAPSHOT ?= ../shared/data/arxiv-2025-2026.jsonl.gz
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run ingest test lint bench
+.PHONY: install system-deps run ingest test lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +34,8 @@ ingest: install
 run: ingest
 	$(PAPERSCOPE) serve --host $(HOST) --port $(PORT)
 
-test: install system-deps
-	$(PY) -m pytest -q
+test: lint system-deps
+	PAPERSCOPE_REQUIRE_PG=1 $(PY) -m pytest -q
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

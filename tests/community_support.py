@@ -17,7 +17,7 @@ from paperscope.store import users as user_store
 from paperscope.store.users import User
 from paperscope.web.app import create_app
 from paperscope.web.security import password_hasher
-from tests.test_web_data import load_library
+from tests.support.web_data import load_library
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

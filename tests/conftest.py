@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import os
-import uuid
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from paperscope.embed import Encoder, load_encoder
 from paperscope.settings import Settings
 from paperscope.store import open_database
 from tests.pg import PgServer, start_pg
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-ARXIV_JSONL = SHARED_DATA / "arxiv-2025-2026.jsonl.gz"
-SCIFACT = SHARED_DATA / "scifact"
+# A database migrated once per session; each test's database is a copy of it (PostgreSQL's CREATE
+# DATABASE ... TEMPLATE, a file copy on SQLite), which costs a fraction of running the migrations again.
+PG_TEMPLATE = "paperscope_template"
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """One PostgreSQL server for the session. Skips when none is installed, unless
-    PAPERSCOPE_REQUIRE_PG=1 (CI), where a missing server is a failure."""
+    PAPERSCOPE_REQUIRE_PG=1 (`make test`, hence CI), where a missing server is a failure."""
     server = start_pg()
     if server is None:
         if os.environ.get("PAPERSCOPE_REQUIRE_PG") == "1":
@@ -32,26 +33,53 @@ def pg_server() -> Iterator[PgServer]:
     server.stop()
 
 
-def _new_pg_database(server: PgServer) -> tuple[str, sa.Engine]:
-    name = "t_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(server.base_url + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    return f"{server.base_url}/{name}", admin
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PgServer) -> str:
+    """The name of a PostgreSQL database migrated to the newest schema, to copy from."""
+    engine = open_database(pg_server.create_database(PG_TEMPLATE))
+    engine.dispose()  # CREATE DATABASE ... TEMPLATE needs the template to have no connection
+    return PG_TEMPLATE
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store migrated to the newest schema, to copy from."""
+    path = tmp_path_factory.mktemp("template") / "paperscope.db"
+    engine = open_database(f"sqlite:///{path}")
+    engine.dispose()  # the last connection's close checkpoints the WAL into the file
+    return path
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL — once on SQLite, once on PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'paperscope.db'}"
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database each store-backed test runs on, once per backend."""
+    return str(request.param)
+
+
+@pytest.fixture
+def empty_db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL (no schema at all: for tests of the migrations themselves)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
     server: PgServer = request.getfixturevalue("pg_server")
-    url, admin = _new_pg_database(server)
+    url = server.create_database()
     yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
+    server.drop_database(url)
+
+
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database URL, already migrated to the newest schema and holding nothing else."""
+    if backend == "sqlite":
+        path = tmp_path / "paperscope.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    url = server.create_database(template=request.getfixturevalue("pg_template"))
+    yield url
+    server.drop_database(url)
 
 
 @pytest.fixture
@@ -66,3 +94,24 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """Settings pointing at a temp home and the parametrised database."""
     return Settings(home=tmp_path / "home", database_url=db_url, request_interval=0.0)
+
+
+@pytest.fixture(scope="session")
+def encoder_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home for tests that load the bundled encoder: its one-off int8 conversion is cached here for the
+    session instead of under the real ~/.paperscope."""
+    return tmp_path_factory.mktemp("encoder-home")
+
+
+@pytest.fixture(scope="session")
+def bundled_encoder(encoder_home: Path) -> Encoder:
+    """The real bundled encoder, loaded once for the session."""
+    return load_encoder(Settings(home=encoder_home))
+
+
+@pytest.fixture(scope="module")
+def encoder(bundled_encoder: Encoder) -> Encoder:
+    """The bundled encoder, remembering documents per test module (modules may define their own)."""
+    from tests.support.encoders import MemoEncoder
+
+    return MemoEncoder(bundled_encoder)

@@ -3,7 +3,6 @@ by mail through a real SMTP server, and the `paperscope user` commands."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +15,7 @@ from paperscope.store import open_database
 from paperscope.store import users as user_store
 from tests.community_support import PASSWORD, add_user, make_app, page_csrf, sign_in
 from tests.smtp_server import SmtpServer
+from tests.support.text import found
 
 
 @pytest.fixture
@@ -81,14 +81,14 @@ def test_session_cookie_flags(settings: Settings) -> None:
 def test_api_tokens_created_shown_once_used_and_revoked(client: TestClient) -> None:
     _signup(client)
     page = client.post("/account/tokens", data={"name": "my script", "csrf": page_csrf(client)}).text
-    token = re.search(r'<code class="token">(ps_[^<]+)</code>', page).group(1)  # type: ignore[union-attr]
+    token = found(r'<code class="token">(ps_[^<]+)</code>', page)
     listing = client.get("/account").text
     assert "my script" in listing and token not in listing  # shown once, never again
     anonymous = TestClient(client.app)
     auth = {"Authorization": f"Bearer {token}"}
     assert anonymous.get("/api/v1/me", headers=auth).json()["username"] == "alice"
     assert anonymous.get("/api/v1/me", headers={"Authorization": "Bearer ps_forged"}).status_code == 401
-    token_id = re.search(r'/account/tokens/(\d+)/revoke', listing).group(1)  # type: ignore[union-attr]
+    token_id = found(r'/account/tokens/(\d+)/revoke', listing)
     client.post(f"/account/tokens/{token_id}/revoke", data={"csrf": page_csrf(client)})
     assert anonymous.get("/api/v1/me", headers=auth).status_code == 401
     assert "my script" not in client.get("/account").text
@@ -109,7 +109,7 @@ def test_password_reset_by_mail(settings: Settings, smtp: SmtpServer) -> None:
         resets = [m for m in smtp.handler.received if "reset" in str(m.message["Subject"]).lower()]
         assert [m.recipient for m in resets] == ["alice@example.org"]
         body = resets[0].message.get_content()
-        link = re.search(r"http://testserver(/password-reset/\S+)", body).group(1)  # type: ignore[union-attr]
+        link = found(r"http://testserver(/password-reset/\S+)", body)
         form = c.get(link)
         assert form.status_code == 200 and "alice" in form.text
         new_password = "a brand new passphrase"
@@ -132,7 +132,7 @@ def test_password_reset_link_expires_after_an_hour(settings: Settings, smtp: Smt
     with TestClient(app) as c:
         c.post("/password-reset", data={"email": "bob@example.org", "csrf": page_csrf(c, "/password-reset")})
         body = smtp.handler.received[0].message.get_content()
-        link = re.search(r"http://testserver(/password-reset/\S+)", body).group(1)  # type: ignore[union-attr]
+        link = found(r"http://testserver(/password-reset/\S+)", body)
         clock.advance(minutes=59)
         assert c.get(link).status_code == 200
         clock.advance(minutes=2)

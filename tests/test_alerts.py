@@ -26,7 +26,7 @@ from paperscope.store import upsert_papers
 from paperscope.store import users as user_store
 from tests.community_support import add_user, make_app, page_csrf, sign_in
 from tests.smtp_server import SmtpServer
-from tests.test_web_data import free_port
+from tests.support.web_data import free_port
 
 
 @dataclass
@@ -151,7 +151,8 @@ def test_alerts_by_mail_and_webhook_with_backoff_at_most_once(settings: Settings
     assert (first.sent, first.retrying) == (1, 1)
     waiting = alert_store.webhook_messages(engine, author.id)[0]
     assert waiting["status"] == "queued" and waiting["attempts"] == 1
-    assert waiting["next_attempt_at"].replace(tzinfo=UTC) == now + timedelta(minutes=1)
+    due = waiting["next_attempt_at"]
+    assert isinstance(due, datetime) and due.replace(tzinfo=UTC) == now + timedelta(minutes=1)
     assert deliver_webhooks(engine, cfg, policy=policy, now=lambda: ticks[0]).sent == 0  # not due yet
     assert len(receiver.bodies) == 2
     ticks[0] = now + timedelta(minutes=1)

@@ -18,7 +18,7 @@ from paperscope.file_cache import BoundedFolder
 from paperscope.settings import Settings
 from paperscope.store import upsert_papers
 from paperscope.web.app import create_app
-from tests.test_web_data import library, live_server
+from tests.support.web_data import library, live_server
 
 CAP = 12
 

@@ -17,7 +17,7 @@ from paperscope.settings import Settings
 from paperscope.store import users as user_store
 from paperscope.store.collections import MAX_ITEMS
 from tests.community_support import add_user, make_app, page_csrf, sign_in
-from tests.test_web_data import live_server
+from tests.support.web_data import live_server
 
 hf = pytest.importorskip("huggingface_hub", reason="huggingface_hub not installed (pip install '.[dev]')")
 from huggingface_hub.errors import HfHubHTTPError  # noqa: E402

@@ -21,7 +21,7 @@ from paperscope.store import users as user_store
 from paperscope.store import votes as vote_store
 from tests.community_support import Clock, add_user, make_app, page_csrf, sign_in
 from tests.httpfixture import Reply, ScriptedServer, scripted_server
-from tests.test_web_data import MON, THU, TUE
+from tests.support.web_data import MON, THU, TUE
 
 
 @pytest.fixture

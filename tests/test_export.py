@@ -23,7 +23,7 @@ from paperscope.store import library as lib
 from paperscope.store import users as user_store
 from paperscope.web.cite_formats import bibtex, csl_json, ris
 from tests.community_support import add_user, make_app
-from tests.test_web_data import library
+from tests.support.web_data import library
 
 AWKWARD = [
     Paper(title="Unbalanced {braces and 50% of R&D #1", arxiv_id="2502.00001", version=1,

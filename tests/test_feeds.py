@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from paperscope.model import Paper
 from paperscope.settings import Settings
-from paperscope.store import open_database
+from paperscope.store import open_database, upsert_papers
 from paperscope.web.app import create_app
-from tests.test_web_data import TUE, load_library
+from tests.support.web_data import TUE, load_library
 
 feedparser = pytest.importorskip("feedparser", reason="feedparser not installed (pip install '.[dev]')")
 
@@ -24,7 +26,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app.state.engine.dispose()
 
 
-def parse(client: TestClient, url: str) -> object:
+def parse(client: TestClient, url: str) -> Any:
     r = client.get(url)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/atom+xml")
     feed = feedparser.parse(r.content)
@@ -35,9 +37,9 @@ def parse(client: TestClient, url: str) -> object:
 
 def test_daily_feed(client: TestClient) -> None:
     feed = parse(client, f"/feeds/daily.atom?date={TUE}")
-    assert [e.title for e in feed.entries] == ["Sparse Retrieval Revisited",  # type: ignore[attr-defined]
+    assert [e.title for e in feed.entries] == ["Sparse Retrieval Revisited",
                                                "Diffusion Models for Text <script>alert(1)</script>"]
-    entry = feed.entries[0]  # type: ignore[attr-defined]
+    entry = feed.entries[0]
     assert entry.id == "https://arxiv.org/abs/2503.20002"
     assert any(link.href == "https://arxiv.org/pdf/2503.20002" for link in entry.links)
     assert [t.term for t in entry.tags] == ["cs.IR"]
@@ -46,16 +48,16 @@ def test_daily_feed(client: TestClient) -> None:
 def test_trending_feed_matches_api_numbers(client: TestClient) -> None:
     feed = parse(client, "/feeds/trending.atom")
     page = client.get("/trending?format=json").json()["papers"]
-    entries = feed.entries  # type: ignore[attr-defined]
+    entries = feed.entries
     assert [e.title for e in entries] == [p["title"] for p in page[:len(entries)]]
     assert f"trending score {page[0]['trending_score']:.4f}" in entries[0].summary
 
 
 def test_category_and_search_feeds(client: TestClient) -> None:
     cat = parse(client, "/feeds/category/cs.IR.atom")
-    assert [e.title for e in cat.entries] == ["Late Interaction at Scale"]  # type: ignore[attr-defined]
+    assert [e.title for e in cat.entries] == ["Late Interaction at Scale"]
     found = parse(client, "/feeds/search.atom?q=sparse+retrieval")
-    assert found.entries[0].title == "Sparse Retrieval Revisited"  # type: ignore[attr-defined]
+    assert found.entries[0].title == "Sparse Retrieval Revisited"
     assert client.get("/feeds/search.atom").status_code == 422  # a query is required
 
 
@@ -72,16 +74,16 @@ def test_entries_link_the_paper_page_and_the_pdf_as_rfc_4287_asks(client: TestCl
         assert pdf == [{"href": pdf[0]["href"], "rel": "related", "type": "application/pdf", "title": "PDF"}]
         assert pdf[0]["href"].startswith("https://arxiv.org/pdf/")
     feed = parse(client, f"/feeds/daily.atom?date={TUE}")
-    entry = feed.entries[0]  # type: ignore[attr-defined]
+    entry = feed.entries[0]
     assert entry.link.endswith("/papers/2503.20002")  # a feed reader opens the paper page, not the PDF
     assert entry.summary.startswith("BM25 and learned sparse retrieval")  # the abstract comes first
-    self_link = [link.href for link in feed.feed.links if link.rel == "self"]  # type: ignore[attr-defined]
+    self_link = [link.href for link in feed.feed.links if link.rel == "self"]
     assert self_link[0].endswith(f"/feeds/daily.atom?date={TUE}")
 
 
 def test_search_feed_self_link_keeps_the_query(client: TestClient) -> None:
     feed = parse(client, "/feeds/search.atom?q=sparse+retrieval")
-    self_link = [link.href for link in feed.feed.links if link.rel == "self"]  # type: ignore[attr-defined]
+    self_link = [link.href for link in feed.feed.links if link.rel == "self"]
     assert self_link[0].endswith("/feeds/search.atom?q=sparse+retrieval&mode=bm25")
 
 
@@ -98,3 +100,13 @@ def test_head_is_answered_like_get(client: TestClient) -> None:
         head, get = client.head(path), client.get(path)
         assert head.status_code == get.status_code == 200, path
         assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+def test_characters_xml_cannot_carry_are_dropped_not_a_500(client: TestClient) -> None:
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    upsert_papers(engine, [Paper(arxiv_id="2503.29999", version=1,
+                                 title="Bell\x07 tolls\x1f for sparse retrieval",
+                                 abstract="Form\x0cfeed inside.", authors=("Soh\x01 Author",),
+                                 categories=("cs.IR",), listed=TUE, source="test")])
+    feed = parse(client, "/feeds/search.atom?q=sparse%1F+tolls")
+    assert feed.feed.title == "paperscope · sparse tolls"
+    entry = next(e for e in feed.entries if e.id.endswith("2503.29999"))
+    assert entry.title == "Bell tolls for sparse retrieval" and entry.summary == "Formfeed inside."

@@ -21,8 +21,8 @@ from paperscope.index.build import build_index
 from paperscope.settings import Settings
 from paperscope.store import get_paper, upsert_papers
 from paperscope.web.app import create_app
-from tests.test_similar import TOPICS, corpus, encoder  # noqa: F401  (the module-scoped encoder fixture)
-from tests.test_web_data import live_server
+from tests.support.topic_corpus import TOPICS, corpus
+from tests.support.web_data import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"

@@ -18,7 +18,8 @@ from paperscope.store import get_paper, upsert_papers
 from paperscope.store import library as lib
 from paperscope.web.app import create_app
 from tests.community_support import add_user, sign_in
-from tests.test_similar import corpus, encoder  # noqa: F401  (the module-scoped encoder fixture)
+from tests.support.encoders import MemoEncoder
+from tests.support.topic_corpus import corpus
 
 
 def test_model_ranks_unseen_papers_of_the_liked_topic_first() -> None:
@@ -40,8 +41,13 @@ def test_model_ranks_unseen_papers_of_the_liked_topic_first() -> None:
         fit_preferences(liked[:0], disliked)
 
 
+@pytest.fixture(scope="module")
+def encoder(bundled_encoder: Encoder) -> Encoder:
+    return MemoEncoder(bundled_encoder)
+
+
 @pytest.fixture
-def indexed(engine: sa.Engine, settings: Settings, encoder: Encoder) -> SearchEngine:  # noqa: F811
+def indexed(engine: sa.Engine, settings: Settings, encoder: Encoder) -> SearchEngine:
     upsert_papers(engine, corpus())
     build_index(engine, settings.index_dir, encoder)
     return SearchEngine(engine, settings, encoder=encoder)

@@ -98,7 +98,8 @@ def test_a_load_that_died_is_repaired_on_the_next_open(tmp_path: Path) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     with engine.begin() as conn:
-        value = dict(conn.execute(sa.select(job_state.c.value).where(job_state.c.name == MARKER)).scalar())
+        marker = conn.execute(sa.select(job_state.c.value).where(job_state.c.name == MARKER)).scalar_one()
+        value = dict(marker)
         value["pid"] = int(dead.stdout)
         conn.execute(job_state.update().where(job_state.c.name == MARKER).values(value=value))
     assert found(engine, "graph") == set()  # nothing indexed yet: the side index never moved in

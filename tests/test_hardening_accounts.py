@@ -26,7 +26,7 @@ from paperscope.store.schema import users
 from paperscope.web.security import AuthLimits, password_hasher
 from tests.community_support import PASSWORD, Clock, add_user, make_app, page_csrf
 from tests.smtp_server import SmtpServer
-from tests.test_web_data import free_port
+from tests.support.web_data import free_port
 
 ATTACKER = ("203.0.113.9", 40000)
 OWNER = ("198.51.100.7", 50000)

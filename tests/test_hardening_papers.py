@@ -39,8 +39,9 @@ def test_hidden_papers_are_gone_for_everyone_but_moderators(site: tuple[FastAPI,
     app, _ = site
     engine = app.state.engine
     user, moderator = _bearer(app, "ursula"), _bearer(app, "mona", "moderator")
-    rowid = get_paper(engine, HIDDEN).rowid  # type: ignore[union-attr]
-    vote_store.set_hidden(engine, rowid, True)
+    hidden = get_paper(engine, HIDDEN)
+    assert hidden is not None and hidden.rowid is not None
+    vote_store.set_hidden(engine, hidden.rowid, True)
     c = TestClient(app)
     reads = [f"/api/papers/{HIDDEN}", f"/api/papers/{HIDDEN}/similar", f"/api/similar?ids={HIDDEN}",
              f"/similar?ids={HIDDEN}", f"/similar?ids={HIDDEN},2503.10002&format=json",
@@ -68,7 +69,9 @@ def test_a_saved_paper_hidden_later_leaves_the_library(site: tuple[FastAPI, Cloc
     user = _bearer(app, "ursula")
     c = TestClient(app)
     assert c.put(f"/api/v1/library/{HIDDEN}", json={"tags": ["later"]}, headers=user).status_code == 200
-    vote_store.set_hidden(app.state.engine, get_paper(app.state.engine, HIDDEN).rowid, True)  # type: ignore[union-attr]
+    hidden = get_paper(app.state.engine, HIDDEN)
+    assert hidden is not None and hidden.rowid is not None
+    vote_store.set_hidden(app.state.engine, hidden.rowid, True)
     listed = c.get("/api/v1/library", headers=user).json()
     assert [p["id"] for p in listed["papers"]] == []
 

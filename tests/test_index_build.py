@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from paperscope.embed import Encoder, load_encoder
+from paperscope.embed import Encoder
 from paperscope.index.build import IndexSet, Manifest, build_index, pending_papers
 from paperscope.model import Paper
 from paperscope.settings import Settings
 from paperscope.store import upsert_papers
-from tests.search_corpus import corpus
+from tests.support.topic_corpus import corpus
 
 
 @pytest.fixture(scope="module")
-def encoder() -> Encoder:
-    return load_encoder(Settings())
+def encoder(bundled_encoder: Encoder) -> Encoder:
+    return bundled_encoder
 
 
 def test_build_then_incremental(engine: sa.Engine, settings: Settings, encoder: Encoder) -> None:

@@ -19,7 +19,7 @@ from paperscope.model import Paper, Skipped
 from paperscope.sources.http import SourceError
 from paperscope.sources.jsonl import JsonlSource, parse_record, read_jsonl
 from paperscope.store import count_papers, get_paper, open_database
-from tests.conftest import ARXIV_JSONL
+from tests.support.data import ARXIV_JSONL
 
 KAGGLE = {
     "id": "0704.0001", "submitter": "Pavel Nadolsky",

@@ -26,6 +26,7 @@ from paperscope.store.subscriptions import (
     find_subscription,
 )
 from tests.mail_data import load_papers
+from tests.support.text import body_part
 
 TUESDAY = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 
@@ -58,9 +59,9 @@ def test_digest_is_multipart_with_links_headers_and_no_remote_content(
     assert re.fullmatch(r"<https://papers\.example\.org/subscriptions/unsubscribe/[\w.\-]+>", unsubscribe)
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
-    source = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    source = body_part(msg, "html").get_content()
     html = unescape(source)  # what a reader sees: non-ASCII characters travel as character references
-    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = body_part(msg, "plain").get_content()
     assert "<img" not in source and "<link" not in source and "<style" not in source and "url(" not in source
     assert "&lt;part 0&gt;" in source and "<part 0>" not in source  # titles are escaped in HTML
     assert "<part 0>" in text
@@ -195,7 +196,7 @@ def test_an_8bit_message_goes_as_base64_to_a_server_without_8bitmime() -> None:
     for kind in ("plain", "html"):
         old, new = before.get_body((kind,)), after.get_body((kind,))
         assert old is not None and new is not None and old.get_content() == new.get_content()
-    assert after.get_body(("plain",))["Content-Transfer-Encoding"] == "base64"  # type: ignore[index]
+    assert body_part(after, "plain")["Content-Transfer-Encoding"] == "base64"
     assert after["Subject"] == "s" and after.get_content_type() == "multipart/alternative"
 
 
@@ -207,7 +208,7 @@ def test_html_that_cannot_be_folded_travels_base64(engine: sa.Engine, settings: 
     body = msg.raw.split(b"\r\n\r\n", 1)[1]
     assert max(len(line) for line in body.split(b"\r\n")) <= 76  # base64 lines
     parsed = email.message_from_bytes(msg.raw, policy=email.policy.default)
-    assert word in parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert word in body_part(parsed, "html").get_content()
 
 
 def test_a_digest_frame_fills_in_exactly_what_jinja_renders() -> None:

@@ -24,7 +24,6 @@ from paperscope.store.mail_outbox import outbox_counts
 from paperscope.store.schema import mail_outbox
 from paperscope.store.subscriptions import (
     DigestChoice,
-    SavedSearch,
     add_subscriptions_bulk,
     find_subscription,
     sent_paper_ids,
@@ -32,8 +31,9 @@ from paperscope.store.subscriptions import (
 from tests.mail_data import load_papers
 from tests.pg import free_port
 from tests.smtp_server import SmtpServer
+from tests.support.mail_delivery import TUESDAY, configured, subscribe_many
+from tests.support.text import body_part
 
-TUESDAY = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 PAPER_LINK = re.compile(r"/papers/(\d{4}\.\d{5})")
 
 
@@ -44,12 +44,6 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
-def configured(settings: Settings, port: int) -> Settings:
-    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port,
-                                       "mail_from": "paperscope <digest@example.org>",
-                                       "base_url": "https://papers.example.org"})
-
-
 def papers_in(raw: bytes) -> list[str]:
     import email
     import email.policy
@@ -57,16 +51,6 @@ def papers_in(raw: bytes) -> list[str]:
     body = msg.get_body(("plain",))
     assert body is not None
     return list(dict.fromkeys(PAPER_LINK.findall(body.get_content())))
-
-
-def subscribe_many(engine: sa.Engine, n: int, frequency: str = "daily") -> list[str]:
-    choices = [DigestChoice(trending=True), DigestChoice(categories=("cs.LG", "quant-ph")),
-               DigestChoice(searches=(SavedSearch("protein folding"),)),
-               DigestChoice(trending=True, searches=(SavedSearch("robot grasping", categories=("cs.RO",)),))]
-    emails = [f"reader{i}@example.com" for i in range(n)]
-    add_subscriptions_bulk(engine, [(e, frequency, choices[i % len(choices)])  # type: ignore[misc]
-                                    for i, e in enumerate(emails)])
-    return emails
 
 
 def test_every_subscriber_gets_one_digest_and_a_rerun_sends_nothing(
@@ -80,7 +64,7 @@ def test_every_subscriber_gets_one_digest_and_a_rerun_sends_nothing(
     assert (second.compose.composed, second.compose.already, second.delivery.sent) == (0, 8, 0)
     assert sorted(r.recipient for r in smtp.handler.received) == sorted(emails)
     got = smtp.handler.to("reader2@example.com")[0]
-    assert all("protein folding" in got.message.get_body(("plain",)).get_content().lower()  # type: ignore[union-attr]
+    assert all("protein folding" in body_part(got.message, "plain").get_content().lower()
                for _ in [0])
     assert got.sender == "digest@example.org"
 

@@ -20,7 +20,7 @@ from paperscope.store.schema import mail_outbox, mail_outbox_bodies
 from paperscope.store.subscriptions import sent_paper_ids
 from tests.mail_data import load_papers
 from tests.smtp_server import SmtpServer
-from tests.test_mail_delivery import TUESDAY, configured, subscribe_many
+from tests.support.mail_delivery import TUESDAY, configured, subscribe_many
 
 BODY = b"Subject: kept\r\nFrom: a@example.org\r\nTo: %s\r\n\r\nbody of message %d\r\n"
 
@@ -57,9 +57,9 @@ def _outbox_at_0006(eng: sa.Engine) -> None:
                                  "VALUES (:i, :p, :i)"), {"i": i, "p": f"2611.0000{i}"})
 
 
-def test_migration_0007_keeps_unsent_messages_and_the_sent_log(db_url: str, settings: Settings,
+def test_migration_0007_keeps_unsent_messages_and_the_sent_log(empty_db_url: str, settings: Settings,
                                                                 smtp: SmtpServer) -> None:
-    eng = create_engine(db_url)
+    eng = create_engine(empty_db_url)
     _outbox_at_0006(eng)
     upgrade(eng)
     assert current_revision(eng) == head_revision()
@@ -83,10 +83,10 @@ def test_migration_0007_keeps_unsent_messages_and_the_sent_log(db_url: str, sett
     eng.dispose()
 
 
-def test_migration_0007_downgrade_puts_unsent_bodies_back(db_url: str) -> None:
+def test_migration_0007_downgrade_puts_unsent_bodies_back(empty_db_url: str) -> None:
     from alembic import command
 
-    eng = create_engine(db_url)
+    eng = create_engine(empty_db_url)
     _outbox_at_0006(eng)
     upgrade(eng)
     cfg = _alembic_config()

@@ -18,7 +18,7 @@ from paperscope.store.listings import latest_listing_day
 from paperscope.store.subscriptions import DigestChoice, SavedSearch, Subscription
 from paperscope.store.votes import set_hidden
 from tests.mail_data import load_papers
-from tests.test_mail_delivery import TUESDAY
+from tests.support.mail_delivery import TUESDAY
 
 SEARCHES = (SavedSearch("protein folding"), SavedSearch("advances", ("cs.LG", "quant-ph")),
             SavedSearch("advances"), SavedSearch("grasping", author="Author 3"), SavedSearch("no such word"))

@@ -25,10 +25,9 @@ from paperscope.index.indexset import IndexSet
 from paperscope.model import Paper
 from paperscope.settings import Settings
 from paperscope.store import open_database, upsert_papers
-from tests.conftest import _new_pg_database
 from tests.pg import PgServer, free_port
-from tests.search_corpus import corpus
-from tests.test_stored_embeddings import _synthetic
+from tests.support.synthetic import synthetic_papers as _synthetic
+from tests.support.topic_corpus import corpus
 
 pytestmark = pytest.mark.slow
 
@@ -101,11 +100,9 @@ def wait_for(check: Callable[[], bool], timeout: float, message: str) -> float:
 
 @pytest.fixture
 def store_url(pg_server: PgServer) -> Iterator[str]:
-    url, admin = _new_pg_database(pg_server)
+    url = pg_server.create_database()
     yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
+    pg_server.drop_database(url)
 
 
 def _count(engine: sa.Engine) -> tuple[int, int, int]:

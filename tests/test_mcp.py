@@ -27,8 +27,8 @@ from paperscope.store import library as lib
 from paperscope.store import users as user_store
 from paperscope.web.app import create_app
 from tests.community_support import add_user
-from tests.test_similar import corpus, encoder  # noqa: F401  (the module-scoped encoder fixture)
-from tests.test_web_data import live_server
+from tests.support.topic_corpus import corpus
+from tests.support.web_data import live_server
 
 TOOLS = {"search", "paper", "similar", "daily", "trending", "for_you", "library_list", "library_add"}
 TOKEN = "ps_mcp-test-token"
@@ -69,7 +69,8 @@ async def _anonymous_session(url: str) -> dict[str, Any]:
         out["similar"] = payload(await client.call_tool("similar", {"paper_ids": ["2504.04001"], "limit": 2}))
         out["daily"] = payload(await client.call_tool("daily", {"day": "2025-04-02", "sort": "newest"}))
         out["trending"] = payload(await client.call_tool("trending", {"limit": 5}))
-        account_calls = (("for_you", {}), ("library_list", {}), ("library_add", {"paper_id": "2504.01001"}))
+        account_calls: tuple[tuple[str, dict[str, Any]], ...] = (
+            ("for_you", {}), ("library_list", {}), ("library_add", {"paper_id": "2504.01001"}))
         out["refused"] = [await client.call_tool(name, args) for name, args in account_calls]
         out["bad_input"] = [await client.call_tool("paper", {"paper_id": "not an id"}),
                             await client.call_tool("daily", {"week": "2025-W99"}),

@@ -7,6 +7,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -24,7 +25,7 @@ from paperscope.web.app import create_app
 from tests.community_support import PASSWORD, Clock, add_user, make_app, page_csrf, sign_in
 from tests.smtp_server import SmtpServer
 
-PRIVATE = {"access": "members", "signup": "invite"}
+PRIVATE: dict[str, Any] = {"access": "members", "signup": "invite"}
 
 
 def _route_table() -> list[tuple[str, str]]:

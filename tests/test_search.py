@@ -9,13 +9,13 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from paperscope.embed import Encoded, Encoder, load_encoder
+from paperscope.embed import Encoded, Encoder
 from paperscope.index.build import build_index
 from paperscope.model import Paper
 from paperscope.search import MODES, SearchEngine, SearchFilters, search
 from paperscope.settings import Settings
 from paperscope.store import get_papers_by_rowid, open_database, upsert_papers
-from tests.conftest import _new_pg_database
+from tests.pg import PgServer
 from tests.search_corpus import corpus
 
 
@@ -43,8 +43,8 @@ class RememberingEncoder:
 
 
 @pytest.fixture(scope="module")
-def encoder() -> Encoder:
-    return RememberingEncoder(load_encoder(Settings()))
+def encoder(bundled_encoder: Encoder) -> Encoder:
+    return RememberingEncoder(bundled_encoder)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -52,21 +52,20 @@ def indexed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             encoder: Encoder) -> Iterator[SearchEngine]:
     """The corpus stored and indexed once per backend; tests that change data use their own store."""
     home = tmp_path_factory.mktemp("search")
-    admin = None
+    server: PgServer | None = None
     if request.param == "sqlite":
         url = f"sqlite:///{home / 'paperscope.db'}"
     else:
-        url, admin = _new_pg_database(request.getfixturevalue("pg_server"))
+        server = request.getfixturevalue("pg_server")
+        url = server.create_database(template=request.getfixturevalue("pg_template"))
     settings = Settings(home=home, database_url=url)
     engine = open_database(url)
     upsert_papers(engine, corpus())
     build_index(engine, settings.index_dir, encoder)
     yield SearchEngine(engine, settings, encoder=encoder)
     engine.dispose()
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-        admin.dispose()
+    if server is not None:
+        server.drop_database(url)
 
 
 def titles(se: SearchEngine, rowids: list[int]) -> list[str]:

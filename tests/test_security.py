@@ -19,6 +19,7 @@ from paperscope.store import upsert_papers
 from paperscope.store import users as user_store
 from paperscope.web.security import SESSION_COOKIE, AuthLimits
 from tests.community_support import PASSWORD, Clock, add_user, make_app, page_csrf, sign_in
+from tests.support.text import found
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'
@@ -204,7 +205,7 @@ def test_passwords_and_tokens_never_reach_logs_or_api_responses(site: tuple[Fast
     c.post("/signup", data={"username": "alice", "email": "alice@example.org", "password": secret_password,
                             "csrf": token})
     page = c.post("/account/tokens", data={"name": "ci", "csrf": page_csrf(c, "/account")}).text
-    api_token = re.search(r'<code class="token">(ps_[^<]+)</code>', page).group(1)  # type: ignore[union-attr]
+    api_token = found(r'<code class="token">(ps_[^<]+)</code>', page)
     c.post("/signout", data={"csrf": page_csrf(c, "/account")})
     sign_in(c, "alice", "wrong " + secret_password)
     sign_in(c, "alice", secret_password)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from paperscope.settings import Settings
-from tests.test_web_data import free_port
+from tests.support.web_data import free_port
 
 
 def _key_at_once(home: str, barrier: Any, keys: Any) -> None:

@@ -3,8 +3,7 @@ paper page, the cache and its refresh, sets of papers and the diverse option."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import date
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from paperscope.cli import app as cli_app
-from paperscope.embed import Encoded, Encoder, load_encoder
+from paperscope.embed import Encoder
 from paperscope.feed.similar import SimilarPapers, more_like_this_terms
 from paperscope.index.build import build_index
 from paperscope.model import Paper
@@ -22,48 +21,8 @@ from paperscope.search.dpp import intra_list_similarity, pooled_vectors
 from paperscope.settings import Settings
 from paperscope.store import get_paper, upsert_papers
 from paperscope.web.app import create_app
-
-TOPICS = {
-    "q-bio.BM": [
-        ("Protein structure prediction with deep learning",
-         "Amino acid sequences are folded into 3D shapes."),
-        ("Protein folding dynamics simulated at atomic detail",
-         "Molecular dynamics shows how proteins fold."),
-        ("Predicting protein contacts from coevolution",
-         "Residue pairs that coevolve touch in the folded protein."),
-        ("Designing new proteins with generative models", "Novel protein backbones are sampled and folded."),
-    ],
-    "astro-ph.GA": [
-        ("Dark matter halos of dwarf galaxies", "Rotation curves constrain the mass of small galaxies."),
-        ("Star formation in spiral galaxy arms",
-         "Molecular clouds collapse into young stars along the arms."),
-        ("Galaxy mergers and their supermassive black holes",
-         "Colliding galaxies feed their central black holes."),
-        ("The stellar halo of the Milky Way galaxy", "Old stars around our galaxy record past accretion."),
-    ],
-    "econ.GN": [
-        ("Inflation expectations of households", "Surveys show how consumers anticipate rising prices."),
-        ("Minimum wage effects on employment", "Raising the wage floor changes hiring in restaurants."),
-        ("Housing prices and interest rates", "Mortgage rates drive the cost of homes and rents."),
-        ("Monetary policy and inflation", "Central banks raise interest rates to slow price growth."),
-    ],
-    "cs.RO": [
-        ("Legged robots walking on rough terrain", "A quadruped robot learns to walk over rocks and stairs."),
-        ("Robotic grasping of unknown objects", "A robot hand picks up household items it has never seen."),
-        ("Drone navigation in dense forests", "Small aerial robots avoid trees while flying fast."),
-        ("Motion planning for mobile robots", "A robot plans collision-free paths through a warehouse."),
-    ],
-}
-
-
-def corpus() -> list[Paper]:
-    papers = []
-    for t, (category, items) in enumerate(TOPICS.items()):
-        for i, (title, abstract) in enumerate(items):
-            papers.append(Paper(arxiv_id=f"2504.{t + 1:02d}{i + 1:03d}", version=1, title=title,
-                                abstract=abstract, authors=("A. Author",), categories=(category,),
-                                listed=date(2025, 4, 1 + i), source="test"))
-    return papers
+from tests.support.encoders import MemoEncoder
+from tests.support.topic_corpus import corpus
 
 
 def topic_of(se: SearchEngine, paper_id: str) -> str:
@@ -72,27 +31,9 @@ def topic_of(se: SearchEngine, paper_id: str) -> str:
     return paper.categories[0]
 
 
-class MemoEncoder:
-    """The real bundled encoder, remembering documents it has encoded: every test indexes the same
-    corpus (on two backends), and encoding it again would only cost time."""
-
-    def __init__(self, inner: Encoder) -> None:
-        self.inner, self.name, self.dim = inner, inner.name, inner.dim
-        self._docs: dict[str, Encoded] = {}
-
-    def encode_documents(self, texts: Sequence[str], batch_size: int = 32) -> list[Encoded]:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._docs]
-        if missing:
-            self._docs.update(zip(missing, self.inner.encode_documents(missing), strict=True))
-        return [self._docs[t] for t in texts]
-
-    def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> list[Encoded]:
-        return self.inner.encode_queries(texts, batch_size)
-
-
 @pytest.fixture(scope="module")
-def encoder() -> Encoder:
-    return MemoEncoder(load_encoder(Settings()))
+def encoder(bundled_encoder: Encoder) -> Encoder:
+    return MemoEncoder(bundled_encoder)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -32,7 +33,7 @@ def said(result: Result) -> str:
     return " ".join(result.output.split())
 
 
-def day_items(name: str) -> list[dict]:  # type: ignore[type-arg]
+def day_items(name: str) -> list[dict[str, Any]]:
     return json.loads((FIXTURES / "hf" / name).read_text())
 
 

@@ -141,14 +141,14 @@ def test_bulk_insert_stores_what_sqlalchemy_would(engine: sa.Engine) -> None:
     assert got.hf is not None and got.hf.keywords == ("a", "ß")
 
 
-def test_migration_0006_upgrades_a_store_with_papers(db_url: str) -> None:
+def test_migration_0006_upgrades_a_store_with_papers(empty_db_url: str) -> None:
     from alembic import command
 
     from paperscope.store import create_engine
     from paperscope.store.db import _alembic_config
     from paperscope.store.fulltext import search_fulltext
 
-    eng = create_engine(db_url)
+    eng = create_engine(empty_db_url)
     cfg = _alembic_config()
     with eng.begin() as conn:
         cfg.attributes["connection"] = conn

@@ -18,26 +18,26 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from paperscope.cli import app as cli_app
-from paperscope.embed import Encoder, load_encoder
+from paperscope.embed import Encoder
 from paperscope.embed.bundled import BUNDLED_TOKENIZER, bundled_files
 from paperscope.index.build import build_index
 from paperscope.index.embedder import current_model, identity_of
 from paperscope.index.indexset import IndexSet
 from paperscope.index.sync import IndexSync
-from paperscope.model import Paper
 from paperscope.search import SearchEngine
 from paperscope.settings import Settings
 from paperscope.store import upsert_papers
 from paperscope.store.embeddings import count_embeddings
 from paperscope.web.app import create_app
-from tests.search_corpus import corpus
+from tests.support.synthetic import synthetic_papers
+from tests.support.topic_corpus import corpus
 
 QUERIES = ("late interaction retrieval with token embeddings", "protein structure", "graph neural networks")
 
 
 @pytest.fixture(scope="module")
-def encoder(tmp_path_factory: pytest.TempPathFactory) -> Encoder:
-    return load_encoder(Settings(home=tmp_path_factory.mktemp("model-home")))
+def encoder(bundled_encoder: Encoder) -> Encoder:
+    return bundled_encoder
 
 
 def _results(search: SearchEngine) -> dict[tuple[str, str], list[tuple[str, float]]]:
@@ -179,16 +179,8 @@ def test_partial_coverage_is_said_and_unembedded_papers_still_found(engine: sa.E
     assert oldest.arxiv_id in [r["id"] for r in found["results"][:3]]
 
 
-def _synthetic(n: int, start: int = 0) -> list[Paper]:
-    words = ("sparse", "dense", "retrieval", "protein", "graph", "diffusion", "token", "reasoning", "robot")
-    rng = np.random.default_rng(start)
-    return [Paper(arxiv_id=f"2601.{start + i:05d}", title=" ".join(rng.choice(words, 6)),
-                  abstract=" ".join(rng.choice(words, 60)), categories=("cs.IR",), source="test")
-            for i in range(n)]
-
-
 def test_kill_9_while_indexing_loses_and_doubles_nothing(engine: sa.Engine, settings: Settings) -> None:
-    upsert_papers(engine, _synthetic(300))
+    upsert_papers(engine, synthetic_papers(300))
     env = {**os.environ, "PAPERSCOPE_HOME": str(settings.home), "PAPERSCOPE_DATABASE_URL": settings.db_url}
     cmd = [sys.executable, "-m", "paperscope", "index"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

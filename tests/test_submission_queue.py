@@ -17,7 +17,7 @@ from paperscope.settings import Settings
 from paperscope.store import users as user_store
 from tests.community_support import add_user, make_app
 from tests.httpfixture import FIXTURES
-from tests.test_web_data import live_server
+from tests.support.web_data import live_server
 
 
 class HeldArxiv:

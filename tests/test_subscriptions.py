@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -17,6 +18,12 @@ from paperscope.store.schema import subscriptions
 from paperscope.store.subscriptions import DigestChoice, add_subscriptions_bulk, find_subscription
 from paperscope.web.app import create_app
 from tests.smtp_server import SmtpServer
+
+
+def status_of(engine: sa.Engine, address: str) -> str:
+    sub = find_subscription(engine, address)
+    assert sub is not None, f"no subscription for {address}"
+    return sub.status
 
 CONFIRM_LINK = re.compile(r"https://papers\.example\.org(/subscriptions/confirm/[\w.\-]+)")
 
@@ -70,7 +77,7 @@ def test_api_subscription_needs_the_mailed_link_and_is_idempotent(
 
     page = client.get(path)  # a link scanner fetching the URL confirms nothing
     assert page.status_code == 200 and "Yes, confirm" in page.text
-    assert find_subscription(engine_of, address).status == "pending"  # type: ignore[union-attr]
+    assert status_of(engine_of, address) == "pending"
     done = client.post(path, headers={"accept": "application/json"})
     assert done.status_code == 200 and done.json()["status"] == "active"
 
@@ -132,12 +139,12 @@ def test_one_click_unsubscribe_without_signing_in(client: TestClient, web_settin
     path = url.removeprefix("https://papers.example.org")
     page = client.get(path)
     assert page.status_code == 200 and "Unsubscribe" in page.text
-    assert find_subscription(engine_of, "dan@example.com").status == "active"  # type: ignore[union-attr]
+    assert status_of(engine_of, "dan@example.com") == "active"
     # RFC 8058: the mail client POSTs this exact body, with no cookies and no CSRF token.
     r = client.post(path, content=b"List-Unsubscribe=One-Click",
                     headers={"content-type": "application/x-www-form-urlencoded"})
     assert r.status_code == 200 and "no more digests" in r.text
-    assert find_subscription(engine_of, "dan@example.com").status == "unsubscribed"  # type: ignore[union-attr]
+    assert status_of(engine_of, "dan@example.com") == "unsubscribed"
     assert client.post(path).status_code == 200  # twice is fine
 
 
@@ -154,7 +161,7 @@ def test_forged_expired_and_misused_tokens_are_refused(client: TestClient, web_s
     monkeypatch.setattr("itsdangerous.timed.time.time", lambda: real + 8 * 24 * 3600)
     r = client.post(path, headers={"accept": "application/json"})
     assert r.status_code == 410 and "expired" in r.json()["error"]
-    assert find_subscription(engine_of, "eve@example.com").status == "pending"  # type: ignore[union-attr]
+    assert status_of(engine_of, "eve@example.com") == "pending"
 
 
 def test_resubscribing_after_unsubscribing_asks_for_confirmation_again(
@@ -169,27 +176,39 @@ def test_resubscribing_after_unsubscribing_asks_for_confirmation_again(
     assert find_subscription(engine_of, "fay@example.com").status == "unsubscribed"  # type: ignore[union-attr]
     assert outbox_counts(engine_of) == {"sent": 1}
     client.post(confirm_path(smtp, "fay@example.com"))
-    assert find_subscription(engine_of, "fay@example.com").status == "active"  # type: ignore[union-attr]
+    assert status_of(engine_of, "fay@example.com") == "active"
 
 
-def test_serve_scheduler_sends_due_digests_when_enabled(settings: Settings, smtp: SmtpServer) -> None:
+def test_serve_scheduler_sends_due_digests_when_enabled(settings: Settings, smtp: SmtpServer,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
     from datetime import UTC, datetime, timedelta
 
     from paperscope.store import open_database
     from tests.mail_data import load_papers
 
+    caplog.set_level(logging.INFO, logger="paperscope.digest")
     engine = open_database(settings.db_url)
     load_papers(engine, datetime.now(UTC).date() - timedelta(days=1))
     add_subscriptions_bulk(engine, [("hal@example.com", "weekly", DigestChoice(categories=("cs.CL",)))])
     cfg = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port,
                                       "digest_scheduler": True, "digest_interval_minutes": 0.01})
-    with TestClient(create_app(cfg)):
+
+    def cycles() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith("digest cycle:")]
+
+    app = create_app(cfg)
+    with TestClient(app):
+        assert app.state.digest_scheduler is not None
         deadline = time.monotonic() + 60
-        while not smtp.handler.received and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(1.5)  # later cycles find the edition already composed and send nothing more
+        # Two cycles after the one that sent: later cycles find the edition composed and send nothing more.
+        while not (smtp.handler.received and len(cycles()) >= 3) and time.monotonic() < deadline:
+            time.sleep(0.05)
     assert [r.recipient for r in smtp.handler.received] == ["hal@example.com"]
+    assert cycles()[0] == "digest cycle: composed 1, sent 1, retrying 0, failed 0"
+    assert set(cycles()[1:3]) == {"digest cycle: composed 0, sent 0, retrying 0, failed 0"}
     add_subscriptions_bulk(engine, [("ivy@example.com", "weekly", DigestChoice(categories=("cs.CL",)))])
-    with TestClient(create_app(settings)):  # off by default: nothing is composed for the newcomer
-        time.sleep(1.5)
+    quiet = create_app(settings)
+    with TestClient(quiet):  # off by default: no scheduler is started, nothing is composed for the newcomer
+        assert quiet.state.digest_scheduler is None
     assert outbox_counts(engine) == {"sent": 1}
+    engine.dispose()

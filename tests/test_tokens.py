@@ -14,17 +14,7 @@ import numpy as np
 import pytest
 
 from paperscope.index.tokens import TokenStore, pool_tokens
-
-DIM = 96
-
-
-def doc_tokens(key: int, dim: int = DIM) -> np.ndarray:
-    """Deterministic tokens for a key: unit vectors concentrated in a 24-dim subspace, as real token
-    embeddings concentrate in few directions."""
-    basis = np.random.default_rng(12345).standard_normal((24, dim))
-    rng = np.random.default_rng(key)
-    x = rng.standard_normal((int(rng.integers(3, 40)), 24)) @ basis + 0.05 * rng.standard_normal((1, dim))
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+from tests.support.tokens import DIM, doc_tokens
 
 
 def chamfer(query: np.ndarray, doc: np.ndarray) -> float:
@@ -131,7 +121,7 @@ def test_kill_9_during_adds_leaves_a_consistent_store(tmp_path: Path) -> None:
         f"""
         import sys, numpy as np
         sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
-        from tests.test_tokens import doc_tokens
+        from tests.support.tokens import doc_tokens
         from paperscope.index.tokens import TokenStore
         store = TokenStore.open({str(directory)!r})
         key = 0

@@ -20,7 +20,7 @@ from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.web.app import create_app
 from tests.community_support import PASSWORD, Clock, add_user
-from tests.test_web_data import live_server, load_library
+from tests.support.web_data import live_server, load_library
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "walkthrough"

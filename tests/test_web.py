@@ -14,7 +14,7 @@ from paperscope.model import Paper
 from paperscope.settings import Settings
 from paperscope.store import get_paper, open_database, upsert_papers
 from paperscope.web.app import create_app
-from tests.test_web_data import MON, THU, TUE, load_library
+from tests.support.web_data import MON, THU, TUE, load_library
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from paperscope.store import open_database, upsert_papers
 from paperscope.store import users as user_store
 from paperscope.web.app import create_app
 from tests.community_support import add_user, page_csrf, sign_in
-from tests.test_web_data import load_library
+from tests.support.web_data import load_library
 
 PAPER = "/papers/2503.40001"  # 3 upvotes from Hugging Face in the test library
 # The vote form of a signed-in viewer: it offers "unvote" once they have voted.

@@ -20,7 +20,7 @@ from paperscope.store import users as user_store
 from paperscope.web.app import create_app
 from paperscope.web.rendering import TEMPLATES_DIR
 from tests.community_support import add_user
-from tests.test_web_data import MON, THU, library, live_server
+from tests.support.web_data import MON, THU, library, live_server
 
 HOSTILE_LINK = "javascript:alert(document.domain)//"
 BASE = "https://papers.example.org"

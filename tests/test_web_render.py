@@ -17,7 +17,7 @@ from paperscope.store import open_database
 from paperscope.store import users as user_store
 from paperscope.store import votes as vote_store
 from paperscope.web.app import create_app
-from tests.test_web_data import load_library
+from tests.support.web_data import load_library
 
 NOW = datetime(2025, 3, 20, 12, 0, tzinfo=UTC)
 PAPER = "2503.40001"

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import tempfile
 from pathlib import Path
 
 import onnxruntime as ort
+
+from paperscope.files import write_atomically
 
 
 def file_digest(path: Path) -> str:
@@ -47,15 +48,14 @@ def dynamic_int8(source: Path, cache_dir: Path, stem: str, per_channel: bool = T
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         options.optimized_model_filepath = str(folded)
         ort.InferenceSession(str(source), sess_options=options, providers=["CPUExecutionProvider"])
-        quantized = Path(tmp) / "quantized.onnx"
         # The quantiser logs a pre-processing hint at WARNING for every call; it does not apply here.
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)
         try:
-            quantize_dynamic(folded, quantized, per_channel=per_channel, weight_type=QuantType.QInt8,
-                             op_types_to_quantize=["MatMul"])
+            write_atomically(target, lambda path: quantize_dynamic(
+                folded, path, per_channel=per_channel, weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul"]))
         finally:
             root.setLevel(level)
-        os.replace(quantized, target)
     return target

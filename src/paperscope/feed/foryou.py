@@ -14,13 +14,13 @@ reason: the liked papers nearest to it (cosine of pooled vectors).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
 
+from paperscope.files import write_atomically
 from paperscope.search.dpp import DEFAULT_THETA, diversify, pooled_vectors
 from paperscope.search.engine import SearchEngine
 from paperscope.search.types import SearchHit
@@ -143,10 +143,9 @@ class ForYou:
     def _store(self, user_id: int, model: PreferenceModel) -> None:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         path = self.cache_dir / f"{user_id}.npz"
-        tmp = path.with_name(f".{user_id}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, weights=model.weights, bias=model.bias, version=model.version,
-                 positives=model.positives, negatives=model.negatives)
-        os.replace(tmp, path)
+        write_atomically(path, lambda tmp: np.savez(  # a cache: retrained if lost, so no fsync
+            tmp, weights=model.weights, bias=model.bias, version=model.version, positives=model.positives,
+            negatives=model.negatives), durable=False)
 
     def model(self, user_id: int) -> tuple[PreferenceModel | None, bool]:
         """The user's model (None without liked papers or a vector index) and whether it was retrained."""

@@ -18,7 +18,6 @@ so they cost no new retrieval.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ import numpy as np
 import orjson
 
 from paperscope.file_cache import BoundedFolder
+from paperscope.files import write_atomically
 from paperscope.model import Paper
 from paperscope.search.dpp import DEFAULT_THETA, diversify, pooled_vectors
 from paperscope.search.engine import SearchEngine
@@ -170,10 +170,10 @@ class SimilarPapers:
 
     def _write_cache(self, path: Path, version: str, hits: list[SearchHit]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(orjson.dumps({"version": version,
-                                      "hits": [[h.rowid, h.score, h.components] for h in hits]}))
-        os.replace(tmp, path)  # readers see the old entry or the new one, never half of one
+        # Readers see the old entry or the new one, never half of one; a cache, so no fsync.
+        write_atomically(path, orjson.dumps({"version": version,
+                                             "hits": [[h.rowid, h.score, h.components] for h in hits]}),
+                         durable=False)
         self.cache_bounds.wrote()
 
     # -- the public entry point ------------------------------------------------------------------------

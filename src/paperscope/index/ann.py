@@ -10,29 +10,18 @@ exact integer dot product.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from usearch.index import Index
+
+from paperscope.files import write_atomically
 
 _DTYPES = ("f32", "f16", "i8")
 
 
 def _meta_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
-
-
-def _replace_atomically(path: Path, write: object) -> None:
-    """Call ``write(tmp_path)`` then rename the temp file over ``path`` (same directory, so atomic)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)  # type: ignore[operator]
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class AnnIndex:
@@ -162,5 +151,5 @@ class AnnIndex:
         """Write index and metadata to temp files in the same directory, then rename them into place."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"dtype": self.dtype, "i8_scale": self._i8_scale, "dim": self.dim}
-        _replace_atomically(_meta_path(self.path), lambda tmp: Path(tmp).write_text(json.dumps(meta)))
-        _replace_atomically(self.path, lambda tmp: self._index.save(str(tmp)))
+        write_atomically(_meta_path(self.path), json.dumps(meta))
+        write_atomically(self.path, lambda tmp: self._index.save(str(tmp)))

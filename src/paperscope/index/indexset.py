@@ -15,12 +15,12 @@ either the old set or the new one.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from paperscope.files import write_atomically
 from paperscope.index.ann import AnnIndex
 from paperscope.index.fde import FDE, FDEConfig
 from paperscope.index.token_codec import TokenCodec
@@ -113,10 +113,9 @@ class Manifest:
                    count=int(data["count"]), model_id=data.get("model_id"), codec=data.get("codec"))
 
     def write(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"spec": asdict(self.spec), "last_seq": self.last_seq, "count": self.count,
-                                   "model_id": self.model_id, "codec": self.codec}, indent=1))
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps({"spec": asdict(self.spec), "last_seq": self.last_seq,
+                                           "count": self.count, "model_id": self.model_id,
+                                           "codec": self.codec}, indent=1))
 
 
 @dataclass

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import Stemmer
 
+from paperscope.files import fsync_directory, fsync_file
 from paperscope.store.fulltext import query_terms
 
 K1 = 1.2
@@ -198,10 +199,15 @@ class LexicalIndex:
             np.save(tmp / f"{name}.npy", getattr(self, name))
         terms = sorted(self.vocab, key=self.vocab.__getitem__)
         (tmp / "meta.json").write_text(json.dumps({"last_rowid": self.last_rowid, "terms": terms}))
+        # A folder of files swapped whole, so not `write_atomically`; as durable as it, though.
+        for written in tmp.iterdir():
+            fsync_file(written)
+        fsync_directory(tmp)
         old = directory.with_name(f".{directory.name}.{os.getpid()}.old")
         if directory.exists():
             os.replace(directory, old)
         os.replace(tmp, directory)
+        fsync_directory(directory.parent)
         shutil.rmtree(old, ignore_errors=True)
 
     @classmethod

@@ -27,6 +27,7 @@ from typing import BinaryIO, TypeVar
 
 import numpy as np
 
+from paperscope.files import write_atomically
 from paperscope.index.token_codec import TokenCodec, npz_bytes, pool_tokens
 
 __all__ = ["TokenStore", "pool_tokens"]
@@ -36,24 +37,6 @@ _META, _CODEC, _DATA, _OFFSETS = "meta.json", "codec.npz", "tokens.i8", "offsets
 _ROWS_PER_PRODUCT = 2048
 # Below this many candidate rows a second thread costs more than it saves.
 _MIN_PARALLEL_ROWS = 4096
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 def _file_version(path: Path) -> tuple[int, int, int]:
@@ -114,7 +97,7 @@ class TokenStore:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / _DATA).touch()
         meta = {"dim": dim, "reduced_dim": reduced_dim, "pool_factor": pool_factor}
-        _write_atomically(directory / _META, json.dumps(meta).encode())
+        write_atomically(directory / _META, json.dumps(meta).encode())
         return cls(directory, dim, reduced_dim, pool_factor)
 
     @classmethod
@@ -178,7 +161,7 @@ class TokenStore:
             raise ValueError(f"codec maps {codec.dim}->{codec.reduced_dim} dims, the store "
                              f"{self.dim}->{self.reduced_dim}")
         self._codec = codec
-        _write_atomically(self.directory / _CODEC, codec.to_bytes())
+        write_atomically(self.directory / _CODEC, codec.to_bytes())
 
     # -- writing ----------------------------------------------------------------------------------------
 
@@ -236,7 +219,7 @@ class TokenStore:
         keys = np.fromiter(spans.keys(), dtype=np.int64, count=len(spans))
         pairs = np.array(list(spans.values()), dtype=np.int64).reshape(-1, 2)
         payload = npz_bytes(keys=keys, starts=pairs[:, 0], counts=pairs[:, 1], rows=np.int64(self._rows))
-        _write_atomically(self.directory / _OFFSETS, payload)
+        write_atomically(self.directory / _OFFSETS, payload)
         self._offsets_version = _file_version(self.directory / _OFFSETS)
         self._committed_rows = self._rows
         self._dirty = False

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from paperscope.files import write_atomically
 from paperscope.mail.compose import Composer
 from paperscope.mail.digest import (
     ComposeReport,
@@ -71,9 +72,7 @@ def write_dry_run(composer: DigestComposer, now: datetime, directory: Path) -> C
         for msg in batch:
             safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in msg.recipient)
             path = directory / f"{msg.digest_key}-{safe}.eml"
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(msg.raw)
-            tmp.replace(path)
+            write_atomically(path, msg.raw, durable=False)  # a preview: not worth an fsync per message
             report.dry_run_files.append(path)
     return report
 

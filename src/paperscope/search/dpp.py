@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from paperscope.search.mmr import mmr_order
+from paperscope.search.similarity import cosine_similarity, scaled_relevance  # also dpp's public names
 from paperscope.search.types import Mode, SearchFilters, SearchHit, SearchResult
 
 if TYPE_CHECKING:
@@ -53,31 +55,6 @@ LAPLACE_SCALE = 0.5
 _Z_CAP = 40.0
 Relevance = Literal["rank", "score"]
 Kernel = Literal["laplacian", "cosine"]
-
-
-def scaled_relevance(scores: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Scores min-max scaled to [0, 1] (all ones when they are all equal)."""
-    s = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if len(s) == 0:
-        return s
-    lo, hi = float(s.min()), float(s.max())
-    if hi - lo <= 0 or not math.isfinite(hi - lo):
-        return np.ones_like(s)
-    return (s - lo) / (hi - lo)
-
-
-def cosine_similarity(vectors: np.ndarray) -> np.ndarray:
-    """Pairwise cosine similarity of the rows of `vectors`.
-
-    A zero row (a paper without a vector) is treated as unlike anything else: similarity 0 to every
-    other row and 1 to itself, so the DPP neither favours nor buries it.
-    """
-    v = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
-    v = np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
-    sims = v @ v.T
-    np.fill_diagonal(sims, 1.0)
-    return sims
 
 
 def laplacian_similarity(vectors: np.ndarray, scale: float = LAPLACE_SCALE) -> np.ndarray:
@@ -238,8 +215,6 @@ def diversify(hits: Sequence[SearchHit], vectors: dict[int, np.ndarray], *, thet
 
     Hits whose paper has no vector are treated as unlike every other hit.
     """
-    from paperscope.search.mmr import mmr_order
-
     if len(hits) < 2:
         return list(hits)
     dim = next((len(v) for v in vectors.values()), 1)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from paperscope.search.dpp import cosine_similarity, scaled_relevance
+from paperscope.search.similarity import cosine_similarity, scaled_relevance
 
 
 def mmr_order(scores: Sequence[float] | np.ndarray, vectors: np.ndarray | None, lam: float = 0.7,

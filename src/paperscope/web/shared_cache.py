@@ -28,6 +28,7 @@ from pathlib import Path
 import orjson
 
 from paperscope.file_cache import BoundedFolder
+from paperscope.files import write_atomically
 
 PRUNE_EVERY_SECONDS = 60.0
 SHM = Path("/dev/shm")
@@ -97,13 +98,9 @@ class SharedPages:
         meta = {"k": key.decode("latin-1"), "t": rendered_from,
                 "h": [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]}
         path = self._path(key)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        try:
-            tmp.write_bytes(orjson.dumps(meta) + b"\n" + body)
-            os.replace(tmp, path)
+        try:  # /dev/shm: no fsync
+            write_atomically(path, orjson.dumps(meta) + b"\n" + body, durable=False)
         except OSError:  # a full or read-only disk costs the sharing, never the page
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             return
         self.bounds.wrote()
 

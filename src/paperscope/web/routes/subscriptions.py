@@ -68,9 +68,11 @@ async def _scheduler(app: FastAPI, settings: Settings) -> None:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     task = asyncio.create_task(_scheduler(app, settings)) if settings.digest_scheduler else None
+    app.state.digest_scheduler = task  # None when off: what an operator (and the tests) can check
     try:
         yield
     finally:
+        app.state.digest_scheduler = None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
