@@ -22,8 +22,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 # sources/ -> store/ -> embed/ -> index/ -> search/ -> feed/, mail/ -> web/, cli/ (docs/architecture.md).
 # Left of them all, what every stage may use: files.py (write_atomically), then the shared values.
-RANK = {"files": 0, "settings": 1, "model": 1, "sources": 2, "store": 3, "embed": 4, "index": 5,
-        "search": 6, "feed": 7, "mail": 7, "web": 8, "cli": 8, "__main__": 9}
+RANK = {"files": 0, "file_cache": 0, "settings": 1, "model": 1, "sources": 2, "store": 3, "embed": 4,
+        "index": 5, "search": 6, "feed": 7, "mail": 7, "web": 8, "cli": 8, "__main__": 9}
 # Siblings do not import each other, except that the command line starts and administers the web app.
 SIBLING_IMPORTS_ALLOWED = {("cli", "web")}
 
@@ -161,7 +161,8 @@ def cli_commands() -> dict[str, set[str]]:
             for name, sub in subcommands.items():
                 walk(sub, [*path, name])
         else:
-            found[" ".join(path)] = {o for p in command.params for o in p.opts if o.startswith("--")}
+            found[" ".join(path)] = {o for p in command.params for o in (*p.opts, *p.secondary_opts)
+                                     if o.startswith("--")}
 
     walk(typer.main.get_command(app), [])
     return found

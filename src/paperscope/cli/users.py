@@ -35,7 +35,7 @@ def add(
     # The web app's account rules, imported here so other commands start without FastAPI.
     from email_validator import EmailNotValidError, validate_email
 
-    from paperscope.web.routes.accounts import MIN_PASSWORD, USERNAME
+    from paperscope.web.account_rules import MIN_PASSWORD, USERNAME
     from paperscope.web.security import password_hasher
 
     if not USERNAME.match(username):

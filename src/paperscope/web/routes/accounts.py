@@ -10,7 +10,6 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
-import re
 import secrets
 from email.message import EmailMessage
 from typing import Annotated, Any
@@ -25,14 +24,13 @@ from paperscope.settings import Settings
 from paperscope.store import users as user_store
 from paperscope.store.users import User, UserExists
 from paperscope.web import security
+from paperscope.web.account_rules import MIN_PASSWORD, USERNAME
 from paperscope.web.params import RowId
 from paperscope.web.rendering import JsonResponse, render, state
 
 log = logging.getLogger("paperscope.accounts")
 router = APIRouter(tags=["accounts"])
 
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,39}$")
-MIN_PASSWORD = 10
 TAKEN = ("That account could not be created. If you already have one, sign in or reset your password; "
          "otherwise choose another username.")
 RESET_MAX_AGE = 3600

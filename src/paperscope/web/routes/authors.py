@@ -11,9 +11,10 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from paperscope.model import Paper
-from paperscope.search.authors import MAX_NAME, AuthorDirectory
+from paperscope.search.authors import MAX_NAME
 from paperscope.store import get_papers_by_rowid
 from paperscope.store.papers import hidden_among
+from paperscope.web.author_directory import author_directory
 from paperscope.web.params import Format, Limit, Page
 from paperscope.web.rendering import page_or_json, state
 from paperscope.web.routes.atom import atom_response
@@ -22,15 +23,6 @@ from paperscope.web.serialize import paper_json
 router = APIRouter(tags=["pages"])
 Name = Annotated[str, Path(min_length=1, max_length=MAX_NAME,
                            description="An author's name; accents and initials are optional.")]
-
-
-def author_directory(request: Request) -> AuthorDirectory:
-    """The app's author directory (built on first use, then kept up to date with new papers)."""
-    directory: AuthorDirectory | None = getattr(request.app.state, "author_directory", None)
-    if directory is None:
-        directory = AuthorDirectory(state(request).engine)
-        request.app.state.author_directory = directory
-    return directory
 
 
 def author_papers(request: Request, name: str) -> tuple[list[str], list[Paper]]:

@@ -195,7 +195,7 @@ def accept_invitation(request: Request, token: Token, username: Annotated[str, F
                       email: Annotated[str, Form(max_length=320)],
                       password: Annotated[str, Form(max_length=1024)], csrf: Csrf = None) -> Response:
     """Create the account and spend the invitation in one transaction (a refusal spends nothing)."""
-    from paperscope.web.routes.accounts import MIN_PASSWORD, USERNAME
+    from paperscope.web.account_rules import MIN_PASSWORD, USERNAME
 
     security.check_csrf(request, csrf)
     invitation = _invitation_or_error(request, token)

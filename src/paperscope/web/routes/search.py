@@ -116,7 +116,7 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
     st = state(request)
     names: tuple[str, ...] = ()
     if author and author.strip():
-        from paperscope.web.routes.authors import author_directory
+        from paperscope.web.author_directory import author_directory
 
         names = tuple(sorted(author_directory(request).spellings(author)))
         data["author_spellings"] = list(names)
