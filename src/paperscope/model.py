@@ -175,6 +175,7 @@ def checked_paper(paper: Paper) -> Paper:
     if hf is not None:
         _int_in_range(hf.upvotes, "upvotes")
         _int_in_range(hf.github_stars, "GitHub stars")
+    if hf is not None and _hf_needs_cleaning(hf):
         opt = _opt_clean
         cleaned_hf = HfInfo(upvotes=hf.upvotes, submitted_at=hf.submitted_at,
                             submitted_by=opt(hf.submitted_by), github_repo=http_url(opt(hf.github_repo)),
@@ -185,7 +186,7 @@ def checked_paper(paper: Paper) -> Paper:
             hf = cleaned_hf
     texts = (paper.title, paper.abstract, paper.doi, paper.journal_ref, paper.comments, paper.license,
              *paper.authors, *paper.categories)
-    if hf is paper.hf and not any(t and _CONTROL.search(t) for t in texts):
+    if hf is paper.hf and not _has_controls(" ".join(t for t in texts if t)):
         return paper  # the common case: nothing to change, no copy
     from dataclasses import replace
 
@@ -194,6 +195,17 @@ def checked_paper(paper: Paper) -> Paper:
                    comments=_opt_clean(paper.comments), license=_opt_clean(paper.license),
                    authors=tuple(strip_controls(a) for a in paper.authors),
                    categories=tuple(strip_controls(c) for c in paper.categories), hf=hf)
+
+
+def _has_controls(text: str) -> bool:
+    # isprintable() is a quick C scan that clean text (no controls, tabs or newlines) passes.
+    return not text.isprintable() and _CONTROL.search(text) is not None
+
+
+def _hf_needs_cleaning(hf: HfInfo) -> bool:
+    texts = (hf.submitted_by, hf.summary, hf.github_repo, hf.project_page, *hf.keywords)
+    return (_has_controls(" ".join(t for t in texts if t))
+            or any(url and http_url(url) != url for url in (hf.github_repo, hf.project_page)))
 
 
 def _opt_clean(text: str | None) -> str | None:
