@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from urllib.parse import urlsplit
 
 # New-style ids (2405.19504, 0704.0001) and old-style (hep-th/9901001, math.CO/0406594).
 _NEW_ID = re.compile(r"(\d{4}\.\d{4,5})(?:v(\d+))?")
@@ -149,8 +150,6 @@ def http_url(value: str | None) -> str | None:
     scheme, so the check looks at the URL the way a browser will)."""
     if not value:
         return None
-    from urllib.parse import urlsplit
-
     url = _URL_IGNORED.sub("", value).strip(_C0_AND_SPACE)
     try:
         parts = urlsplit(url)
@@ -176,20 +175,13 @@ def checked_paper(paper: Paper) -> Paper:
         _int_in_range(hf.upvotes, "upvotes")
         _int_in_range(hf.github_stars, "GitHub stars")
     if hf is not None and _hf_needs_cleaning(hf):
-        opt = _opt_clean
-        cleaned_hf = HfInfo(upvotes=hf.upvotes, submitted_at=hf.submitted_at,
-                            submitted_by=opt(hf.submitted_by), github_repo=http_url(opt(hf.github_repo)),
-                            github_stars=hf.github_stars,
-                            project_page=http_url(opt(hf.project_page)),
-                            keywords=tuple(strip_controls(k) for k in hf.keywords), summary=opt(hf.summary))
-        if cleaned_hf != hf:
-            hf = cleaned_hf
+        hf = replace(hf, submitted_by=_opt_clean(hf.submitted_by), summary=_opt_clean(hf.summary),
+                     github_repo=http_url(hf.github_repo), project_page=http_url(hf.project_page),
+                     keywords=tuple(strip_controls(k) for k in hf.keywords))
     texts = (paper.title, paper.abstract, paper.doi, paper.journal_ref, paper.comments, paper.license,
              *paper.authors, *paper.categories)
     if hf is paper.hf and not _has_controls(" ".join(t for t in texts if t)):
         return paper  # the common case: nothing to change, no copy
-    from dataclasses import replace
-
     return replace(paper, title=strip_controls(paper.title), abstract=strip_controls(paper.abstract),
                    doi=_opt_clean(paper.doi), journal_ref=_opt_clean(paper.journal_ref),
                    comments=_opt_clean(paper.comments), license=_opt_clean(paper.license),
