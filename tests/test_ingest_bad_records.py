@@ -19,7 +19,7 @@ from paperscope.sources.arxiv_oai import OaiCheckpoint, state_name
 from paperscope.sources.hf_daily import parse_item
 from paperscope.sources.http import SourceError
 from paperscope.sources.jsonl import JsonlSource
-from paperscope.store import count_papers, get_paper, get_state, open_database
+from paperscope.store import count_papers, get_paper, get_state, ingest_records, open_database
 from tests.httpfixture import FIXTURES, Reply, cli_env, scripted_server
 from tests.test_jsonl import COMPACT, run_cli, write_lines
 
@@ -107,3 +107,17 @@ def test_only_absolute_http_urls_pass(url: str) -> None:
 def test_checked_paper_leaves_clean_papers_alone() -> None:
     paper = Paper(title="Clean", abstract="Text\twith tab", arxiv_id="2501.00001", version=3)
     assert checked_paper(paper) is paper
+
+
+def test_a_record_the_store_refuses_is_skipped_and_its_batch_still_stored(db_url: str) -> None:
+    # A source that does not check its records (a plug-in, an older parser): the store says no to one
+    # value; that paper is skipped with the store's reason, the rest of its batch is written.
+    engine = open_database(db_url)
+    papers = [Paper(title=f"Paper {n}", arxiv_id=f"2501.{n:05d}", version=1, source="test")
+              for n in range(50)]
+    papers[7] = Paper(title="Absurd", arxiv_id="2501.00007", version=2**63, source="test")
+    refused: list[Skipped] = []
+    report = ingest_records(engine, papers, batch_size=20, on_skip=refused.append)
+    assert report.counts.inserted == 49 and count_papers(engine) == 49
+    assert [s.where for s in refused] == ["2501.00007"] and "refused by the store" in refused[0].reason
+    engine.dispose()

@@ -129,6 +129,10 @@ def test_request_bodies_over_the_cap_get_413(site: tuple[str, Settings]) -> None
         assert r.status_code != 413
         r = web.post("/library/import", files={"file": ("lib.bib", bib * 3)}, data={"csrf": "x"})
         assert r.status_code == 413
+        r = web.post("/api/v1/library/import", content=bib, headers={"content-type": "text/x-bibtex"})
+        assert r.status_code == 401  # the upload cap, then the route: sign-in needed
+        r = web.post("/api/v1/library/import", content=bib * 3, headers={"content-type": "text/x-bibtex"})
+        assert r.status_code == 413
 
 
 def test_nul_characters_and_absurd_ids_or_dates_get_4xx(site: tuple[str, Settings]) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from urllib.parse import urlsplit
 
 # New-style ids (2405.19504, 0704.0001) and old-style (hep-th/9901001, math.CO/0406594).
 _NEW_ID = re.compile(r"(\d{4}\.\d{4,5})(?:v(\d+))?")
@@ -149,8 +150,6 @@ def http_url(value: str | None) -> str | None:
     scheme, so the check looks at the URL the way a browser will)."""
     if not value:
         return None
-    from urllib.parse import urlsplit
-
     url = _URL_IGNORED.sub("", value).strip(_C0_AND_SPACE)
     try:
         parts = urlsplit(url)
@@ -175,25 +174,30 @@ def checked_paper(paper: Paper) -> Paper:
     if hf is not None:
         _int_in_range(hf.upvotes, "upvotes")
         _int_in_range(hf.github_stars, "GitHub stars")
-        opt = _opt_clean
-        cleaned_hf = HfInfo(upvotes=hf.upvotes, submitted_at=hf.submitted_at,
-                            submitted_by=opt(hf.submitted_by), github_repo=http_url(opt(hf.github_repo)),
-                            github_stars=hf.github_stars,
-                            project_page=http_url(opt(hf.project_page)),
-                            keywords=tuple(strip_controls(k) for k in hf.keywords), summary=opt(hf.summary))
-        if cleaned_hf != hf:
-            hf = cleaned_hf
+    if hf is not None and _hf_needs_cleaning(hf):
+        hf = replace(hf, submitted_by=_opt_clean(hf.submitted_by), summary=_opt_clean(hf.summary),
+                     github_repo=http_url(hf.github_repo), project_page=http_url(hf.project_page),
+                     keywords=tuple(strip_controls(k) for k in hf.keywords))
     texts = (paper.title, paper.abstract, paper.doi, paper.journal_ref, paper.comments, paper.license,
              *paper.authors, *paper.categories)
-    if hf is paper.hf and not any(t and _CONTROL.search(t) for t in texts):
+    if hf is paper.hf and not _has_controls(" ".join(t for t in texts if t)):
         return paper  # the common case: nothing to change, no copy
-    from dataclasses import replace
-
     return replace(paper, title=strip_controls(paper.title), abstract=strip_controls(paper.abstract),
                    doi=_opt_clean(paper.doi), journal_ref=_opt_clean(paper.journal_ref),
                    comments=_opt_clean(paper.comments), license=_opt_clean(paper.license),
                    authors=tuple(strip_controls(a) for a in paper.authors),
                    categories=tuple(strip_controls(c) for c in paper.categories), hf=hf)
+
+
+def _has_controls(text: str) -> bool:
+    # isprintable() is a quick C scan that clean text (no controls, tabs or newlines) passes.
+    return not text.isprintable() and _CONTROL.search(text) is not None
+
+
+def _hf_needs_cleaning(hf: HfInfo) -> bool:
+    texts = (hf.submitted_by, hf.summary, hf.github_repo, hf.project_page, *hf.keywords)
+    return (_has_controls(" ".join(t for t in texts if t))
+            or any(url and http_url(url) != url for url in (hf.github_repo, hf.project_page)))
 
 
 def _opt_clean(text: str | None) -> str | None:

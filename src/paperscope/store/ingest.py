@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -10,7 +12,45 @@ import sqlalchemy as sa
 
 from paperscope.model import Paper, Skipped
 from paperscope.store.fulltext_build import SideFulltextBuild
-from paperscope.store.papers import UpsertCounts, prepare_batch, write_batch
+from paperscope.store.papers import PreparedBatch, UpsertCounts, prepare_batch, write_batch
+
+# Errors a value in one record can cause (PostgreSQL bulk inserts go through psycopg's COPY, so its
+# own classes appear unwrapped); anything else (a lost connection, a locked or full disk) stops the run.
+_RECORD_ERRORS: tuple[type[BaseException], ...] = (
+    sa.exc.DataError, sa.exc.IntegrityError, sqlite3.DataError, sqlite3.IntegrityError, OverflowError,
+    ValueError)
+with contextlib.suppress(ImportError):
+    import psycopg
+
+    _RECORD_ERRORS += (psycopg.DataError, psycopg.IntegrityError)
+
+
+def _is_record_error(exc: BaseException) -> bool:
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return False
+    return isinstance(exc, _RECORD_ERRORS) or (
+        isinstance(exc, sa.exc.StatementError) and isinstance(exc.orig, _RECORD_ERRORS))
+
+
+def _write_or_split(engine: sa.Engine, prepared: PreparedBatch, papers: list[Paper],
+                    fulltext: SideFulltextBuild | None) -> tuple[UpsertCounts, list[Skipped]]:
+    """Write a batch; if a value in it is refused (sources check records, but a store may still say
+    no), write its papers one by one and skip the ones refused, each with the store's reason."""
+    try:
+        return write_batch(engine, prepared, fulltext), []
+    except Exception as exc:  # noqa: BLE001 - sorted by _is_record_error; the rest re-raised
+        if not _is_record_error(exc):
+            raise
+    counts, skipped = UpsertCounts(), []
+    for paper in papers:
+        try:
+            counts.add(write_batch(engine, prepare_batch(engine, [paper]), fulltext))
+        except Exception as exc:  # noqa: BLE001 - as above
+            if not _is_record_error(exc):
+                raise
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            skipped.append(Skipped(paper.paper_id, f"refused by the store: {reason}"))
+    return counts, skipped
 
 
 @dataclass
@@ -54,7 +94,7 @@ def ingest_records(
     report = IngestReport()
     fulltext = SideFulltextBuild.begin(engine) if bulk else None
     buf: list[Paper] = []
-    pending: Future[UpsertCounts] | None = None
+    pending: Future[tuple[UpsertCounts, list[Skipped]]] | None = None
     pending_size = 0
 
     def finish_pending() -> None:
@@ -62,7 +102,12 @@ def ingest_records(
         if pending is None:
             return
         done, pending = pending, None
-        report.counts.add(done.result())
+        counts, refused = done.result()
+        report.counts.add(counts)
+        for rec in refused:
+            report.skipped.append(rec)
+            if on_skip:
+                on_skip(rec)
         if on_batch:
             on_batch(report, pending_size)
 
@@ -71,7 +116,8 @@ def ingest_records(
             nonlocal pending, pending_size
             prepared = prepare_batch(engine, buf)
             finish_pending()  # batches commit in order, one at a time
-            pending, pending_size = writer.submit(write_batch, engine, prepared, fulltext), len(buf)
+            pending = writer.submit(_write_or_split, engine, prepared, list(buf), fulltext)
+            pending_size = len(buf)
             buf.clear()
 
         try:

@@ -164,7 +164,8 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     # Outside the cache (added later = runs first): oversized or NUL-carrying requests never reach a
     # route, and every response, cached or not, carries the security headers.
     app.add_middleware(RequestGuardMiddleware, max_body=settings.max_body_bytes,
-                       max_upload=settings.max_upload_bytes, error=_error)
+                       max_upload=settings.max_upload_bytes, error=_error,
+                       upload_paths=frozenset({"/api/v1/library/import"}))  # BibTeX as the raw body
     app.add_middleware(SecurityHeadersMiddleware, https=settings.base_url.startswith("https://"))
     app.add_middleware(EmptyParamsMiddleware)  # blank form fields mean "not set", cache keys too
     app.add_middleware(HeadAsGetMiddleware)  # outermost: HEAD runs the GET route, body dropped

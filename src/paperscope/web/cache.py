@@ -187,11 +187,23 @@ def declared_query_params(routes: Iterable[Any]) -> frozenset[str]:
     return frozenset(names)
 
 
+def _param_name(part: bytes) -> bytes:
+    return part.partition(b"=")[0]
+
+
 def canonical_query(query_string: bytes, known: frozenset[str]) -> bytes | None:
     """The query string with its parameters in name order (repeats keep their order: the last one
     wins), or None when it names a parameter no route declares."""
     if not query_string:
         return b""
+    # Fast path (every link the site itself makes): plain names, all declared; only the order may change.
+    parts = query_string.split(b"&")
+    names = [_param_name(part) for part in parts]
+    if all(name.decode("latin-1") in known for name in names):
+        if all(a <= b for a, b in zip(names, names[1:], strict=False)):
+            return query_string
+        ordered: list[bytes] = sorted(parts, key=_param_name)
+        return b"&".join(ordered)
     pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
     if any(name not in known for name, _ in pairs):
         return None

@@ -39,14 +39,16 @@ def _body_has_nul(content_type: bytes, body: bytes) -> bool:
 
 
 class RequestGuardMiddleware:
-    """413 for bodies over `max_body` bytes (`max_upload` for multipart/form-data uploads); 400 for NUL
-    characters in the path, query string or body. Error pages come from `error` (HTML or JSON, as the
-    app's own errors)."""
+    """413 for bodies over `max_body` bytes (`max_upload` for multipart/form-data uploads and the
+    `upload_paths` that take a file as the raw body); 400 for NUL characters in the path, query string
+    or body. Error pages come from `error` (HTML or JSON, as the app's own errors)."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, max_upload: int, error: ErrorPage) -> None:
+    def __init__(self, app: ASGIApp, *, max_body: int, max_upload: int, error: ErrorPage,
+                 upload_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.max_body = max_body
         self.max_upload = max_upload
+        self.upload_paths = upload_paths
         self.error = error
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
@@ -75,7 +77,8 @@ class RequestGuardMiddleware:
         if length is None and not chunked:
             await self.app(scope, receive, send)  # no body (every GET): nothing to count
             return
-        cap = self.max_upload if content_type.startswith(b"multipart/form-data") else self.max_body
+        upload = content_type.startswith(b"multipart/form-data") or scope["path"] in self.upload_paths
+        cap = self.max_upload if upload else self.max_body
         if length is not None:
             if not length.isdigit():
                 await self._refuse(scope, receive, send, 400, "bad Content-Length")
