@@ -224,3 +224,16 @@ def test_fde_ranking_tracks_chamfer(seed: int) -> None:
     # bucket pulls the estimate below the best match, but never by more than this.
     error = np.abs(fde_scores - exact) / len(query)
     assert error.max() < 0.7
+
+
+def test_tokens_given_in_a_subspace_basis_encode_as_the_full_tokens_do() -> None:
+    # The index encodes stored token codes (coordinates in the codec's basis) without widening them.
+    rng = np.random.default_rng(3)
+    fde = FDE(FDEConfig(dim=48, r_reps=6, k_sim=3, d_proj=4))
+    basis = np.linalg.qr(rng.standard_normal((48, 16)))[0].astype(np.float32)
+    docs = [rng.standard_normal((int(rng.integers(1, 30)), 16)).astype(np.float32) for _ in range(20)]
+    folded = fde.in_basis(basis)
+    widened = fde.encode_documents([d @ basis.T for d in docs])
+    np.testing.assert_allclose(folded.encode_documents(docs), widened, atol=1e-4)
+    with pytest.raises(ValueError):
+        FDE(FDEConfig(dim=48, r_reps=2, k_sim=1, d_proj=None)).in_basis(basis)

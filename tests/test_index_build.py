@@ -13,7 +13,7 @@ from paperscope.index.build import IndexSet, Manifest, build_index, pending_pape
 from paperscope.model import Paper
 from paperscope.settings import Settings
 from paperscope.store import upsert_papers
-from tests.support.topic_corpus import corpus
+from tests.search_corpus import corpus
 
 
 @pytest.fixture(scope="module")

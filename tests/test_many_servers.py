@@ -26,8 +26,8 @@ from paperscope.model import Paper
 from paperscope.settings import Settings
 from paperscope.store import open_database, upsert_papers
 from tests.pg import PgServer, free_port
+from tests.search_corpus import corpus
 from tests.support.synthetic import synthetic_papers as _synthetic
-from tests.support.topic_corpus import corpus
 
 pytestmark = pytest.mark.slow
 

@@ -29,8 +29,8 @@ from paperscope.settings import Settings
 from paperscope.store import upsert_papers
 from paperscope.store.embeddings import count_embeddings
 from paperscope.web.app import create_app
+from tests.search_corpus import corpus
 from tests.support.synthetic import synthetic_papers
-from tests.support.topic_corpus import corpus
 
 QUERIES = ("late interaction retrieval with token embeddings", "protein structure", "graph neural networks")
 

@@ -17,8 +17,9 @@ is ``n ^ (n >> 1)``. Everything is vectorised over all tokens of a batch of docu
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -94,6 +95,23 @@ class FDE:
             sorted_target = target[order]
             starts = np.flatnonzero(np.r_[True, sorted_target[1:] != sorted_target[:-1]])
             self._sketch = (order, sign[order], starts, sorted_target[starts])
+
+    def in_basis(self, basis: np.ndarray) -> FDE:
+        """An encoder for tokens given as coordinates ``c`` in a basis ``B`` ``(dim, k)`` of a subspace:
+        ``in_basis(B).encode_documents([c])`` equals ``encode_documents([c @ B.T])`` without forming the
+        ``dim``-wide tokens (the hyperplanes and projection are folded into the basis once). The index
+        encodes stored token codes this way; queries stay in ``dim``."""
+        basis = np.asarray(basis, dtype=np.float32)
+        if basis.ndim != 2 or basis.shape[0] != self.config.dim:
+            raise ValueError(f"basis must be ({self.config.dim}, k)")
+        if self._projection is None:  # blocks would be the basis' width, not dim: no folding then
+            raise ValueError("in_basis needs an FDE with an inner projection (d_proj)")
+        folded = copy.copy(self)
+        folded.config = replace(self.config, dim=basis.shape[1])
+        folded._simhash = np.ascontiguousarray(basis.T @ self._simhash)
+        if self._projection is not None:
+            folded._projection = np.ascontiguousarray(basis.T @ self._projection)
+        return folded
 
     # -- public API -------------------------------------------------------------------------------------
 

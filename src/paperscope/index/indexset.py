@@ -15,7 +15,7 @@ either the old set or the new one.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +128,8 @@ class IndexSet:
     fde_ann: AnnIndex
     tokens: TokenStore
     fde: FDE
+    # The FDE folded into the token codec's basis (built on first use).
+    _fde_of_codes: tuple[TokenCodec, FDE | None] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, root: Path, view: bool = False) -> IndexSet | None:
@@ -162,7 +164,15 @@ class IndexSet:
         codec = self.tokens.codec
         assert codec is not None
         self.pooled.add(keys, pooled)
-        self.fde_ann.add(keys, self.fde.encode_documents([codec.reconstruct(c) for c in codes]))
+        if self._fde_of_codes is None or self._fde_of_codes[0] is not codec:
+            folded = self.fde.in_basis(codec.projection) if self.fde.projection is not None else None
+            self._fde_of_codes = (codec, folded)
+        folded = self._fde_of_codes[1]
+        if folded is not None:  # hyperplanes folded into the codec's basis: no 384-wide tokens formed
+            fdes = folded.encode_documents([codec.decode(c) for c in codes])
+        else:
+            fdes = self.fde.encode_documents([codec.reconstruct(c) for c in codes])
+        self.fde_ann.add(keys, fdes)
         self.tokens.add_codes(keys, codes)
 
     def save(self, last_seq: int) -> None:

@@ -29,8 +29,8 @@ from paperscope.index.indexset import IndexLayout, IndexSet, IndexSpec, Manifest
 from paperscope.index.token_codec import TokenCodec
 from paperscope.store.embeddings import EmbeddingModel, StoredEmbedding, embeddings_after, max_seq
 
-# Embeddings read and added per step (~15 KB each).
-SYNC_BATCH = 2000
+# Embeddings read and added per step (~15 KB each; their decoded rows ~50 KB): bounds the rebuild's memory.
+SYNC_BATCH = 500
 # Files an index folder held before the vectors moved to `vectors/`.
 _LEGACY = ("pooled.usearch", "pooled.usearch.json", "fde.usearch", "fde.usearch.json", "tokens",
            "manifest.json")
