@@ -18,6 +18,7 @@ from paperscope.store import open_database
 from paperscope.store.version import StoreVersion
 from paperscope.web.cache import ResponseCache, ResponseCacheMiddleware
 from paperscope.web.community_view import install_community
+from paperscope.web.openapi import install_openapi
 from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, render
 from paperscope.web.routes import accounts, atom, community, feed, hf_api, meta, papers, search, subscriptions
 from paperscope.web.routes.submissions import install_submissions
@@ -139,4 +140,5 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     from paperscope.web.routes.similar import install_similar  # similar papers + library / "for you"
 
     install_similar(app)
+    install_openapi(app)  # the document says what the routes really answer (errors, HTML, Atom)
     return app

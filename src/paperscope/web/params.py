@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import HTTPException, Query
+from fastapi import HTTPException, Path, Query
 
 from paperscope.feed.periods import Period, parse_period
 
@@ -14,11 +14,22 @@ Format = Annotated[Literal["html", "json"] | None,
                    Query(description="`json` returns the page's data instead of HTML.")]
 Category = Annotated[str | None, Query(pattern=CATEGORY_PATTERN, max_length=64,
                                        description="arXiv category, e.g. cs.CL (cross-listings count).")]
+# Row ids are 64-bit integers in both stores; a larger id is a 422, never an overflow in the driver.
+ROW_ID_MAX = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
 Page = Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")]
 Limit = Annotated[int, Query(ge=1, le=100, description="Papers per page.")]
-DayParam = Annotated[str | None, Query(max_length=10, description="A listing day, YYYY-MM-DD.")]
-WeekParam = Annotated[str | None, Query(max_length=8, description="An ISO week, YYYY-Www.")]
-MonthParam = Annotated[str | None, Query(max_length=7, description="A month, YYYY-MM.")]
+# The patterns put the shape in the OpenAPI document (a malformed value is a 422 naming the field);
+# a value of the right shape that is no real day (2025-02-30) is still a 400 from parse_period.
+DAY_PATTERN = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+WEEK_PATTERN = r"^[1-9][0-9]{3}-W(0[1-9]|[1-4][0-9]|5[0-3])$"
+MONTH_PATTERN = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"
+DayParam = Annotated[str | None, Query(max_length=10, pattern=DAY_PATTERN,
+                                       description="A listing day, YYYY-MM-DD.")]
+WeekParam = Annotated[str | None, Query(max_length=8, pattern=WEEK_PATTERN,
+                                        description="An ISO week, YYYY-Www.")]
+MonthParam = Annotated[str | None, Query(max_length=7, pattern=MONTH_PATTERN,
+                                         description="A month, YYYY-MM.")]
 
 
 def period_or_400(day: str | None, week: str | None, month: str | None) -> Period | None:

@@ -25,6 +25,7 @@ from paperscope.settings import Settings
 from paperscope.store import users as user_store
 from paperscope.store.users import User, UserExists
 from paperscope.web import security
+from paperscope.web.params import RowId
 from paperscope.web.rendering import JsonResponse, render, state
 
 log = logging.getLogger("paperscope.accounts")
@@ -178,7 +179,7 @@ def create_token(request: Request, name: Annotated[str, Form(min_length=1, max_l
 
 
 @router.post("/account/tokens/{token_id}/revoke", summary="Revoke an API token")
-def revoke_token(request: Request, token_id: Annotated[int, Path(ge=1)], csrf: Csrf = None) -> Response:
+def revoke_token(request: Request, token_id: RowId, csrf: Csrf = None) -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
     if not user_store.revoke_api_token(state(request).engine, user.id, token_id):

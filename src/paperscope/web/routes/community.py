@@ -24,6 +24,7 @@ from paperscope.store.comments import Comment
 from paperscope.store.users import User
 from paperscope.web import security
 from paperscope.web.community_view import EDIT_WINDOW, comment_json, paper_extras
+from paperscope.web.params import RowId
 from paperscope.web.rendering import JsonResponse, render, state, wants_json
 from paperscope.web.routes.papers import find_paper
 
@@ -145,7 +146,7 @@ def comment_form(request: Request, paper_id: PaperId, body: CommentBody, csrf: C
 
 
 @router.post("/comments/{comment_id}/edit", summary="Edit your comment (form)")
-def edit_form(request: Request, comment_id: Annotated[int, Path(ge=1)], body: CommentBody,
+def edit_form(request: Request, comment_id: RowId, body: CommentBody,
               csrf: Csrf = None) -> Response:
     user = security.require_user(request)
     security.check_csrf(request, csrf)
@@ -153,7 +154,7 @@ def edit_form(request: Request, comment_id: Annotated[int, Path(ge=1)], body: Co
 
 
 @router.post("/comments/{comment_id}/remove", summary="Remove a comment (moderators)")
-def remove_form(request: Request, comment_id: Annotated[int, Path(ge=1)], csrf: Csrf = None) -> Response:
+def remove_form(request: Request, comment_id: RowId, csrf: Csrf = None) -> Response:
     moderator = security.require_moderator(request)
     security.check_csrf(request, csrf)
     return _paper_of(request, _remove_comment(request, moderator, comment_id))
@@ -179,14 +180,14 @@ def comment_api(request: Request, paper_id: PaperId, body: CommentIn) -> Respons
 
 @router.patch("/api/v1/comments/{comment_id}", summary="Edit your comment (15 minutes)",
               tags=["community-api"])
-def edit_api(request: Request, comment_id: Annotated[int, Path(ge=1)], body: CommentIn) -> Response:
+def edit_api(request: Request, comment_id: RowId, body: CommentIn) -> Response:
     user = security.api_writer(request)
     return JsonResponse(comment_json(request, _edit_comment(request, user, comment_id, body.body), user))
 
 
 @router.delete("/api/v1/comments/{comment_id}", summary="Remove a comment (moderators)",
                tags=["community-api"])
-def remove_api(request: Request, comment_id: Annotated[int, Path(ge=1)]) -> Response:
+def remove_api(request: Request, comment_id: RowId) -> Response:
     user = security.api_writer(request)
     if not user.is_moderator:
         raise HTTPException(status_code=403, detail="moderators only")
