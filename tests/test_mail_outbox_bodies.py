@@ -62,7 +62,7 @@ def test_migration_0007_keeps_unsent_messages_and_the_sent_log(db_url: str, sett
     eng = create_engine(db_url)
     _outbox_at_0006(eng)
     upgrade(eng)
-    assert current_revision(eng) == head_revision() == "0007"
+    assert current_revision(eng) == head_revision()  # 0007 and every later migration
     with eng.connect() as conn:
         statuses = dict(conn.execute(sa.select(mail_outbox.c.id, mail_outbox.c.status)).all())
         bodies = dict(conn.execute(sa.select(mail_outbox_bodies.c.outbox, mail_outbox_bodies.c.raw)).all())
