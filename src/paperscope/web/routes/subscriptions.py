@@ -82,8 +82,8 @@ router = APIRouter(tags=["subscriptions"], lifespan=_lifespan)
 
 # What the document promises is what `normalize_address` / `validated_choice` accept: a plain ASCII
 # address, an arXiv category, a query with a word in it; and at least one section (`anyOf` below).
-EMAIL_PATTERN = (r"^[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,20}[A-Za-z0-9])?\.)+"
-                 r"[A-Za-z]{2,12}$")
+EMAIL_PATTERN = (r"^[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                 r"[A-Za-z]{2,63}$")
 CategoryIn = Annotated[str, Field(pattern=CATEGORY_PATTERN, max_length=64)]
 
 
