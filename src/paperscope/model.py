@@ -16,6 +16,8 @@ _ID_IN_TEXT = re.compile(
     r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?(?:\.pdf)?/?$",
     re.IGNORECASE,
 )
+# The same shape for JSON Schema / OpenAPI documents (no flags there, so case-blindness goes inline).
+ARXIV_REFERENCE_PATTERN = "(?i)" + _ID_IN_TEXT.pattern
 
 
 def parse_arxiv_id(text: str) -> tuple[str, int | None]:

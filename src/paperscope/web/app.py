@@ -22,6 +22,7 @@ from paperscope.web.community_view import install_community
 from paperscope.web.empty_params import EmptyParamsMiddleware
 from paperscope.web.head_requests import HeadAsGetMiddleware
 from paperscope.web.headers import SecurityHeadersMiddleware
+from paperscope.web.openapi import install_openapi
 from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, render
 from paperscope.web.request_guard import RequestGuardMiddleware
 from paperscope.web.routes import (
@@ -198,5 +199,6 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
         app.include_router(router)
     app.include_router(authors.router)  # author pages and feeds
     app.include_router(alerts.router)  # "Alert me": account-owned alerts, email and webhooks
+    install_openapi(app)  # the document says what the routes really answer (errors, HTML, Atom)
     install_access(app, settings.signing_key())  # PAPERSCOPE_ACCESS=members: last added, runs first
     return app

@@ -74,7 +74,7 @@ class SubmissionQueue:
         self.per_user = per_user
         self.batch = batch
         self.idle_seconds = idle_seconds
-        self._jobs: queue.Queue[Job] = queue.Queue()
+        self._jobs: queue.Queue[Job | None] = queue.Queue()  # None: stop
         self._lock = threading.Lock()
         self._pending: dict[tuple[int, str], Job] = {}
         self._outcomes: OrderedDict[tuple[int, str], Outcome] = OrderedDict()
@@ -114,6 +114,7 @@ class SubmissionQueue:
     def stop(self) -> None:
         """Let the worker finish its batch and end (app shutdown)."""
         self._stopping.set()
+        self._jobs.put(None)  # wakes a worker waiting for work
         worker = self._worker
         if worker is not None:
             worker.join(timeout=30)
@@ -125,12 +126,14 @@ class SubmissionQueue:
             first = self._jobs.get(timeout=self.idle_seconds)
         except queue.Empty:
             return []
-        jobs = [first]
-        while len(jobs) < self.batch:
+        jobs = [first] if first is not None else []
+        while jobs and len(jobs) < self.batch:
             try:
-                jobs.append(self._jobs.get_nowait())
+                more = self._jobs.get_nowait()
             except queue.Empty:
                 break
+            if more is not None:
+                jobs.append(more)
         return jobs
 
     def _run(self) -> None:
@@ -140,7 +143,7 @@ class SubmissionQueue:
                 jobs = self._take()
                 if not jobs:
                     with self._lock:
-                        if self._jobs.empty():
+                        if self._jobs.empty() or self._stopping.is_set():
                             self._worker = None
                             return
                     continue

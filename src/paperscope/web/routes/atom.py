@@ -81,8 +81,12 @@ def category_atom(request: Request,
                  f"/categories/{category}")
 
 
+# The query goes into the feed's title: XML 1.0 has no place for control characters (422, not a 500).
+XML_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*$"
+
+
 @router.get("/search.atom", summary="A search (Atom)")
-def search_atom(request: Request, q: Annotated[str, Query(min_length=1, max_length=500)],
+def search_atom(request: Request, q: Annotated[str, Query(min_length=1, max_length=500, pattern=XML_TEXT)],
                 mode: Mode = "bm25") -> Response:
     """The best matches for a query, to follow in a feed reader."""
     _, ranked = execute_search(request, q, mode, None, None, None, 1, 50)

@@ -183,9 +183,14 @@ def foryou_page(request: Request, page: Page = 1, limit: Limit = 20, days: Days 
 
 # -- JSON API ------------------------------------------------------------------------------------------
 
+# Text without control characters (the validator below also names lone surrogates, which JSON can
+# carry but UTF-8 cannot).
+TAG_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+
 class SaveBody(BaseModel):
-    tags: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list,
-                                                              max_length=library_store.MAX_TAGS)
+    tags: list[Annotated[str, Field(max_length=200, pattern=TAG_PATTERN)]] = Field(
+        default_factory=list, max_length=library_store.MAX_TAGS)
     replace_tags: bool = False
 
     @field_validator("tags")

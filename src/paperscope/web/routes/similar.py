@@ -24,7 +24,8 @@ Diverse = Annotated[bool, Query(description="Re-rank for diversity (greedy DPP M
 Theta = Annotated[float, Query(ge=0.0, le=1.0, description="Quality/diversity trade-off θ: 1 = relevance "
                                                           "order, lower = more diverse.")]
 Method = Annotated[Literal["dpp", "mmr"], Query(description="Diversity re-ranker: dpp or the mmr baseline.")]
-Ids = Annotated[str, Query(max_length=2000, description="Comma-separated paper ids (up to 20).")]
+Ids = Annotated[str, Query(max_length=2000, pattern=r"[^,\s]",
+                           description="Comma-separated paper ids (up to 20).")]
 MAX_SEEDS = 20
 
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from paperscope.feed.trending import SUBMISSION_WEIGHT, add_event
-from paperscope.model import Paper, Skipped, parse_arxiv_id
+from paperscope.model import ARXIV_REFERENCE_PATTERN, Paper, Skipped, parse_arxiv_id
 from paperscope.sources.arxiv_api import ArxivQuery
 from paperscope.sources.http import PoliteClient, SourceError
 from paperscope.store import get_paper, upsert_papers
@@ -197,11 +197,15 @@ async def submit_post(request: Request, paper: Annotated[str, Form(max_length=30
 
 
 class SubmissionIn(BaseModel):
-    paper: str = Field(min_length=1, max_length=300, description="arXiv id or abs/pdf URL")
+    paper: str = Field(min_length=1, max_length=300, pattern=ARXIV_REFERENCE_PATTERN,
+                       description="arXiv id (2405.19504, hep-th/9901001, arxiv:…) or abs/pdf URL")
 
 
 @router.post("/api/v1/submissions", summary="Submit a paper to today's feed", tags=["community-api"],
-             status_code=201)
+             status_code=201, responses={
+                 202: {"description": "Queued: the paper is being fetched from arXiv (see `status_url`)"},
+                 502: {"description": "arXiv could not be reached"},
+                 503: {"description": "Too many submissions wait for arXiv; try again (Retry-After)"}})
 async def submit_api(request: Request, body: SubmissionIn) -> Response:
     """Lists the paper on today's feed credited to you (once per day): 201 with the paper. A paper new
     here is fetched from arXiv first; if that takes more than a few seconds the answer is 202 with

@@ -12,11 +12,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Form, Path, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from paperscope.feed.trending import trending_papers
 from paperscope.mail.digest import TrendingFetch
@@ -37,6 +37,7 @@ from paperscope.settings import Settings
 from paperscope.store.listings import category_counts
 from paperscope.store.subscriptions import SavedSearch, Subscription
 from paperscope.web import security
+from paperscope.web.params import CATEGORY_PATTERN
 from paperscope.web.rendering import JsonResponse, render, state, wants_json
 
 log = logging.getLogger("paperscope.digest")
@@ -82,19 +83,31 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(tags=["subscriptions"], lifespan=_lifespan)
 
 
+# What the document promises is what `normalize_address` / `validated_choice` accept: a plain ASCII
+# address, an arXiv category, a query with a word in it; and at least one section (`anyOf` below).
+EMAIL_PATTERN = (r"^[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                 r"[A-Za-z]{2,63}$")
+CategoryIn = Annotated[str, Field(pattern=CATEGORY_PATTERN, max_length=64)]
+
+
 class SavedSearchIn(BaseModel):
-    query: str = Field(min_length=1, max_length=200)
-    categories: list[str] = Field(default_factory=list, max_length=20)
+    query: str = Field(min_length=1, max_length=200, pattern=r"\w")
+    categories: list[CategoryIn] = Field(default_factory=list, max_length=20)
     author: str | None = Field(default=None, max_length=200)
 
 
 class SubscriptionIn(BaseModel):
-    """A subscription request (JSON API)."""
+    """A subscription request (JSON API): at least one of trending, a category or a saved search."""
 
-    email: str = Field(max_length=320)
-    frequency: str = Field(default="weekly", description="daily (weekdays) or weekly")
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"properties": {"trending": {"const": True}}, "required": ["trending"]},
+        {"properties": {"categories": {"minItems": 1}}, "required": ["categories"]},
+        {"properties": {"searches": {"minItems": 1}}, "required": ["searches"]}]})
+
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
+    frequency: Literal["daily", "weekly"] = Field(default="weekly", description="daily (weekdays) or weekly")
     trending: bool = False
-    categories: list[str] = Field(default_factory=list, max_length=20)
+    categories: list[CategoryIn] = Field(default_factory=list, max_length=20)
     searches: list[SavedSearchIn] = Field(default_factory=list, max_length=10)
     per_section: int = Field(default=5, ge=1, le=20)
 
