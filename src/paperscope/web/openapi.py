@@ -65,6 +65,14 @@ def _correct(path: str, method: str, operation: dict[str, Any]) -> None:
                                      "content": error_content})
 
 
+def _empty_means_unset(operation: dict[str, Any]) -> None:
+    """An optional query parameter sent empty is read as not sent (web/empty_params.py: HTML forms send
+    every field): the document says so, so an empty value is valid for it."""
+    for param in operation.get("parameters", []):
+        if param.get("in") == "query" and not param.get("required") and "schema" in param:
+            param["schema"] = {"anyOf": [param["schema"], {"type": "string", "maxLength": 0}]}
+
+
 def install_openapi(app: FastAPI) -> None:
     """Serve the corrected document at /openapi.json (built once, on first request)."""
 
@@ -80,6 +88,7 @@ def install_openapi(app: FastAPI) -> None:
         for path, item in schema.get("paths", {}).items():
             for method, operation in item.items():
                 _correct(path, method, operation)
+                _empty_means_unset(operation)
         app.openapi_schema = schema
         return schema
 

@@ -26,7 +26,11 @@ MEDIA = {"bibtex": ("application/x-bibtex; charset=utf-8", "bib"),
          "csljson": ("application/vnd.citationstyles.csl+json", "json")}
 
 
-@router.get("/api/v1/library/export", summary="Export your library (BibTeX, RIS, CSL JSON)")
+@router.get("/api/v1/library/export", summary="Export your library (BibTeX, RIS, CSL JSON)",
+            responses={200: {"description": "The library in the asked format, as a download",
+                             "content": {media.split(";")[0]: {"schema": {"type": "array", "items": {}}
+                                                               if ext == "json" else {"type": "string"}}
+                                         for media, ext in MEDIA.values()}}})
 def export_library(request: Request,
                    format: Annotated[ExportFormat, Query(description="bibtex, ris or csljson.")] = "bibtex",
                    tag: Annotated[str | None, Query(max_length=40, description="Only papers with this tag.")]
