@@ -15,6 +15,7 @@ reason: the liked papers nearest to it (cosine of pooled vectors).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,3 +225,42 @@ class ForYou:
                                       similarity=float(sims[int(i)])))
             items.append(ForYouItem(rowid=h.rowid, paper_id=paper.paper_id, score=h.score, reasons=why))
         return items
+
+
+def digest_picks(search_engine: SearchEngine) -> Callable[[int, int, int], list[int]]:
+    """The "For you" ranking a digest run injects into mail/ (see mail.digest.ForYouSection)."""
+    return DigestPicks(search_engine).picks
+
+
+class DigestPicks:
+    """"For you" for digests: each account's model ranks a digest period's papers. The period's candidate
+    vectors are read once per run and shared by every subscriber; only the scoring is per account."""
+
+    def __init__(self, search_engine: SearchEngine) -> None:
+        self.for_you = ForYou(search_engine)
+        self._window: dict[tuple[int, ...], tuple[list[int], np.ndarray]] = {}
+
+    def _candidates(self, days: int) -> tuple[list[int], np.ndarray]:
+        key = (days,)
+        if key not in self._window:
+            idx = self.for_you.search_engine.indexes
+            ids = recent_rowids(self.for_you.engine, days)
+            vectors = pooled_vectors(idx.pooled, ids) if idx is not None else {}
+            kept = [r for r in ids if r in vectors]
+            matrix = np.stack([vectors[r] for r in kept]) if kept else np.zeros((0, 1), dtype=np.float32)
+            self._window[key] = (kept, matrix)
+        return self._window[key]
+
+    def picks(self, user_id: int, days: int, depth: int) -> list[int]:
+        """Row ids of the account's best `depth` papers listed within `days` (none without a model)."""
+        model, _ = self.for_you.model(user_id)
+        if model is None:
+            return []
+        ids, matrix = self._candidates(days)
+        if not ids:
+            return []
+        liked, disliked = self.for_you._liked_and_disliked(user_id)
+        seen = set(liked) | set(disliked)
+        scores = model.score(matrix)
+        order = np.argsort(-scores, kind="stable")
+        return [ids[i] for i in order if ids[i] not in seen][:depth]

@@ -21,6 +21,7 @@ from paperscope.web.cache import ResponseCache, ResponseCacheMiddleware
 from paperscope.web.community_view import install_community
 from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, render
 from paperscope.web.routes import (
+    account_digest,
     accounts,
     alerts,
     atom,
@@ -159,5 +160,6 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
         app.include_router(router)
     app.include_router(authors.router)  # author pages and feeds
     app.include_router(alerts.router)  # "Alert me": account-owned alerts, email and webhooks
+    app.include_router(account_digest.router)  # the account's digest, with its "For you" section
     install_access(app, settings.signing_key())  # PAPERSCOPE_ACCESS=members: last added, runs first
     return app
