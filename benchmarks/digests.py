@@ -153,7 +153,12 @@ def ensure_vectors(engine: sa.Engine, settings: Settings, seed: int = 3) -> list
     rng = np.random.default_rng(seed)
     others = set(rng.choice(np.arange(1, top + 1), size=10000, replace=False).tolist()) - set(recent)
     keys = np.asarray(sorted(set(recent) | others), dtype=np.int64)
+    import shutil
+
+    shutil.rmtree(settings.index_dir / "tokens", ignore_errors=True)  # a half-made set from a failed run
     index = IndexSet.create(settings.index_dir, IndexSpec(model="random", dim=384))
+    sample = rng.normal(size=(4096, 384)).astype(np.float32)
+    index.tokens.fit(sample / np.linalg.norm(sample, axis=1, keepdims=True))
     for i in range(0, len(keys), 2000):
         chunk = keys[i:i + 2000]
         tokens = rng.normal(size=(len(chunk), 4, 384)).astype(np.float32)

@@ -80,3 +80,20 @@ def test_for_you_section_from_the_account_page(indexed: SearchEngine, settings: 
     off = digest_composer(engine, settings, None).preview(sub, THURSDAY + timedelta(days=14))
     assert off is None
     app.state.engine.dispose()
+
+
+def test_newton_step_through_small_systems_matches_the_dense_solve() -> None:
+    """The IRLS step solved through n×n systems (few training papers) equals the (d+1)² solve."""
+    import numpy as np
+
+    from paperscope.feed.foryou import newton_step
+
+    rng = np.random.default_rng(1)
+    for n in (3, 40, 200, 500):  # the last one takes the dense path
+        x = np.hstack([rng.normal(size=(n, 384)), np.ones((n, 1))])
+        w = rng.random(n) * 0.01
+        diag = np.full(385, 1.0 / n + 1e-9)
+        diag[-1] = 1e-9
+        grad = rng.normal(size=385)
+        dense = np.linalg.solve((x * w[:, None]).T @ x + np.diag(diag), grad)
+        assert np.allclose(newton_step(x, w, diag, grad), dense, rtol=1e-8, atol=1e-10 * np.abs(dense).max())

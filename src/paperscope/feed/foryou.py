@@ -4,7 +4,7 @@ Training data: positives are the user's library and 👍 papers (minus any 👎)
 plus a sample of papers the user has not touched ("unseen": most papers are not for any one user, so
 they act as soft negatives, weighted lower than an explicit 👎). Classes are re-weighted to count
 equally, and an L2 penalty keeps the 384-dim model sane with a handful of positives. It is fitted by
-Newton's method (IRLS), exact and fast at this size (a (d+1)² Hessian).
+Newton's method (IRLS), exact and fast at this size (`newton_step`).
 
 The weights are cached in `home/cache/foryou/<user>.npz` under the user's library version
 (store/library.py bumps it on every change), so a model is retrained only after feedback changed.
@@ -77,12 +77,39 @@ def fit_preferences(positives: np.ndarray, negatives: np.ndarray, unseen: np.nda
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ theta, -30, 30)))
         grad = x.T @ (sample_w * (p - y)) + penalty * theta
-        hess = (x * (sample_w * p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
-        step = np.linalg.solve(hess, grad)
+        step = newton_step(x, sample_w * p * (1 - p), penalty + 1e-9, grad)
         theta -= step
         if np.abs(step).max() < 1e-6:
             break
     return PreferenceModel(weights=theta[:-1], bias=float(theta[-1]), positives=len(pos), negatives=len(neg))
+
+
+def newton_step(x: np.ndarray, w: np.ndarray, diag: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """Solve (diag(diag) + xᵀ·diag(w)·x) s = grad, the IRLS Newton step; x's last column is the bias.
+
+    A user has a few dozen training papers (n) against 385 unknowns, so the (d+1)² system is solved
+    through n×n ones instead (same answer, ~10x less work; a digest trains one model per account):
+    the weight block λI + ZᵀWZ is inverted with the Woodbury identity in its stable form (an n×n
+    Cholesky of λI + W½ZZᵀW½), and the bias, barely penalised, by its Schur complement.
+    """
+    n, cols = x.shape
+    lam = float(diag[0])
+    if n >= cols - 1 or not np.allclose(diag[:-1], lam):
+        return np.asarray(np.linalg.solve((x * w[:, None]).T @ x + np.diag(diag), grad))
+    z, root = x[:, :-1], np.sqrt(w)
+    rz = z * root[:, None]
+    chol = np.linalg.cholesky(lam * np.eye(n) + rz @ rz.T)
+
+    def m_inv(v: np.ndarray) -> np.ndarray:  # (λI + ZᵀWZ)⁻¹ v, v of shape (d,) or (d, k)
+        inner = np.linalg.solve(chol.T, np.linalg.solve(chol, rz @ v))
+        return np.asarray((v - rz.T @ inner) / lam)
+
+    u = z.T @ w  # ZᵀW1: the weight-bias block
+    c = float(w.sum() + diag[-1])
+    both = m_inv(np.column_stack([grad[:-1], u]))
+    mg, mu = both[:, 0], both[:, 1]
+    bias = (grad[-1] - u @ mg) / (c - u @ mu)
+    return np.concatenate([mg - mu * bias, [bias]])
 
 
 @dataclass
