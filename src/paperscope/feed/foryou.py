@@ -15,7 +15,6 @@ reason: the liked papers nearest to it (cosine of pooled vectors).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from paperscope.store.library import (
     feedback_of,
     library_rowids,
     library_version,
+    preferences_of,
     random_rowids,
     recent_rowids,
     titles_of,
@@ -254,18 +254,25 @@ class ForYou:
         return items
 
 
-def digest_picks(search_engine: SearchEngine) -> Callable[[int, int, int], list[int]]:
+def digest_picks(search_engine: SearchEngine) -> DigestPicks:
     """The "For you" ranking a digest run injects into mail/ (see mail.digest.ForYouSection)."""
-    return DigestPicks(search_engine).picks
+    return DigestPicks(search_engine)
 
 
 class DigestPicks:
     """"For you" for digests: each account's model ranks a digest period's papers. The period's candidate
-    vectors are read once per run and shared by every subscriber; only the scoring is per account."""
+    vectors are read once per run and shared by every subscriber, and `prefetch` reads every account's
+    library version, saved papers and 👍/👎 in three queries; per account there is only its cached model
+    to load (trained here when its library changed since) and one matrix-vector product."""
 
     def __init__(self, search_engine: SearchEngine) -> None:
         self.for_you = ForYou(search_engine)
         self._window: dict[tuple[int, ...], tuple[list[int], np.ndarray]] = {}
+        self._prefs: dict[int, tuple[int, set[int], dict[int, int]]] = {}
+
+    def prefetch(self, user_ids: list[int]) -> None:
+        """Read the preferences of these accounts at once (a digest run's subscribers)."""
+        self._prefs.update(preferences_of(self.for_you.engine, [u for u in user_ids if u not in self._prefs]))
 
     def _candidates(self, days: int) -> tuple[list[int], np.ndarray]:
         key = (days,)
@@ -274,20 +281,30 @@ class DigestPicks:
             ids = recent_rowids(self.for_you.engine, days)
             vectors = pooled_vectors(idx.pooled, ids) if idx is not None else {}
             kept = [r for r in ids if r in vectors]
-            matrix = np.stack([vectors[r] for r in kept]) if kept else np.zeros((0, 1), dtype=np.float32)
+            # float64 once here, not per subscriber (the model scores in float64)
+            matrix = (np.stack([vectors[r] for r in kept]).astype(np.float64) if kept
+                      else np.zeros((0, 1), dtype=np.float64))
             self._window[key] = (kept, matrix)
         return self._window[key]
 
     def picks(self, user_id: int, days: int, depth: int) -> list[int]:
         """Row ids of the account's best `depth` papers listed within `days` (none without a model)."""
-        model, _ = self.for_you.model(user_id)
+        prefs = self._prefs.get(user_id)
+        model = self.for_you._cached(user_id, prefs[0]) if prefs is not None else None
+        if model is None:  # not prefetched, or the library changed since the model was trained
+            model, _ = self.for_you.model(user_id)
         if model is None:
             return []
         ids, matrix = self._candidates(days)
         if not ids:
             return []
-        liked, disliked = self.for_you._liked_and_disliked(user_id)
-        seen = set(liked) | set(disliked)
-        scores = model.score(matrix)
-        order = np.argsort(-scores, kind="stable")
+        if prefs is not None:
+            seen = prefs[1] | set(prefs[2])
+        else:
+            liked, disliked = self.for_you._liked_and_disliked(user_id)
+            seen = set(liked) | set(disliked)
+        scores = matrix @ model.weights + model.bias
+        want = min(depth + len(seen), len(ids))
+        top = np.argpartition(-scores, want - 1)[:want] if want < len(ids) else np.arange(len(ids))
+        order = top[np.argsort(-scores[top], kind="stable")]
         return [ids[i] for i in order if ids[i] not in seen][:depth]

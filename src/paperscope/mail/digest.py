@@ -245,26 +245,35 @@ class SavedSearchSections:
         return found
 
 
-# (search engine) -> (account id, listing days, depth) -> ranked row ids; from feed/foryou.py, injected
-# by the caller (mail/ and feed/ are sibling stages).
-ForYouPicks = Callable[[int, int, int], list[int]]
-ForYouFactory = Callable[[SearchEngine], ForYouPicks]
+class ForYouRanker(Protocol):
+    """What the "For you" section needs (feed.foryou.DigestPicks, injected by the caller: mail/ and feed/
+    are sibling stages): an account's best row ids among `days` listing days, and a bulk read ahead."""
+
+    def picks(self, user_id: int, days: int, depth: int) -> list[int]: ...
+
+    def prefetch(self, user_ids: list[int]) -> None: ...
+
+
+ForYouFactory = Callable[[SearchEngine], ForYouRanker]
 
 
 class ForYouSection:
     """The account's personal picks among the period's papers, for subscriptions that are linked to an
     account and asked for them (the sent log keeps them from repeating anything already delivered)."""
 
-    def __init__(self, engine: sa.Engine, picks: ForYouPicks) -> None:
+    def __init__(self, engine: sa.Engine, ranker: ForYouRanker) -> None:
         self.engine = engine
-        self._picks = picks
+        self._ranker = ranker
         self._papers: dict[int, Paper] = {}
+
+    def prefetch(self, subs: Sequence[Subscription], period: DigestPeriod) -> None:
+        self._ranker.prefetch([s.user_id for s in subs if s.choice.for_you and s.user_id is not None])
 
     def sections(self, sub: Subscription, period: DigestPeriod, depth: int) -> list[CandidateSection]:
         if not sub.choice.for_you or sub.user_id is None:
             return []
         days = (period.last_day - period.first_day).days + 1
-        ids = self._picks(sub.user_id, days, depth)
+        ids = self._ranker.picks(sub.user_id, days, depth)
         missing = [i for i in ids if i not in self._papers]
         for paper in get_papers_by_rowid(self.engine, missing):
             if paper.rowid is not None:
