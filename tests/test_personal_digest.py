@@ -89,7 +89,7 @@ def test_newton_step_through_small_systems_matches_the_dense_solve() -> None:
     from paperscope.feed.foryou import newton_step
 
     rng = np.random.default_rng(1)
-    for n in (3, 40, 200, 500):  # the last one takes the dense path
+    for n in (3, 40, 150, 200, 500):  # the last two take the dense path
         x = np.hstack([rng.normal(size=(n, 384)), np.ones((n, 1))])
         w = rng.random(n) * 0.01
         diag = np.full(385, 1.0 / n + 1e-9)

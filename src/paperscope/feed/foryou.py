@@ -87,14 +87,15 @@ def fit_preferences(positives: np.ndarray, negatives: np.ndarray, unseen: np.nda
 def newton_step(x: np.ndarray, w: np.ndarray, diag: np.ndarray, grad: np.ndarray) -> np.ndarray:
     """Solve (diag(diag) + xᵀ·diag(w)·x) s = grad, the IRLS Newton step; x's last column is the bias.
 
-    A user has a few dozen training papers (n) against 385 unknowns, so the (d+1)² system is solved
-    through n×n ones instead (same answer, ~10x less work; a digest trains one model per account):
+    A user has a few dozen training papers (n) against 385 unknowns, so below n = d/2 the (d+1)² system
+    is solved through n×n ones instead (same answer, ~10x less work; a digest trains one model per
+    account):
     the weight block λI + ZᵀWZ is inverted with the Woodbury identity in its stable form (an n×n
     Cholesky of λI + W½ZZᵀW½), and the bias, barely penalised, by its Schur complement.
     """
     n, cols = x.shape
     lam = float(diag[0])
-    if n >= cols - 1 or not np.allclose(diag[:-1], lam):
+    if 2 * n >= cols or not np.allclose(diag[:-1], lam):  # n×n work pays only well below d
         return np.asarray(np.linalg.solve((x * w[:, None]).T @ x + np.diag(diag), grad))
     z, root = x[:, :-1], np.sqrt(w)
     rz = z * root[:, None]
