@@ -14,6 +14,13 @@ RSS, the CPU seconds of both processes (the server's without its start-up), byte
 as the server received them, and the load average (wall times mean little on a busy machine).
 
     .venv/bin/python benchmarks/digests.py [--subscribers 10000] [--home DIR] [--file PATH]
+        [--for-you FRACTION]
+
+--for-you F links that fraction of the subscribers to accounts (each with a library of 8 papers from
+the digest window) and turns on their "For you" section. The section needs pooled vectors: random unit
+vectors stand in for the encoder's (the cost measured is reading, training and scoring, which does not
+depend on what the vectors mean), put once into an index set over the last 14 listing days and 10,000
+other papers (not timed). Run once with --for-you 0 and once with 1 on the same --home to compare.
 
 With --baseline-src [LABEL=]DIR (a `src` folder of another version, e.g. from `git archive`; repeatable)
 the benchmark runs those versions and this one alternately, each in a fresh process on the same home
@@ -46,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 from tests.pg import free_port  # noqa: E402
 
 from paperscope.cli.digest import trending_fetch  # noqa: E402
+from paperscope.feed.foryou import digest_picks  # noqa: E402
 from paperscope.index.build import build_lexical  # noqa: E402
 from paperscope.index.lexical import LexicalIndex  # noqa: E402
 from paperscope.mail.runner import run_cycle  # noqa: E402
@@ -125,8 +133,70 @@ def ensure_corpus(home: Path, path: Path, bm25_index: bool = True) -> sa.Engine:
     return engine
 
 
-def make_subscribers(engine: sa.Engine, n: int, seed: int = 7) -> int:
-    """Replace all subscribers by `n` seeded ones; return how many distinct saved searches they hold."""
+def ensure_vectors(engine: sa.Engine, settings: Settings, seed: int = 3) -> list[int]:
+    """A pooled-vector index set of random unit vectors over the recent papers (built once, not timed);
+    returns the row ids of the last 14 listing days."""
+    import numpy as np
+
+    from paperscope.embed.types import Encoded
+    from paperscope.index.build import IndexSet, IndexSpec
+
+    with engine.connect() as conn:
+        newest = conn.execute(sa.text("SELECT max(listed) FROM papers")).scalar()
+        recent = [int(r) for r, in conn.execute(sa.text(
+            "SELECT id FROM papers WHERE listed >= date(:d, '-13 days')"), {"d": str(newest)})]
+        top = int(conn.execute(sa.text("SELECT max(id) FROM papers")).scalar() or 0)
+    if IndexSet.open(settings.index_dir) is not None:
+        return recent
+    print(f"indexing {len(recent)} recent + 10000 other papers with random vectors (not timed) ...",
+          flush=True)
+    rng = np.random.default_rng(seed)
+    others = set(rng.choice(np.arange(1, top + 1), size=10000, replace=False).tolist()) - set(recent)
+    keys = np.asarray(sorted(set(recent) | others), dtype=np.int64)
+    import shutil
+
+    shutil.rmtree(settings.index_dir / "tokens", ignore_errors=True)  # a half-made set from a failed run
+    index = IndexSet.create(settings.index_dir, IndexSpec(model="random", dim=384))
+    sample = rng.normal(size=(4096, 384)).astype(np.float32)
+    index.tokens.fit(sample / np.linalg.norm(sample, axis=1, keepdims=True))
+    for i in range(0, len(keys), 2000):
+        chunk = keys[i:i + 2000]
+        tokens = rng.normal(size=(len(chunk), 4, 384)).astype(np.float32)
+        tokens /= np.linalg.norm(tokens, axis=2, keepdims=True)
+        pooled = tokens.mean(axis=1)
+        pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+        index.add(chunk, [Encoded(p, t) for p, t in zip(pooled, tokens, strict=True)])
+    index.save(top)
+    return recent
+
+
+def add_accounts(engine: sa.Engine, n: int, recent: list[int], seed: int = 11) -> None:
+    """Accounts reader0..n-1 (address confirmed) with a library of 8 recent papers each, linked to the
+    subscriptions of the same address, which get the "For you" section."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    rng = random.Random(seed)
+    with engine.begin() as conn:
+        for table in ("library_items", "library_versions", "paper_feedback", "users"):
+            conn.execute(sa.text(f"DELETE FROM {table}"))
+        conn.execute(sa.text("INSERT INTO users (id, username, email, password_hash, role, status, "
+                             "created_at, email_verified_at, feed_generation) "
+                             "VALUES (:id, :u, :e, 'x', 'user', 'active', :t, :t, 0)"),
+                     [{"id": i + 1, "u": f"reader{i}", "e": f"reader{i}@example.com", "t": now}
+                      for i in range(n)])
+        items = [{"u": i + 1, "p": p, "t": now} for i in range(n) for p in rng.sample(recent, 8)]
+        conn.execute(sa.text("INSERT INTO library_items (user_id, paper, tags, source, added_at) "
+                             "VALUES (:u, :p, '[]', 'manual', :t)"), items)
+        conn.execute(sa.text("INSERT INTO library_versions (user_id, version) VALUES (:u, 1)"),
+                     [{"u": i + 1} for i in range(n)])
+        conn.execute(sa.text("UPDATE subscriptions SET user_id = (SELECT id FROM users "
+                             "WHERE users.email = subscriptions.email)"))
+
+
+def make_subscribers(engine: sa.Engine, n: int, seed: int = 7, for_you: float = 0.0) -> int:
+    """Replace all subscribers by `n` seeded ones; return how many distinct saved searches they hold.
+    A `for_you` fraction of them also ask for the personal section."""
     with engine.begin() as conn:
         # By name: the baseline version's schema module may lack the newer tables.
         tables = set(sa.inspect(conn).get_table_names())
@@ -144,7 +214,9 @@ def make_subscribers(engine: sa.Engine, n: int, seed: int = 7) -> int:
         used.update(searches)
         categories = tuple(rng.sample(cats, rng.choice((0, 1, 1, 2))))
         trending = rng.random() < 0.3 or not (searches or categories)
-        rows.append((f"reader{i}@example.com", "weekly", DigestChoice(trending, categories, searches)))
+        personal = i < n * for_you
+        choice = DigestChoice(trending, categories, searches, personal)
+        rows.append((f"reader{i}@example.com", "weekly", choice))
     for i in range(0, n, 2000):
         add_subscriptions_bulk(engine, rows[i:i + 2000])  # type: ignore[arg-type]
     return len(used)
@@ -194,6 +266,10 @@ def main() -> None:
                     help="with --baseline-src: the baseline's own home (default: --home)")
     ap.add_argument("--rounds", type=int, default=2, help="with --baseline-src: runs of each version")
     ap.add_argument("--json", action="store_true", help="end with one JSON line of results")
+    ap.add_argument("--for-you", type=float, default=0.0, metavar="FRACTION",
+                    help="this fraction of subscribers are accounts with a library and For you")
+    ap.add_argument("--cold", action="store_true",
+                    help="with --for-you: drop the trained models first (every one is trained in the run)")
     ap.add_argument("--no-bm25-index", dest="bm25_index", action="store_false",
                     help="do not build the in-memory BM25 index in a home that lacks it")
     args = ap.parse_args()
@@ -204,7 +280,13 @@ def main() -> None:
         compare(args, home)
         return
     engine = ensure_corpus(home, args.file, args.bm25_index)
-    distinct = make_subscribers(engine, args.subscribers)
+    distinct = make_subscribers(engine, args.subscribers, for_you=args.for_you)
+    if args.for_you > 0:
+        recent = ensure_vectors(engine, Settings(home=home))
+        add_accounts(engine, args.subscribers, recent)
+        if args.cold:  # models trained by an earlier run make a run faster than a first digest
+            for cached in (home / "cache" / "foryou").glob("*.npz"):
+                cached.unlink()
 
     port = free_port()
     ctx = mp.get_context("spawn")
@@ -220,7 +302,8 @@ def main() -> None:
     try:
         load_before = os.getloadavg()[0]
         c0 = time.process_time()
-        report = run_cycle(engine, settings, trending=trending_fetch(engine), now=utcnow())
+        report = run_cycle(engine, settings, trending=trending_fetch(engine), now=utcnow(),
+                           for_you=digest_picks if args.for_you > 0 else None)
         cpu = time.process_time() - c0
         load_after = os.getloadavg()[0]
     finally:
@@ -228,7 +311,8 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     composed, delivered = report.compose, report.delivery
     rate = delivered.sent / report.seconds if report.seconds else 0.0
-    print(f"papers {count_papers(engine)}, subscribers {args.subscribers}, "
+    print(f"papers {count_papers(engine)}, subscribers {args.subscribers} "
+          f"({args.for_you:.0%} with For you), "
           f"distinct saved searches {distinct}, SMTP connections {settings.smtp_connections}")
     print(f"composed {composed.composed} ({composed.empty} with nothing new), done at "
           f"{report.compose_seconds:.1f} s; "

@@ -207,3 +207,37 @@ def test_unreachable_webhook_is_retried_then_failed(settings: Settings) -> None:
     run_alerts(engine, cfg, now)
     assert deliver_webhooks(engine, settings, now=lambda: later).failed == 1
     app.state.engine.dispose()
+
+
+def test_alerts_to_a_groups_webhook(settings: Settings, receiver: Receiver) -> None:
+    cfg = settings.model_copy(update={"webhook_allow_private": True})
+    app, _ = make_app(cfg)
+    engine = app.state.engine
+    add_user(engine, "alice")
+    add_user(engine, "bob")
+    owner, member = TestClient(app), TestClient(app)
+    sign_in(owner, "alice")
+    sign_in(member, "bob")
+    owner.post("/groups", data={"slug": "ir-lab", "name": "IR lab", "csrf": page_csrf(owner, "/groups")})
+    owner.post("/groups/ir-lab/members", data={"username": "bob", "csrf": page_csrf(owner, "/groups/ir-lab")})
+    refused = member.post("/groups/ir-lab/webhook", data={"webhook_url": receiver.url("/lab"),
+                                                          "csrf": page_csrf(member, "/groups/ir-lab")})
+    assert refused.status_code == 403  # members use it, owners set it
+    assert owner.post("/groups/ir-lab/webhook", data={"webhook_url": "file:///etc/passwd",
+                                                      "csrf": page_csrf(owner, "/groups/ir-lab")}
+                      ).status_code == 400
+    owner.post("/groups/ir-lab/webhook", data={"webhook_url": receiver.url("/lab"),
+                                               "webhook_format": "matrix",
+                                               "csrf": page_csrf(owner, "/groups/ir-lab")})
+    token = page_csrf(member, "/account/alerts")
+    outsider = member.post("/alerts", data={"kind": "category", "query": "cs.IR", "group": "no-such-group",
+                                            "csrf": token})
+    assert outsider.status_code == 403
+    assert member.post("/alerts", data={"kind": "category", "query": "cs.IR", "group": "ir-lab",
+                                         "csrf": token}, follow_redirects=False).status_code == 303
+    upsert_papers(engine, [_new_paper("2503.50001", "Term Weighting Revisited", ("Karen Spärck Jones",))])
+    now = datetime(2025, 3, 21, 9, 0, tzinfo=UTC)
+    assert run_alerts(engine, cfg, now).matched == 1
+    assert deliver_webhooks(engine, cfg, now=lambda: now).sent == 1
+    assert receiver.paths == ["/lab"] and "Term Weighting Revisited" in receiver.bodies[0]["html"]
+    app.state.engine.dispose()

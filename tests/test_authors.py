@@ -87,3 +87,5 @@ def test_absurd_author_names_are_refused(client: TestClient) -> None:
     assert client.get(f"/api/search?q=a&author={long}").status_code == 422
     assert client.get(f"/feeds/author/{long}.atom").status_code == 422
     assert client.get("/authors/Nobody%20Here?format=json").json()["papers"] == []
+    assert client.get("/feeds/author/%08.atom").status_code == 400  # XML cannot carry it
+    assert client.get("/authors/Sp%00rck").status_code == 400

@@ -172,6 +172,9 @@ def test_invitation_for_an_address_makes_a_confirmed_account(settings: Settings,
     wrong = guest.post(link, data={"username": "cyd", "email": "someone@example.org", "password": PASSWORD,
                                    "csrf": page_csrf(guest, link)})
     assert wrong.status_code == 403
+    taken = guest.post(link, data={"username": "ROOT", "email": "cy@example.org", "password": PASSWORD,
+                                   "csrf": page_csrf(guest, link)})
+    assert taken.status_code == 409  # refused inside the transaction: the invitation is not spent
     guest.post(link, data={"username": "cyd", "email": "cy@example.org", "password": PASSWORD,
                            "csrf": page_csrf(guest, link)})
     me = guest.get("/api/v1/me").json()

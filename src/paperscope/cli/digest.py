@@ -47,6 +47,7 @@ def run(
     per subscriber and each stored message is sent at most once. Exit code 1 when the SMTP server
     could not be reached (messages stay queued), 3 when another run is active.
     """
+    from paperscope.feed.foryou import digest_picks
     from paperscope.mail.outbox import SenderBusy
     from paperscope.mail.runner import digest_composer, run_cycle, write_dry_run
     from paperscope.store.papers import utcnow
@@ -56,7 +57,8 @@ def run(
     now = utcnow()
     with friendly_errors():
         if dry_run is not None:
-            report = write_dry_run(digest_composer(engine, settings, trending_fetch(engine)), now, dry_run)
+            composer = digest_composer(engine, settings, trending_fetch(engine), for_you=digest_picks)
+            report = write_dry_run(composer, now, dry_run)
             c = report.compose
             out.print(f"dry run: wrote {len(report.dry_run_files)} message(s) to {dry_run} "
                       f"({c.empty} with nothing new, {c.already} already composed); nothing sent",
@@ -65,7 +67,7 @@ def run(
         try:
             with Reporter("digests", total=None, unit="messages") as bar:
                 report = run_cycle(engine, settings, trending=trending_fetch(engine), now=now,
-                                   compose=not send_only,
+                                   compose=not send_only, for_you=digest_picks,
                                    on_progress=lambda what, n: bar.update(n, note=what))
         except SenderBusy as exc:
             console.print(f"busy: {exc}", highlight=False)
@@ -88,6 +90,7 @@ def preview(
     raw: Annotated[bool, typer.Option("--raw", help="Print the whole MIME message.")] = False,
 ) -> None:
     """Show the digest this subscriber would get next (nothing is stored or sent)."""
+    from paperscope.feed.foryou import digest_picks
     from paperscope.mail.runner import digest_composer
     from paperscope.mail.subscribe import normalize_address
     from paperscope.store.papers import utcnow
@@ -99,7 +102,8 @@ def preview(
         sub = find_subscription(engine, normalize_address(address))
         if sub is None:
             raise ValueError(f"no subscription for {address}")
-        msg = digest_composer(engine, settings, trending_fetch(engine)).preview(sub, utcnow())
+        msg = digest_composer(engine, settings, trending_fetch(engine),
+                              for_you=digest_picks).preview(sub, utcnow())
     if sub.status != "active":
         console.print(f"note: this subscription is {sub.status}; it gets nothing until that changes",
                       highlight=False)

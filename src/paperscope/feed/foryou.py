@@ -4,7 +4,7 @@ Training data: positives are the user's library and 👍 papers (minus any 👎)
 plus a sample of papers the user has not touched ("unseen": most papers are not for any one user, so
 they act as soft negatives, weighted lower than an explicit 👎). Classes are re-weighted to count
 equally, and an L2 penalty keeps the 384-dim model sane with a handful of positives. It is fitted by
-Newton's method (IRLS), exact and fast at this size (a (d+1)² Hessian).
+Newton's method (IRLS), exact and fast at this size (`newton_step`).
 
 The weights are cached in `home/cache/foryou/<user>.npz` under the user's library version
 (store/library.py bumps it on every change), so a model is retrained only after feedback changed.
@@ -29,6 +29,7 @@ from paperscope.store.library import (
     feedback_of,
     library_rowids,
     library_version,
+    preferences_of,
     random_rowids,
     recent_rowids,
     titles_of,
@@ -76,12 +77,40 @@ def fit_preferences(positives: np.ndarray, negatives: np.ndarray, unseen: np.nda
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ theta, -30, 30)))
         grad = x.T @ (sample_w * (p - y)) + penalty * theta
-        hess = (x * (sample_w * p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
-        step = np.linalg.solve(hess, grad)
+        step = newton_step(x, sample_w * p * (1 - p), penalty + 1e-9, grad)
         theta -= step
         if np.abs(step).max() < 1e-6:
             break
     return PreferenceModel(weights=theta[:-1], bias=float(theta[-1]), positives=len(pos), negatives=len(neg))
+
+
+def newton_step(x: np.ndarray, w: np.ndarray, diag: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """Solve (diag(diag) + xᵀ·diag(w)·x) s = grad, the IRLS Newton step; x's last column is the bias.
+
+    A user has a few dozen training papers (n) against 385 unknowns, so below n = d/2 the (d+1)² system
+    is solved through n×n ones instead (same answer, ~10x less work; a digest trains one model per
+    account):
+    the weight block λI + ZᵀWZ is inverted with the Woodbury identity in its stable form (an n×n
+    Cholesky of λI + W½ZZᵀW½), and the bias, barely penalised, by its Schur complement.
+    """
+    n, cols = x.shape
+    lam = float(diag[0])
+    if 2 * n >= cols or not np.allclose(diag[:-1], lam):  # n×n work pays only well below d
+        return np.asarray(np.linalg.solve((x * w[:, None]).T @ x + np.diag(diag), grad))
+    z, root = x[:, :-1], np.sqrt(w)
+    rz = z * root[:, None]
+    chol = np.linalg.cholesky(lam * np.eye(n) + rz @ rz.T)
+
+    def m_inv(v: np.ndarray) -> np.ndarray:  # (λI + ZᵀWZ)⁻¹ v, v of shape (d,) or (d, k)
+        inner = np.linalg.solve(chol.T, np.linalg.solve(chol, rz @ v))
+        return np.asarray((v - rz.T @ inner) / lam)
+
+    u = z.T @ w  # ZᵀW1: the weight-bias block
+    c = float(w.sum() + diag[-1])
+    both = m_inv(np.column_stack([grad[:-1], u]))
+    mg, mu = both[:, 0], both[:, 1]
+    bias = (grad[-1] - u @ mg) / (c - u @ mu)
+    return np.concatenate([mg - mu * bias, [bias]])
 
 
 @dataclass
@@ -223,3 +252,59 @@ class ForYou:
                                       similarity=float(sims[int(i)])))
             items.append(ForYouItem(rowid=h.rowid, paper_id=paper.paper_id, score=h.score, reasons=why))
         return items
+
+
+def digest_picks(search_engine: SearchEngine) -> DigestPicks:
+    """The "For you" ranking a digest run injects into mail/ (see mail.digest.ForYouSection)."""
+    return DigestPicks(search_engine)
+
+
+class DigestPicks:
+    """"For you" for digests: each account's model ranks a digest period's papers. The period's candidate
+    vectors are read once per run and shared by every subscriber, and `prefetch` reads every account's
+    library version, saved papers and 👍/👎 in three queries; per account there is only its cached model
+    to load (trained here when its library changed since) and one matrix-vector product."""
+
+    def __init__(self, search_engine: SearchEngine) -> None:
+        self.for_you = ForYou(search_engine)
+        self._window: dict[tuple[int, ...], tuple[list[int], np.ndarray]] = {}
+        self._prefs: dict[int, tuple[int, set[int], dict[int, int]]] = {}
+
+    def prefetch(self, user_ids: list[int]) -> None:
+        """Read the preferences of these accounts at once (a digest run's subscribers)."""
+        self._prefs.update(preferences_of(self.for_you.engine, [u for u in user_ids if u not in self._prefs]))
+
+    def _candidates(self, days: int) -> tuple[list[int], np.ndarray]:
+        key = (days,)
+        if key not in self._window:
+            idx = self.for_you.search_engine.indexes
+            ids = recent_rowids(self.for_you.engine, days)
+            vectors = pooled_vectors(idx.pooled, ids) if idx is not None else {}
+            kept = [r for r in ids if r in vectors]
+            # float64 once here, not per subscriber (the model scores in float64)
+            matrix = (np.stack([vectors[r] for r in kept]).astype(np.float64) if kept
+                      else np.zeros((0, 1), dtype=np.float64))
+            self._window[key] = (kept, matrix)
+        return self._window[key]
+
+    def picks(self, user_id: int, days: int, depth: int) -> list[int]:
+        """Row ids of the account's best `depth` papers listed within `days` (none without a model)."""
+        prefs = self._prefs.get(user_id)
+        model = self.for_you._cached(user_id, prefs[0]) if prefs is not None else None
+        if model is None:  # not prefetched, or the library changed since the model was trained
+            model, _ = self.for_you.model(user_id)
+        if model is None:
+            return []
+        ids, matrix = self._candidates(days)
+        if not ids:
+            return []
+        if prefs is not None:
+            seen = prefs[1] | set(prefs[2])
+        else:
+            liked, disliked = self.for_you._liked_and_disliked(user_id)
+            seen = set(liked) | set(disliked)
+        scores = matrix @ model.weights + model.bias
+        want = min(depth + len(seen), len(ids))
+        top = np.argpartition(-scores, want - 1)[:want] if want < len(ids) else np.arange(len(ids))
+        order = top[np.argsort(-scores[top], kind="stable")]
+        return [ids[i] for i in order if ids[i] not in seen][:depth]

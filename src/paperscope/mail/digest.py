@@ -245,13 +245,54 @@ class SavedSearchSections:
         return found
 
 
+class ForYouRanker(Protocol):
+    """What the "For you" section needs (feed.foryou.DigestPicks, injected by the caller: mail/ and feed/
+    are sibling stages): an account's best row ids among `days` listing days, and a bulk read ahead."""
+
+    def picks(self, user_id: int, days: int, depth: int) -> list[int]: ...
+
+    def prefetch(self, user_ids: list[int]) -> None: ...
+
+
+ForYouFactory = Callable[[SearchEngine], ForYouRanker]
+
+
+class ForYouSection:
+    """The account's personal picks among the period's papers, for subscriptions that are linked to an
+    account and asked for them (the sent log keeps them from repeating anything already delivered)."""
+
+    def __init__(self, engine: sa.Engine, ranker: ForYouRanker) -> None:
+        self.engine = engine
+        self._ranker = ranker
+        self._papers: dict[int, Paper] = {}
+
+    def prefetch(self, subs: Sequence[Subscription], period: DigestPeriod) -> None:
+        self._ranker.prefetch([s.user_id for s in subs if s.choice.for_you and s.user_id is not None])
+
+    def sections(self, sub: Subscription, period: DigestPeriod, depth: int) -> list[CandidateSection]:
+        if not sub.choice.for_you or sub.user_id is None:
+            return []
+        days = (period.last_day - period.first_day).days + 1
+        ids = self._ranker.picks(sub.user_id, days, depth)
+        missing = [i for i in ids if i not in self._papers]
+        for paper in get_papers_by_rowid(self.engine, missing):
+            if paper.rowid is not None:
+                self._papers[paper.rowid] = paper
+        papers = [self._papers[i] for i in ids if i in self._papers]
+        return [CandidateSection("foryou", "For you", papers)] if papers else []
+
+
 def default_providers(engine: sa.Engine, search_engine: SearchEngine,
-                      trending: TrendingFetch | None) -> list[SectionProvider]:
-    """Trending (when a ranking is supplied), categories, saved searches, in that order."""
+                      trending: TrendingFetch | None,
+                      for_you: ForYouFactory | None = None) -> list[SectionProvider]:
+    """Trending (when a ranking is supplied), categories, saved searches, then "For you" (when supplied),
+    in that order."""
     providers: list[SectionProvider] = []
     if trending is not None:
         providers.append(TrendingSection(trending))
     providers += [CategorySections(engine), SavedSearchSections(engine, search_engine)]
+    if for_you is not None:
+        providers.append(ForYouSection(engine, for_you(search_engine)))
     return providers
 
 

@@ -21,6 +21,7 @@ from paperscope.mail.compose import Composer
 from paperscope.mail.digest import (
     ComposeReport,
     DigestComposer,
+    ForYouFactory,
     SectionProvider,
     TrendingFetch,
     default_providers,
@@ -57,10 +58,11 @@ class CycleReport:
 
 
 def digest_composer(engine: sa.Engine, settings: Settings, trending: TrendingFetch | None,
-                    providers: list[SectionProvider] | None = None) -> DigestComposer:
+                    providers: list[SectionProvider] | None = None,
+                    for_you: ForYouFactory | None = None) -> DigestComposer:
     """A DigestComposer with the default sections (or `providers`)."""
     if providers is None:
-        providers = default_providers(engine, SearchEngine(engine, settings), trending)
+        providers = default_providers(engine, SearchEngine(engine, settings), trending, for_you)
     return DigestComposer(engine, Composer(settings), MailTokens(settings), providers)
 
 
@@ -101,7 +103,8 @@ def _short_switch_interval() -> Iterator[None]:
 def run_cycle(engine: sa.Engine, settings: Settings, *, trending: TrendingFetch | None,
               now: datetime | None = None, policy: RetryPolicy | None = None,
               ssl_context: ssl.SSLContext | None = None, compose: bool = True,
-              on_progress: Callable[[str, int], None] | None = None) -> CycleReport:
+              on_progress: Callable[[str, int], None] | None = None,
+              for_you: ForYouFactory | None = None) -> CycleReport:
     """Compose due digests and deliver the outbox, holding the single-sender lock (SenderBusy if held).
 
     Delivery starts at once, on `settings.smtp_connections` sessions, and sends each batch as soon as
@@ -125,7 +128,7 @@ def run_cycle(engine: sa.Engine, settings: Settings, *, trending: TrendingFetch 
                                   composed, None, sent)
             try:
                 if compose:
-                    composer = digest_composer(engine, settings, trending)
+                    composer = digest_composer(engine, settings, trending, for_you=for_you)
                     report.compose = composer.compose_due(
                         now, on_batch=(lambda n: on_progress("composed", n)) if on_progress else None)
                     report.compose_seconds = time.perf_counter() - started

@@ -43,19 +43,24 @@ class DigestChoice:
     trending: bool = False
     categories: tuple[str, ...] = ()
     searches: tuple[SavedSearch, ...] = ()
+    for_you: bool = False  # the account's personal picks (subscriptions linked to an account only)
 
     @property
     def empty(self) -> bool:
-        return not (self.trending or self.categories or self.searches)
+        return not (self.trending or self.categories or self.searches or self.for_you)
 
     def to_json(self) -> dict[str, Any]:
-        return {"trending": self.trending, "categories": list(self.categories),
-                "searches": [s.to_json() for s in self.searches]}
+        data: dict[str, Any] = {"trending": self.trending, "categories": list(self.categories),
+                                "searches": [s.to_json() for s in self.searches]}
+        if self.for_you:
+            data["for_you"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DigestChoice:
         return cls(trending=bool(data.get("trending")), categories=tuple(data.get("categories") or ()),
-                   searches=tuple(SavedSearch.from_json(s) for s in data.get("searches") or ()))
+                   searches=tuple(SavedSearch.from_json(s) for s in data.get("searches") or ()),
+                   for_you=bool(data.get("for_you")))
 
 
 @dataclass(frozen=True)

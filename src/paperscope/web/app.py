@@ -26,6 +26,7 @@ from paperscope.web.openapi import install_openapi
 from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, render
 from paperscope.web.request_guard import RequestGuardMiddleware
 from paperscope.web.routes import (
+    account_digest,
     accounts,
     alerts,
     atom,
@@ -200,5 +201,6 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     app.include_router(authors.router)  # author pages and feeds
     app.include_router(alerts.router)  # "Alert me": account-owned alerts, email and webhooks
     install_openapi(app)  # the document says what the routes really answer (errors, HTML, Atom)
+    app.include_router(account_digest.router)  # the account's digest, with its "For you" section
     install_access(app, settings.signing_key())  # PAPERSCOPE_ACCESS=members: last added, runs first
     return app

@@ -4,10 +4,11 @@ same papers. Also the directory the search routes use for `author=`."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import Response
 
 from paperscope.model import Paper
@@ -25,8 +26,18 @@ Name = Annotated[str, Path(min_length=1, max_length=MAX_NAME,
                            description="An author's name; accents and initials are optional.")]
 
 
+def plain_name(name: str) -> str:
+    """The name stripped, or 400 when it holds control characters (no one's name does, and Atom/XML
+    cannot carry them)."""
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") for c in name):
+        raise HTTPException(status_code=400,
+                            detail="an author's name is plain text, without control characters")
+    return name.strip()
+
+
 def author_papers(request: Request, name: str) -> tuple[list[str], list[Paper]]:
     """(the stored spellings that match, the visible papers by them, newest first)."""
+    name = plain_name(name)
     directory = author_directory(request)
     spellings = directory.spellings(name)
     rowids = sorted({r for ids in spellings.values() for r in ids})

@@ -18,6 +18,7 @@ from fastapi import APIRouter, BackgroundTasks, FastAPI, Form, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from paperscope.feed.foryou import digest_picks
 from paperscope.feed.trending import trending_papers
 from paperscope.mail.digest import TrendingFetch
 from paperscope.mail.outbox import SenderBusy
@@ -55,7 +56,8 @@ async def _scheduler(app: FastAPI, settings: Settings) -> None:
     engine = app.state.engine
     while True:
         try:
-            report = await asyncio.to_thread(run_cycle, engine, settings, trending=_trending(engine))
+            report = await asyncio.to_thread(run_cycle, engine, settings, trending=_trending(engine),
+                                             for_you=digest_picks)
             log.info("digest cycle: composed %d, sent %d, retrying %d, failed %d", report.compose.composed,
                      report.delivery.sent, report.delivery.retrying, report.delivery.failed)
         except SenderBusy:
