@@ -388,3 +388,37 @@ def test_for_you_and_the_latest_day_work_on_old_data(site: Site, page: Page) -> 
     expect(pg.locator("article.card").first).to_be_visible()
     expect(pg.locator("main")).to_contain_text("up to the newest listing (2025-03-20)")
     shoot(pg, "08-for-you-old-data")
+
+
+# 7. Everything is linked; sign-up lands somewhere useful -------------------------------------------------
+
+def test_new_member_finds_library_for_you_subscribe_and_similar(site: Site, page: Page) -> None:
+    pg = page
+    pg.goto(site.url + "/papers/2503.20002")
+    expect(pg.locator("header nav a", has_text="Subscribe")).to_be_visible()
+    # Sign up from a paper ("Sign in to comment" → "Create an account"), and come back to it.
+    pg.click("text=Sign in")
+    pg.click("text=Create an account")
+    pg.fill("#username", "newbie")
+    pg.fill("#email", "newbie@example.org")
+    pg.fill("#password", PASSWORD)
+    pg.click("form.stacked button[type=submit]")
+    expect(pg.locator("h1")).to_have_text("Sparse Retrieval Revisited")
+    nav = pg.locator("header nav")
+    for name, path in (("Library", "/library"), ("For you", "/foryou"), ("Subscribe", "/subscribe")):
+        expect(nav.locator("a", has_text=name)).to_have_attribute("href", path)
+    # "More similar papers" leads to the /similar page.
+    pg.click("text=More similar papers")
+    expect(pg.locator("h1")).to_contain_text("Similar to 1 paper")
+    pg.click("header nav >> text=Library")
+    expect(pg.locator("h1")).to_have_text("Your library")
+    # Signing up without a page to go back to lands on a page that says what to do next.
+    pg.click("text=Sign out")
+    pg.goto(site.url + "/signup")
+    pg.fill("#username", "newbie2")
+    pg.fill("#email", "newbie2@example.org")
+    pg.fill("#password", PASSWORD)
+    pg.click("form.stacked button[type=submit]")
+    expect(pg.locator(".getstarted")).to_contain_text("Welcome!")
+    expect(pg.locator(".getstarted a", has_text="For you")).to_be_visible()
+    shoot(pg, "07-welcome")

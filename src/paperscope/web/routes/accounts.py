@@ -64,19 +64,22 @@ def _redirect(url: str) -> RedirectResponse:
 
 @router.get("/signup", summary="Sign-up form")
 def signup_form(request: Request) -> Response:
-    return _page(request, "signup.html", {"title": "Create an account", "values": {}})
+    target = _safe_next(request.query_params.get("next"))
+    return _page(request, "signup.html", {"title": "Create an account", "values": {}, "next": target})
 
 
 @router.post("/signup", summary="Create an account")
 def signup(request: Request, username: Annotated[str, Form(max_length=40)],
-           email: Annotated[str, Form(max_length=320)], password: Password, csrf: Csrf = None) -> Response:
+           email: Annotated[str, Form(max_length=320)], password: Password, csrf: Csrf = None,
+           next: Annotated[str, Form(max_length=500)] = "/") -> Response:
     """Create the account and sign it in. Rate limited per IP."""
     security.check_csrf(request, csrf)
     values = {"username": username, "email": email}
 
     def problem(message: str, status: int = 400) -> Response:
         return _page(request, "signup.html", {"title": "Create an account", "error": message,
-                                              "values": values}, status_code=status)
+                                              "values": values, "next": _safe_next(next)},
+                     status_code=status)
 
     if not USERNAME.match(username):
         return problem("Usernames are 3–40 letters, digits, '.', '_' or '-', "
@@ -96,7 +99,9 @@ def signup(request: Request, username: Annotated[str, Form(max_length=40)],
     except UserExists as exc:
         return problem(str(exc), 409)
     log.info("account created: %s", user.username)
-    response = _redirect("/account")
+    # Back to what they were doing (the page that sent them to sign up), else the welcome page.
+    target = _safe_next(next)
+    response = _redirect(target if target != "/" else "/account?welcome=1")
     security.start_session(request, response, user)
     return response
 
@@ -155,7 +160,8 @@ def signout(request: Request, csrf: Csrf = None) -> Response:
 def _account_page(request: Request, user: User, new_token: str | None = None) -> Response:
     tokens = user_store.list_api_tokens(state(request).engine, user.id)
     return _page(request, "account.html", {"title": "Your account", "user": user, "tokens": tokens,
-                                           "new_token": new_token})
+                                           "new_token": new_token,
+                                           "welcome": request.query_params.get("welcome") == "1"})
 
 
 @router.get("/account", summary="Account page")

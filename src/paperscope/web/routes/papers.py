@@ -56,7 +56,7 @@ def similar_fragment(request: Request, paper_id: Annotated[str, Path(max_length=
     provider = _similar_provider(request)
     similar = ([paper_json(p, with_abstract=False) for p in provider(state(request).engine, paper, 6)]
                if provider is not None else [])
-    return render(request, "_similar.html", {"similar": similar})
+    return render(request, "_similar.html", {"similar": similar, "seed": paper.paper_id})
 
 
 @router.get("/papers/{paper_id:path}", summary="Paper page")
