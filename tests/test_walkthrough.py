@@ -422,3 +422,28 @@ def test_new_member_finds_library_for_you_subscribe_and_similar(site: Site, page
     expect(pg.locator(".getstarted")).to_contain_text("Welcome!")
     expect(pg.locator(".getstarted a", has_text="For you")).to_be_visible()
     shoot(pg, "07-welcome")
+
+
+# 12. Trending explained, with controls; categories with names; one default order ------------------------
+
+def test_trending_and_categories_speak_plainly(site: Site, page: Page) -> None:
+    pg = page
+    pg.goto(site.url + "/trending")
+    assert pg.locator(".feedhead code").count() == 0  # no raw formula as the subtitle
+    pg.click("text=how trending works")
+    expect(pg.locator("#how-trending code")).to_be_visible()
+    pg.select_option("select[name=days]", "30")
+    pg.select_option(".trendfilter select[name=category]", "cs.IR")
+    pg.click(".trendfilter button[type=submit]")
+    assert "days=30" in pg.url and "category=cs.IR" in pg.url
+    expect(pg.locator("h1")).to_contain_text("cs.IR")
+    shoot(pg, "12-trending")
+    pg.goto(site.url + "/categories")
+    item = pg.locator(".catlist li", has_text="cs.CL")
+    expect(item).to_contain_text("Computation and Language")
+    box = item.locator(".count").bounding_box()
+    chip = item.locator(".chip").bounding_box()
+    assert box and chip and abs(box["y"] - chip["y"]) < chip["height"]  # the count stays on the line
+    item.locator("a").click()
+    expect(pg.locator(".tabs[aria-label=Sort] a[aria-current]")).to_have_text("Upvotes")  # as the feed
+    shoot(pg, "12-categories")
