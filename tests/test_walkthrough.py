@@ -447,3 +447,39 @@ def test_trending_and_categories_speak_plainly(site: Site, page: Page) -> None:
     item.locator("a").click()
     expect(pg.locator(".tabs[aria-label=Sort] a[aria-current]")).to_have_text("Upvotes")  # as the feed
     shoot(pg, "12-categories")
+
+
+# 11. Paper page: long author lists fold, icons not emoji, a missing paper offers arXiv ----------------------
+
+def test_paper_page_folds_authors_and_offers_missing_papers(site: Site, page: Page) -> None:
+    from datetime import date
+
+    from paperscope.model import Paper
+    from paperscope.store import upsert_papers
+
+    upsert_papers(site.app.state.engine, [Paper(
+        title="A Detector Paper", arxiv_id="2501.00300", source="test", categories=("hep-ex",),
+        abstract="We measure many things with a very large collaboration.", listed=date(2025, 1, 7),
+        authors=tuple(f"Physicist {i}" for i in range(320)))])
+    pg = page
+    pg.goto(site.url + "/papers/2501.00300")
+    abstract = pg.locator(".abstract.full").bounding_box()
+    assert abstract is not None and abstract["y"] < 900  # above the fold
+    rest = pg.locator(".moreauthors .rest")
+    expect(rest).to_be_hidden()
+    pg.click("text=and 310 more authors")
+    expect(rest).to_be_visible()
+    expect(rest).to_contain_text("Physicist 200")
+    shoot(pg, "11-many-authors")
+    # 👍/👎 are drawn as SVG, not emoji that some systems show as empty boxes.
+    sign_in(pg, site, "ivan")
+    pg.goto(site.url + "/papers/2501.00300")
+    assert pg.locator(".paper button[title='More like this'] svg").count() == 1
+    assert "👍" not in pg.locator(".paper .actions").inner_text()
+    # An arXiv id this library lacks: a 404 that links arXiv and "submit it".
+    response = pg.goto(site.url + "/papers/2611.04242")
+    assert response is not None and response.status == 404
+    expect(pg.locator(".notfound a", has_text="on arXiv")).to_have_attribute(
+        "href", "https://arxiv.org/abs/2611.04242")
+    pg.click("text=submit it here")
+    expect(pg.locator("#paper")).to_have_value("2611.04242")

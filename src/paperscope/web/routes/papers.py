@@ -13,7 +13,7 @@ from paperscope.store import get_paper
 from paperscope.store.listings import paper_page as paper_page_row
 from paperscope.web.community_view import paper_extras
 from paperscope.web.params import Format
-from paperscope.web.rendering import page_or_json, render, state
+from paperscope.web.rendering import page_or_json, render, state, wants_json
 from paperscope.web.serialize import paper_json
 
 router = APIRouter(tags=["pages"])
@@ -77,6 +77,11 @@ def paper_page_response(request: Request, paper_id: str, form: dict[str, Any] | 
     key = paper_key(paper_id)
     page = paper_page_row(state(request).engine, key)  # one query for the row and the community flags
     if page is None:
+        if not wants_json(request) and not key.startswith(("doi:", "t:")):
+            # An arXiv paper this library lacks: offer it on arXiv, and to submit it.
+            return render(request, "error.html", {"status": 404, "arxiv_id": key,
+                                                  "message": f"{key} is not in this library."},
+                          status_code=404)
         raise HTTPException(status_code=404, detail=f"no paper {key!r} in this library")
     paper = page.paper
     has_similar = _similar_provider(request) is not None
