@@ -483,3 +483,27 @@ def test_paper_page_folds_authors_and_offers_missing_papers(site: Site, page: Pa
         "href", "https://arxiv.org/abs/2611.04242")
     pg.click("text=submit it here")
     expect(pg.locator("#paper")).to_have_value("2611.04242")
+
+
+# 15. Library: the BibTeX import lands on the library and says what it skipped -----------------------------
+
+def test_bibtex_import_reports_on_the_library_page(site: Site, page: Page, tmp_path: Path) -> None:
+    bib = tmp_path / "refs.bib"
+    bib.write_text("@article{attn, title={Attention Is Still All You Need}, eprint={2503.10001}}\n"
+                   "@article{ghost, title={A Paper Nobody Has Written Yet About Ghosts}}\n"
+                   "@article{broken, title={Unclosed\n", encoding="utf-8")
+    pg = page
+    sign_in(pg, site, "lena")
+    pg.goto(site.url + "/library")
+    form = pg.locator("form.importform")
+    # Label, file and tags on one tidy row: nothing overflows the page.
+    box, main = form.bounding_box(), pg.locator("main").bounding_box()
+    assert box and main and box["x"] + box["width"] <= main["x"] + main["width"] + 1
+    form.locator("input[type=file]").set_input_files(str(bib))
+    form.locator("#bibtags").fill("thesis")
+    form.locator("button[type=submit]").click()
+    expect(pg.locator(".importreport")).to_contain_text("1 added")
+    expect(pg.locator(".importreport")).to_contain_text("ghost")
+    assert re.search(r"/library\?", pg.url) and "/library/import" not in pg.url
+    expect(pg.locator("article.card h2", has_text="Attention Is Still All You Need")).to_be_visible()
+    shoot(pg, "15-bibtex-import")
