@@ -507,3 +507,84 @@ def test_bibtex_import_reports_on_the_library_page(site: Site, page: Page, tmp_p
     assert re.search(r"/library\?", pg.url) and "/library/import" not in pg.url
     expect(pg.locator("article.card h2", has_text="Attention Is Still All You Need")).to_be_visible()
     shoot(pg, "15-bibtex-import")
+
+
+# 16. Accessibility: axe-core finds nothing serious on any page; keyboard use ----------------------------
+
+AXE = Path(__file__).parent / "fixtures" / "axe" / "axe.min.js"
+AXE_PAGES = ["/", "/?date=2025-03-18", "/trending", "/categories", "/categories/cs.CL", "/search",
+             "/search?q=retrieval", "/papers/2503.10001", "/signin", "/signup", "/subscribe",
+             "/papers/2611.00999", "/library", "/foryou", "/account", "/submit", "/similar?ids=2503.10001"]
+
+
+def serious_violations(pg: Page) -> list[str]:
+    """axe-core's serious and critical violations on the current page, one line each."""
+    pg.add_script_tag(path=str(AXE))
+    result = pg.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violations(site: Site, browser: Any, scheme: str) -> None:
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, color_scheme=scheme)
+    pg = context.new_page()
+    try:
+        found = {}
+        for who in ("visitor", "member"):
+            if who == "member":
+                sign_in(pg, site, "axel")
+                pg.goto(site.url + "/papers/2503.10001")
+                pg.fill("#comment-body", "A comment with a [link](https://example.org) in it.")
+                pg.click(".comment-form button[type=submit]")
+            for path in AXE_PAGES:
+                pg.goto(site.url + path)
+                pg.wait_for_load_state("networkidle")
+                problems = serious_violations(pg)
+                if problems:
+                    found[f"{who} {path}"] = problems
+        assert found == {}, "\n".join(f"{p}: {x}" for p, xs in found.items() for x in xs)
+    finally:
+        context.close()
+
+
+def test_keyboard_skip_link_focus_ring_and_shortcuts(site: Site, page: Page) -> None:
+    pg = page
+    sign_in(pg, site, "kim")
+    pg.goto(site.url + "/?date=2025-03-18&sort=newest")
+    # Tab first reaches the skip link, which takes focus to the content.
+    pg.keyboard.press("Tab")
+    skip = pg.locator("a.skip")
+    expect(skip).to_be_focused()
+    assert (skip.bounding_box() or {"x": -1})["x"] >= 0  # shown when focused
+    pg.keyboard.press("Enter")
+    expect(pg.locator("main")).to_be_focused()
+    # The segmented tabs get a visible focus ring.
+    tab = pg.locator(".tabs[aria-label=Period] a").first
+    tab.focus()
+    pg.keyboard.press("Shift+Tab")
+    pg.keyboard.press("Tab")
+    width = tab.evaluate("el => getComputedStyle(el).outlineWidth")
+    assert float(width.rstrip("px")) >= 2
+    # Shortcuts: j/k move between papers, u upvotes, s saves, / searches, ? shows the help.
+    pg.locator("h1").click()
+    pg.keyboard.press("j")
+    first = pg.locator("article.card").nth(0)
+    expect(first).to_have_class(re.compile(r"\bcurrent\b"))
+    pg.keyboard.press("j")
+    second = pg.locator("article.card").nth(1)
+    expect(second).to_have_class(re.compile(r"\bcurrent\b"))
+    pg.keyboard.press("k")
+    expect(first).to_have_class(re.compile(r"\bcurrent\b"))
+    pg.keyboard.press("u")
+    expect(first.locator("form.votes button")).to_have_attribute("aria-pressed", "true")
+    pg.keyboard.press("s")
+    expect(first.locator(".libactions button", has_text="Saved")).to_be_visible()
+    pg.locator("h1").click()
+    pg.keyboard.press("?")
+    expect(pg.locator("#keyhelp")).to_be_visible()
+    shoot(pg, "16-keyboard-help")
+    pg.keyboard.press("Escape")
+    expect(pg.locator("#keyhelp")).to_be_hidden()
+    pg.keyboard.press("/")
+    expect(pg.locator("header input[name=q]")).to_be_focused()
