@@ -102,23 +102,28 @@ def index(
                                          "with another --token-pool-factor or --fde")
         if not rebuild:
             # The BM25 index is cheap and serves bm25 mode and similar papers before any vector exists.
+            # It takes seconds on a big store: say so before it starts, not only when it is done.
+            console.print("BM25 index: bringing it up to date…", highlight=False)
             start = time.monotonic()
             added = build_lexical(engine, root)
-            if added:
-                console.print(f"BM25 index: {added} papers added in {time.monotonic() - start:.1f}s",
-                              highlight=False)
+            console.print(f"BM25 index: {added} papers added in {time.monotonic() - start:.1f}s"
+                          if added else "BM25 index: up to date", highlight=False)
             if lexical_only:
                 return
-        todo = count_papers(engine) if rebuild else pending_papers(engine, root)
-        if limit is not None:
-            todo = min(todo, limit)
+        pending = count_papers(engine) if rebuild else pending_papers(engine, root)
+        todo = pending if limit is None else min(pending, limit)
         if todo == 0:
-            console.print("index is up to date")
+            console.print("index is up to date" if pending == 0 else
+                          f"nothing indexed (--limit {limit}); {pending:,} papers wait to be indexed",
+                          highlight=False)
             return
+        console.print(f"index: {todo:,} papers to embed; loading the model…", highlight=False)
         encoder = load_encoder(settings)
         spec = IndexSpec(model=encoder.name, dim=encoder.dim, **requested) if requested else None
         start = time.monotonic()
         with Reporter("index", todo, "papers") as reporter:
+            reporter.update(0, note="embedding the first batch…")  # a line from the first second
+
             def progress(done: int, _total: int) -> None:
                 rate = done / max(time.monotonic() - start, 1e-9)
                 reporter.update(done, rate=f"{rate:,.1f} papers/s")
