@@ -588,3 +588,13 @@ def test_keyboard_skip_link_focus_ring_and_shortcuts(site: Site, page: Page) -> 
     expect(pg.locator("#keyhelp")).to_be_hidden()
     pg.keyboard.press("/")
     expect(pg.locator("header input[name=q]")).to_be_focused()
+
+
+def test_tex_is_typeset_not_shown_raw(site: Site, page: Page) -> None:
+    pg = page
+    pg.goto(site.url + "/papers/2503.10001")
+    math = pg.locator(".abstract .math")
+    expect(math.locator(".katex-html")).to_be_visible()  # typeset by the vendored KaTeX
+    expect(math.locator("annotation")).to_have_text("O(n^2)")  # MathML keeps the TeX for screen readers
+    assert "$" not in pg.locator(".abstract").inner_text()
+    shoot(pg, "11-tex")
