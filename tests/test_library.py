@@ -146,7 +146,9 @@ def test_web_save_feedback_import_and_api(client: TestClient) -> None:
     assert data["papers"][0]["tags"] == ["reading", "nlp"]
     upload = client.post("/library/import", data={"csrf": token, "tags": "imported"},
                          files={"file": ("refs.bib", BIBTEX.encode(), "text/x-bibtex")})
-    assert upload.status_code == 200 and "not found here: missing" in upload.text
+    # Post/redirect/get: the report shows on /library, and names the entry it skipped.
+    assert upload.status_code == 200 and upload.url.path == "/library"
+    assert "Skipped 1: not in this library — missing" in upload.text
     ids = {p["id"] for p in client.get("/api/v1/library?tag=imported").json()["papers"]}
     assert ids == {"2501.00002", "2501.00003"}  # 2501.00001 was already saved (it gets no new tag)
     # JSON API writes with the session cookie need the CSRF header.

@@ -388,3 +388,213 @@ def test_for_you_and_the_latest_day_work_on_old_data(site: Site, page: Page) -> 
     expect(pg.locator("article.card").first).to_be_visible()
     expect(pg.locator("main")).to_contain_text("up to the newest listing (2025-03-20)")
     shoot(pg, "08-for-you-old-data")
+
+
+# 7. Everything is linked; sign-up lands somewhere useful -------------------------------------------------
+
+def test_new_member_finds_library_for_you_subscribe_and_similar(site: Site, page: Page) -> None:
+    pg = page
+    pg.goto(site.url + "/papers/2503.20002")
+    expect(pg.locator("header nav a", has_text="Subscribe")).to_be_visible()
+    # Sign up from a paper ("Sign in to comment" → "Create an account"), and come back to it.
+    pg.click("text=Sign in")
+    pg.click("text=Create an account")
+    pg.fill("#username", "newbie")
+    pg.fill("#email", "newbie@example.org")
+    pg.fill("#password", PASSWORD)
+    pg.click("form.stacked button[type=submit]")
+    expect(pg.locator("h1")).to_have_text("Sparse Retrieval Revisited")
+    nav = pg.locator("header nav")
+    for name, path in (("Library", "/library"), ("For you", "/foryou"), ("Subscribe", "/subscribe")):
+        expect(nav.locator("a", has_text=name)).to_have_attribute("href", path)
+    # "More similar papers" leads to the /similar page.
+    pg.click("text=More similar papers")
+    expect(pg.locator("h1")).to_contain_text("Similar to 1 paper")
+    pg.click("header nav >> text=Library")
+    expect(pg.locator("h1")).to_have_text("Your library")
+    # Signing up without a page to go back to lands on a page that says what to do next.
+    pg.click("text=Sign out")
+    pg.goto(site.url + "/signup")
+    pg.fill("#username", "newbie2")
+    pg.fill("#email", "newbie2@example.org")
+    pg.fill("#password", PASSWORD)
+    pg.click("form.stacked button[type=submit]")
+    expect(pg.locator(".getstarted")).to_contain_text("Welcome!")
+    expect(pg.locator(".getstarted a", has_text="For you")).to_be_visible()
+    shoot(pg, "07-welcome")
+
+
+# 12. Trending explained, with controls; categories with names; one default order ------------------------
+
+def test_trending_and_categories_speak_plainly(site: Site, page: Page) -> None:
+    pg = page
+    pg.goto(site.url + "/trending")
+    assert pg.locator(".feedhead code").count() == 0  # no raw formula as the subtitle
+    pg.click("text=how trending works")
+    expect(pg.locator("#how-trending code")).to_be_visible()
+    pg.select_option("select[name=days]", "30")
+    pg.select_option(".trendfilter select[name=category]", "cs.IR")
+    pg.click(".trendfilter button[type=submit]")
+    assert "days=30" in pg.url and "category=cs.IR" in pg.url
+    expect(pg.locator("h1")).to_contain_text("cs.IR")
+    shoot(pg, "12-trending")
+    pg.goto(site.url + "/categories")
+    item = pg.locator(".catlist li", has_text="cs.CL")
+    expect(item).to_contain_text("Computation and Language")
+    box = item.locator(".count").bounding_box()
+    chip = item.locator(".chip").bounding_box()
+    assert box and chip and abs(box["y"] - chip["y"]) < chip["height"]  # the count stays on the line
+    item.locator("a").click()
+    expect(pg.locator(".tabs[aria-label=Sort] a[aria-current]")).to_have_text("Upvotes")  # as the feed
+    shoot(pg, "12-categories")
+
+
+# 11. Paper page: long author lists fold, icons not emoji, a missing paper offers arXiv ----------------------
+
+def test_paper_page_folds_authors_and_offers_missing_papers(site: Site, page: Page) -> None:
+    from datetime import date
+
+    from paperscope.model import Paper
+    from paperscope.store import upsert_papers
+
+    upsert_papers(site.app.state.engine, [Paper(
+        title="A Detector Paper", arxiv_id="2501.00300", source="test", categories=("hep-ex",),
+        abstract="We measure many things with a very large collaboration.", listed=date(2025, 1, 7),
+        authors=tuple(f"Physicist {i}" for i in range(320)))])
+    pg = page
+    pg.goto(site.url + "/papers/2501.00300")
+    abstract = pg.locator(".abstract.full").bounding_box()
+    assert abstract is not None and abstract["y"] < 900  # above the fold
+    rest = pg.locator(".moreauthors .rest")
+    expect(rest).to_be_hidden()
+    pg.click("text=and 310 more authors")
+    expect(rest).to_be_visible()
+    expect(rest).to_contain_text("Physicist 200")
+    shoot(pg, "11-many-authors")
+    # 👍/👎 are drawn as SVG, not emoji that some systems show as empty boxes.
+    sign_in(pg, site, "ivan")
+    pg.goto(site.url + "/papers/2501.00300")
+    assert pg.locator(".paper button[title='More like this'] svg").count() == 1
+    assert "👍" not in pg.locator(".paper .actions").inner_text()
+    # An arXiv id this library lacks: a 404 that links arXiv and "submit it".
+    response = pg.goto(site.url + "/papers/2611.04242")
+    assert response is not None and response.status == 404
+    expect(pg.locator(".notfound a", has_text="on arXiv")).to_have_attribute(
+        "href", "https://arxiv.org/abs/2611.04242")
+    pg.click("text=submit it here")
+    expect(pg.locator("#paper")).to_have_value("2611.04242")
+
+
+# 15. Library: the BibTeX import lands on the library and says what it skipped -----------------------------
+
+def test_bibtex_import_reports_on_the_library_page(site: Site, page: Page, tmp_path: Path) -> None:
+    bib = tmp_path / "refs.bib"
+    bib.write_text("@article{attn, title={Attention Is Still All You Need}, eprint={2503.10001}}\n"
+                   "@article{ghost, title={A Paper Nobody Has Written Yet About Ghosts}}\n"
+                   "@article{broken, title={Unclosed\n", encoding="utf-8")
+    pg = page
+    sign_in(pg, site, "lena")
+    pg.goto(site.url + "/library")
+    form = pg.locator("form.importform")
+    # Label, file and tags on one tidy row: nothing overflows the page.
+    box, main = form.bounding_box(), pg.locator("main").bounding_box()
+    assert box and main and box["x"] + box["width"] <= main["x"] + main["width"] + 1
+    form.locator("input[type=file]").set_input_files(str(bib))
+    form.locator("#bibtags").fill("thesis")
+    form.locator("button[type=submit]").click()
+    expect(pg.locator(".importreport")).to_contain_text("1 added")
+    expect(pg.locator(".importreport")).to_contain_text("ghost")
+    assert re.search(r"/library\?", pg.url) and "/library/import" not in pg.url
+    expect(pg.locator("article.card h2", has_text="Attention Is Still All You Need")).to_be_visible()
+    shoot(pg, "15-bibtex-import")
+
+
+# 16. Accessibility: axe-core finds nothing serious on any page; keyboard use ----------------------------
+
+AXE = Path(__file__).parent / "fixtures" / "axe" / "axe.min.js"
+AXE_PAGES = ["/", "/?date=2025-03-18", "/trending", "/categories", "/categories/cs.CL", "/search",
+             "/search?q=retrieval", "/papers/2503.10001", "/signin", "/signup", "/subscribe",
+             "/papers/2611.00999", "/library", "/foryou", "/account", "/submit", "/similar?ids=2503.10001"]
+
+
+def serious_violations(pg: Page) -> list[str]:
+    """axe-core's serious and critical violations on the current page, one line each."""
+    pg.add_script_tag(path=str(AXE))
+    result = pg.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violations(site: Site, browser: Any, scheme: str) -> None:
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, color_scheme=scheme)
+    pg = context.new_page()
+    try:
+        found = {}
+        for who in ("visitor", "member"):
+            if who == "member":
+                sign_in(pg, site, "axel")
+                pg.goto(site.url + "/papers/2503.10001")
+                pg.fill("#comment-body", "A comment with a [link](https://example.org) in it.")
+                pg.click(".comment-form button[type=submit]")
+            for path in AXE_PAGES:
+                pg.goto(site.url + path)
+                pg.wait_for_load_state("networkidle")
+                problems = serious_violations(pg)
+                if problems:
+                    found[f"{who} {path}"] = problems
+        assert found == {}, "\n".join(f"{p}: {x}" for p, xs in found.items() for x in xs)
+    finally:
+        context.close()
+
+
+def test_keyboard_skip_link_focus_ring_and_shortcuts(site: Site, page: Page) -> None:
+    pg = page
+    sign_in(pg, site, "kim")
+    pg.goto(site.url + "/?date=2025-03-18&sort=newest")
+    # Tab first reaches the skip link, which takes focus to the content.
+    pg.keyboard.press("Tab")
+    skip = pg.locator("a.skip")
+    expect(skip).to_be_focused()
+    assert (skip.bounding_box() or {"x": -1})["x"] >= 0  # shown when focused
+    pg.keyboard.press("Enter")
+    expect(pg.locator("main")).to_be_focused()
+    # The segmented tabs get a visible focus ring.
+    tab = pg.locator(".tabs[aria-label=Period] a").first
+    tab.focus()
+    pg.keyboard.press("Shift+Tab")
+    pg.keyboard.press("Tab")
+    width = tab.evaluate("el => getComputedStyle(el).outlineWidth")
+    assert float(width.rstrip("px")) >= 2
+    # Shortcuts: j/k move between papers, u upvotes, s saves, / searches, ? shows the help.
+    pg.locator("h1").click()
+    pg.keyboard.press("j")
+    first = pg.locator("article.card").nth(0)
+    expect(first).to_have_class(re.compile(r"\bcurrent\b"))
+    pg.keyboard.press("j")
+    second = pg.locator("article.card").nth(1)
+    expect(second).to_have_class(re.compile(r"\bcurrent\b"))
+    pg.keyboard.press("k")
+    expect(first).to_have_class(re.compile(r"\bcurrent\b"))
+    pg.keyboard.press("u")
+    expect(first.locator("form.votes button")).to_have_attribute("aria-pressed", "true")
+    pg.keyboard.press("s")
+    expect(first.locator(".libactions button", has_text="Saved")).to_be_visible()
+    pg.locator("h1").click()
+    pg.keyboard.press("?")
+    expect(pg.locator("#keyhelp")).to_be_visible()
+    shoot(pg, "16-keyboard-help")
+    pg.keyboard.press("Escape")
+    expect(pg.locator("#keyhelp")).to_be_hidden()
+    pg.keyboard.press("/")
+    expect(pg.locator("header input[name=q]")).to_be_focused()
+
+
+def test_tex_is_typeset_not_shown_raw(site: Site, page: Page) -> None:
+    pg = page
+    pg.goto(site.url + "/papers/2503.10001")
+    math = pg.locator(".abstract .math")
+    expect(math.locator(".katex-html")).to_be_visible()  # typeset by the vendored KaTeX
+    expect(math.locator("annotation")).to_have_text("O(n^2)")  # MathML keeps the TeX for screen readers
+    assert "$" not in pg.locator(".abstract").inner_text()
+    shoot(pg, "11-tex")

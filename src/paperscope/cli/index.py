@@ -101,7 +101,8 @@ def index(
         lexical_dir = settings.index_dir / "lexical"
         if rebuild and lexical_dir.exists():
             shutil.rmtree(lexical_dir)
-        console.print("BM25 index: reading the store...", highlight=False)
+        # It takes seconds on a big store: say so before it starts, not only when it is done.
+        console.print("BM25 index: bringing it up to date…", highlight=False)
         start = time.monotonic()
         added = build_lexical(engine, settings.index_dir)
         console.print(f"BM25 index: {added:,} papers added in {time.monotonic() - start:.1f}s"
@@ -141,9 +142,12 @@ def index(
                     encoder = None
             except ModelMismatch as exc:
                 raise ValueError(str(exc)) from None
-            todo = count_unembedded(engine, model.id)
-            if limit is not None:
-                todo = min(todo, limit)
+            pending = count_unembedded(engine, model.id)
+            todo = pending if limit is None else min(pending, limit)
+            if pending and not todo:
+                console.print(f"nothing indexed (--limit {limit}); {pending:,} papers wait to be indexed",
+                              highlight=False)
+                return
             if todo:
                 if encoder is None:
                     console.print("loading the encoder...", highlight=False)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import typer
@@ -79,10 +80,17 @@ def run_ingest(engine: sa.Engine, records: Iterable[Paper | Skipped], reporter: 
     return report
 
 
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
 def polite_client(settings: Settings) -> PoliteClient:
     """The HTTP client every network source uses, spaced by settings.request_interval."""
+    def retrying(message: str) -> None:
+        console.print(f"[yellow]network:[/yellow] {message}", highlight=False)
+
     return PoliteClient(interval=settings.request_interval, user_agent=settings.user_agent,
-                        max_retries=3, backoff=max(settings.request_interval, 0.25))
+                        max_retries=3, backoff=max(settings.request_interval, 0.25), on_retry=retrying)
 
 
 @app.command("jsonl")
@@ -204,6 +212,9 @@ def ingest_hf_daily(
         with polite_client(settings) as client:
             source = HfDaily(client, settings.hf_api_url, first, last)
             engine = open_store(settings)
+            days = f"{first} to {last}" if last != first else str(first)
+            console.print(f"fetching Hugging Face daily papers {days} from {_host(settings.hf_api_url)}…",
+                          highlight=False)
             run_ingest(engine, source, Reporter("HF daily papers", None, "papers"))
 
 
@@ -218,6 +229,8 @@ def add(
         engine = open_store(settings)
         with polite_client(settings) as client:
             source = ArxivQuery(client, settings.arxiv_api_url)
+            console.print(f"fetching {len(wanted)} paper{'s' if len(wanted) != 1 else ''} from "
+                          f"{_host(settings.arxiv_api_url)}…", highlight=False)
             run_ingest(engine, source.by_ids(wanted), Reporter("arXiv add", len(wanted), "papers"))
 
 

@@ -26,9 +26,11 @@ def db_upgrade(ctx: typer.Context) -> None:
 def stats(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    all_categories: Annotated[bool, typer.Option(
+        "--all-categories", help="List every category (default: the 30 largest).")] = False,
 ) -> None:
     """Counts of papers by source, primary category and listing month."""
-    st = store_stats(open_store(settings_from(ctx)))
+    st = store_stats(open_store(settings_from(ctx)), top_categories=None if all_categories else 30)
     if as_json:
         out.print_json(orjson.dumps(st.__dict__).decode())
         return
@@ -37,6 +39,9 @@ def stats(
         table = Table(title=f"by {title}", show_header=False)
         for key, value in data.items():
             table.add_row(key, str(value))
+        if title == "category" and st.categories_total > len(data):
+            table.caption = (f"the {len(data)} largest of {st.categories_total} categories "
+                             "(--all-categories lists every one)")
         out.print(table)
 
 

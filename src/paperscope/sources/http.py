@@ -58,8 +58,10 @@ class PoliteClient:
         max_wait: float = 600.0,
         backoff: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.interval = max(0.0, interval)
+        self.on_retry = on_retry  # told why and how long before each retry (the CLI prints it)
         self.max_retries = max_retries
         self.max_wait = max_wait
         self.backoff = backoff
@@ -88,6 +90,12 @@ class PoliteClient:
         if delay > 0:
             self._sleep(delay)
 
+    def _tell(self, reason: str, wait: float, attempt: int) -> None:
+        if self.on_retry is not None:
+            wait = max(wait, self.interval)
+            self.on_retry(f"{reason}; trying again in {wait:.0f}s (attempt {attempt + 2} of "
+                          f"{self.max_retries + 1})")
+
     def get(self, url: str, params: Mapping[str, str | int] | None = None) -> httpx.Response:
         """GET `url` politely; return a 2xx/4xx response with its body read, or raise SourceError.
 
@@ -104,9 +112,14 @@ class PoliteClient:
                 response = self._client.get(url, params=params)
                 response.read()
             except httpx.HTTPError as exc:
-                if last_try:
+                # A server that cannot be reached at all (no network, no such host, nothing
+                # listening) is tried once more, not max_retries times: waiting ~20 s in silence
+                # before saying "offline" helps nobody.
+                unreachable = isinstance(exc, httpx.ConnectError) and attempt >= 1
+                if last_try or unreachable:
                     raise SourceError(f"cannot fetch {where}: {type(exc).__name__}: {exc}") from exc
                 extra_wait = self.backoff * 2 ** attempt
+                self._tell(f"{type(exc).__name__}: {exc}", extra_wait, attempt)
                 continue
             finally:
                 self._last_done = time.monotonic()
@@ -119,6 +132,7 @@ class PoliteClient:
                 raise SourceError(f"{where}: server asks to wait {retry_after:.0f}s (HTTP "
                                   f"{response.status_code}); try again later")
             extra_wait = retry_after if retry_after is not None else self.backoff * 2 ** attempt
+            self._tell(f"HTTP {response.status_code}", extra_wait, attempt)
         raise SourceError(f"{where}: HTTP {response.status_code} after {self.max_retries + 1} attempts")
 
 

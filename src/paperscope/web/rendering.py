@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from paperscope.model import http_url
 from paperscope.settings import Settings
+from paperscope.web.category_names import category_name
 from paperscope.web.icons import icon
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -217,3 +218,4 @@ def install_filters(templates: Jinja2Templates) -> None:
     env.globals["period_query"] = period_query
     env.globals["here"] = here
     env.globals["icon"] = icon
+    env.filters["category_name"] = category_name

@@ -69,14 +69,17 @@ def signup_form(request: Request) -> Response:
 
     if state(request).settings.signup_mode == "invite":
         raise HTTPException(status_code=403, detail=signup_refusal(state(request).settings, ""))
-    return _page(request, "signup.html", {"title": "Create an account", "values": {}})
+    target = _safe_next(request.query_params.get("next"))
+    return _page(request, "signup.html", {"title": "Create an account", "values": {}, "next": target})
 
 
 @router.post("/signup", summary="Create an account")
 def signup(request: Request, background: BackgroundTasks, username: Annotated[str, Form(max_length=40)],
-           email: Annotated[str, Form(max_length=320)], password: Password, csrf: Csrf = None) -> Response:
-    """Create the account (unconfirmed: a link is mailed) and sign it in. Rate limited per IP;
-    PAPERSCOPE_SIGNUP may restrict it to invitations or to some email domains."""
+           email: Annotated[str, Form(max_length=320)], password: Password, csrf: Csrf = None,
+           next: Annotated[str, Form(max_length=500)] = "/") -> Response:
+    """Create the account (unconfirmed: a link is mailed) and sign it in, back on the page that sent
+    them here. Rate limited per IP; PAPERSCOPE_SIGNUP may restrict it to invitations or to some email
+    domains."""
     from paperscope.web.routes.membership import send_verification, signup_refusal
 
     security.check_csrf(request, csrf)
@@ -84,7 +87,8 @@ def signup(request: Request, background: BackgroundTasks, username: Annotated[st
 
     def problem(message: str, status: int = 400) -> Response:
         return _page(request, "signup.html", {"title": "Create an account", "error": message,
-                                              "values": values}, status_code=status)
+                                              "values": values, "next": _safe_next(next)},
+                     status_code=status)
 
     if not USERNAME.match(username):
         return problem("Usernames are 3–40 letters, digits, '.', '_' or '-', "
@@ -112,7 +116,9 @@ def signup(request: Request, background: BackgroundTasks, username: Annotated[st
         return problem(TAKEN)
     log.info("account created: %s", user.username)
     send_verification(request, background, user)
-    response = _redirect("/account")
+    # Back to what they were doing (the page that sent them to sign up), else the welcome page.
+    target = _safe_next(next)
+    response = _redirect(target if target != "/" else "/account?welcome=1")
     security.start_session(request, response, user)
     return response
 
@@ -174,7 +180,8 @@ def _account_page(request: Request, user: User, new_token: str | None = None) ->
     tokens = user_store.list_api_tokens(state(request).engine, user.id)
     return _page(request, "account.html", {"title": "Your account", "user": user, "tokens": tokens,
                                            "new_token": new_token,
-                                           "feeds": feed_urls(request, user) if user.verified else None})
+                                           "feeds": feed_urls(request, user) if user.verified else None,
+                                           "welcome": request.query_params.get("welcome") == "1"})
 
 
 @router.get("/account", summary="Account page")

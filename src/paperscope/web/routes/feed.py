@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from paperscope.feed.daily import SORTS, daily_listing
 from paperscope.feed.trending import trending_papers
 from paperscope.store.listings import category_counts
+from paperscope.web.category_names import category_name
 from paperscope.web.params import (
     CATEGORY_PATTERN,
     Category,
@@ -52,13 +53,19 @@ def _feed_title(data: dict[str, Any]) -> str:
     return f"{data['category']} · {base}" if data["category"] else base
 
 
+TrendingDays = Annotated[int, Query(ge=1, le=30, description="How many days of listings compete.")]
+
+
 @router.get("/trending", summary="Trending papers")
-def trending(request: Request, category: Category = None, page: Page = 1, limit: Limit = 30,
-             format: Format = None) -> Response:
-    """Papers of the last week ordered by time-decayed upvotes (see paperscope.feed.trending)."""
-    items, total, as_of = trending_papers(state(request).engine, category=category, limit=limit,
-                                          offset=(page - 1) * limit)
-    data = {"category": category, "as_of": as_of.isoformat(), "total": total, "offset": (page - 1) * limit,
+def trending(request: Request, category: Category = None, days: TrendingDays = 7, page: Page = 1,
+             limit: Limit = 30, format: Format = None) -> Response:
+    """Papers of the last `days` days ordered by time-decayed upvotes (see paperscope.feed.trending)."""
+    engine = state(request).engine
+    items, total, as_of = trending_papers(engine, category=category, limit=limit,
+                                          offset=(page - 1) * limit, window_days=days)
+    data = {"category": category, "days": days, "as_of": as_of.isoformat(), "total": total,
+            "offset": (page - 1) * limit,
+            "facets": [{"category": c, "papers": n} for c, n in category_counts(engine)],
             "limit": limit, "formula": "hf_upvotes / (age_hours + 2) ^ 1.5 + Σ local votes and submissions "
                                        "2^-1.5 · 2^(-hours since / 24)",
             "papers": [scored_json(i) for i in items]}
@@ -69,7 +76,8 @@ def trending(request: Request, category: Category = None, page: Page = 1, limit:
 def categories(request: Request, format: Format = None) -> Response:
     """Every category with its number of papers (primary or cross-listed)."""
     counts = category_counts(state(request).engine)
-    data = {"categories": [{"category": c, "papers": n, "url": f"/categories/{c}"} for c, n in counts]}
+    data = {"categories": [{"category": c, "name": category_name(c), "papers": n, "url": f"/categories/{c}"}
+                           for c, n in counts]}
     return page_or_json(request, "categories.html", data, {"title": "Categories"})
 
 
@@ -77,7 +85,7 @@ def categories(request: Request, format: Format = None) -> Response:
 def category_listing(request: Request,
                      category: Annotated[str, Path(pattern=CATEGORY_PATTERN, max_length=64)],
                      date: DayParam = None, week: WeekParam = None, month: MonthParam = None,
-                     sort: Sort = "newest", page: Page = 1, limit: Limit = 30,
+                     sort: Sort = "upvotes", page: Page = 1, limit: Limit = 30,
                      format: Format = None) -> Response:
     """The category's papers for a day (default: its latest day), week or month."""
     period = period_or_400(date, week, month)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -107,7 +108,33 @@ async def import_form(request: Request, file: Annotated[UploadFile, File()], tag
     report = await run_in_threadpool(library_store.import_bibtex, state(request).engine, user.id,
                                      raw.decode("utf-8", "replace"), _split_tags(tags),
                                      now=security.now(request))
-    return _library_response(request, user, None, import_report=asdict(report))
+    # Post/redirect/get: the result shows on /library (a reload does not import again), carried in
+    # the address; the list of entries not found is cut at MAX_MISSING_SHOWN.
+    summary: list[tuple[str, str | int]] = [
+        ("imported", report.entries), ("added", report.added), ("unreadable", report.failed_blocks),
+        *((f"by_{how}", n) for how, n in report.matched.items()),
+        ("missing_count", len(report.unmatched)),
+        *(("missing", key[:120]) for key in report.unmatched[:MAX_MISSING_SHOWN])]
+    return RedirectResponse("/library?" + urlencode(summary), status_code=303)
+
+
+MAX_MISSING_SHOWN = 20
+
+
+def _import_summary(request: Request) -> dict[str, Any] | None:
+    """The import report carried in the address after an import (None when there is none)."""
+    query = request.query_params
+    if "imported" not in query:
+        return None
+
+    def number(name: str) -> int:
+        value = query.get(name, "0")
+        return int(value) if value.isdigit() else 0
+
+    matched = {k[3:]: number(k) for k in query if k.startswith("by_") and k[3:].isalpha()}
+    return {"entries": number("imported"), "added": number("added"), "failed_blocks": number("unreadable"),
+            "matched": matched, "unmatched": query.getlist("missing")[:MAX_MISSING_SHOWN],
+            "unmatched_count": number("missing_count")}
 
 
 def _visible(request: Request, user: User, found: list[Paper]) -> dict[int | None, Paper]:
@@ -142,7 +169,7 @@ def _library_response(request: Request, user: User, tag: str | None,
 @router.get("/library", summary="Your library")
 def library_page(request: Request, tag: Annotated[str | None, Query(max_length=40)] = None,
                  format: Format = None) -> Response:
-    return _library_response(request, security.require_user(request), tag)
+    return _library_response(request, security.require_user(request), tag, _import_summary(request))
 
 
 def foryou_service(request: Request) -> ForYou:

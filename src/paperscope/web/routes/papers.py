@@ -17,7 +17,7 @@ from paperscope.web.cite_formats import bibtex_entry, highwire_meta
 from paperscope.web.collections_view import paper_collections
 from paperscope.web.community_view import paper_extras
 from paperscope.web.params import Format
-from paperscope.web.rendering import page_or_json, render, state
+from paperscope.web.rendering import page_or_json, render, state, wants_json
 from paperscope.web.serialize import paper_json
 
 router = APIRouter(tags=["pages"])
@@ -69,7 +69,7 @@ def similar_fragment(request: Request, paper_id: Annotated[str, Path(max_length=
     provider = _similar_provider(request)
     similar = ([paper_json(p, with_abstract=False) for p in provider(state(request).engine, paper, 6)]
                if provider is not None else [])
-    return render(request, "_similar.html", {"similar": similar})
+    return render(request, "_similar.html", {"similar": similar, "seed": paper.paper_id})
 
 
 @router.get("/papers/{paper_id:path}", summary="Paper page")
@@ -90,6 +90,11 @@ def paper_page_response(request: Request, paper_id: str, form: dict[str, Any] | 
     key = paper_key(paper_id)
     page = paper_page_row(state(request).engine, key)  # one query for the row and the community flags
     if page is None:
+        if not wants_json(request) and not key.startswith(("doi:", "t:")):
+            # An arXiv paper this library lacks: offer it on arXiv, and to submit it.
+            return render(request, "error.html", {"status": 404, "arxiv_id": key,
+                                                  "message": f"{key} is not in this library."},
+                          status_code=404)
         raise HTTPException(status_code=404, detail=f"no paper {key!r} in this library")
     paper = page.paper
     has_similar = _similar_provider(request) is not None
