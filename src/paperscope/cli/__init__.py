@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from paperscope.cli import citations as citation_cmds
 from paperscope.cli import digest as digest_cmds
 from paperscope.cli import ingest as ingest_cmds
 from paperscope.cli import map as map_cmds
@@ -57,6 +58,7 @@ similar_cmds.register(app)
 web_cmds.register(app)
 mcp_cmds.register(app)
 map_cmds.register(app)
+ingest_cmds.app.command("citations")(citation_cmds.ingest_citations)
 
 
 def main() -> None:
