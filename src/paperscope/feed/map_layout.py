@@ -30,6 +30,10 @@ was way well were what when where whether which while who whose why will with wi
 approach approaches method methods results result study work works first second also can we our
 problem problems model models data framework demonstrate existing different various significant
 significantly provide provides including however further well achieve achieves new performance
+state-of-the-art extensive experiments experimental findings find evaluate evaluating address future
+tasks task real-world baselines baseline capabilities reliable automated outperforms outperform
+leveraging leverage effectively effective key large-scale introduce introduces remains challenging
+challenge challenges improve improves improved improving enable enables comprehensive code available
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
