@@ -98,3 +98,25 @@ def test_a_failing_server_stops_with_a_clear_message_and_resumes(settings: Setti
     resumed = run(settings, server, "--limit", "5")
     assert resumed.exit_code == 0 and "4 found" in resumed.output
     assert dois(server.requests[1].params["filter"])[0] == "10.48550/arxiv.2503.10001"  # nothing was skipped
+
+
+def test_search_sorted_by_citations(settings: Settings, server: ScriptedServer, store: sa.Engine) -> None:
+    server.play(Reply.fixture("openalex/works_page1.json"), Reply.fixture("openalex/works_page2.json"))
+    assert run(settings, server).exit_code == 0
+    app = create_app(settings, cache_seconds=0)
+    client = TestClient(app)
+    # bm25: no vector index here. Every paper mentioning "retrieval" or "attention", most cited first;
+    # papers OpenAlex does not know come last, in relevance order.
+    by_relevance = client.get("/api/search", params={"q": "retrieval attention", "mode": "bm25"}).json()
+    cited = client.get("/api/search", params={"q": "retrieval attention", "mode": "bm25",
+                                              "sort": "citations"}).json()
+    assert cited["sort"] == "citations" and cited["total"] == by_relevance["total"]
+    counts = [r["cited_by_count"] for r in cited["results"]]
+    known = [c for c in counts if c is not None]
+    assert known == sorted(known, reverse=True) and counts[:len(known)] == known
+    assert {r["id"] for r in cited["results"]} == {r["id"] for r in by_relevance["results"]}
+    assert cited["results"][0]["id"] == "2503.10001"  # 40 citations
+    page = client.get("/search", params={"q": "retrieval attention", "mode": "bm25", "sort": "citations"})
+    assert "cited by 40" in page.text and '<option value="citations" selected>' in page.text
+    assert client.get("/api/search", params={"q": "x", "sort": "stars"}).status_code == 422
+    app.state.engine.dispose()

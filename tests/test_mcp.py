@@ -65,6 +65,8 @@ async def _anonymous_session(url: str) -> dict[str, Any]:
         listed = await client.list_tools()
         out: dict[str, Any] = {"tools": {t.name for t in listed.tools}}
         out["search"] = payload(await client.call_tool("search", {"query": "protein folding", "limit": 3}))
+        by_citations = {"query": "protein folding", "limit": 3, "sort": "citations"}
+        out["by_citations"] = payload(await client.call_tool("search", by_citations))
         out["paper"] = payload(await client.call_tool("paper", {"paper_id": "arXiv:2504.03002v1"}))
         out["similar"] = payload(await client.call_tool("similar", {"paper_ids": ["2504.04001"], "limit": 2}))
         out["daily"] = payload(await client.call_tool("daily", {"day": "2025-04-02", "sort": "newest"}))
@@ -82,6 +84,9 @@ def test_anonymous_tools_answer_and_account_tools_refuse(mcp_url: str, indexed_s
     assert got["tools"] == TOOLS
     assert [r["id"][:7] for r in got["search"]["results"]][:2] == ["2504.01", "2504.01"]  # protein papers
     assert got["search"]["results"][0]["link"].startswith("http://127.0.0.1:8000/papers/2504.01")
+    # No citation data yet: the citation order keeps relevance order.
+    assert got["by_citations"]["sort"] == "citations"
+    assert [r["id"] for r in got["by_citations"]["results"]] == [r["id"] for r in got["search"]["results"]]
     assert got["paper"]["title"] == "Minimum wage effects on employment"
     assert got["paper"]["abstract"].startswith("Raising the wage floor")
     assert [p["id"][:7] for p in got["similar"]["papers"]] == ["2504.04", "2504.04"]  # robots

@@ -30,6 +30,7 @@ from paperscope.settings import Settings
 from paperscope.store import get_paper, get_papers_by_rowid
 from paperscope.store import library as library_store
 from paperscope.store import users as user_store
+from paperscope.store.citations import cited_by_counts
 from paperscope.store.users import User
 from paperscope.web.serialize import paper_json
 
@@ -40,6 +41,7 @@ INSTRUCTIONS = (
     "`library_list` / `library_add` read and extend their library."
 )
 MAX_LIMIT = 50
+CITATION_DEPTH = 200  # sort="citations" orders this many best matches by cited-by count
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="How many papers (1-50).")]
 
 
@@ -119,19 +121,24 @@ def _by_rowid(backend: McpBackend, rowids: list[int]) -> dict[int, Paper]:
 
 
 def tool_search(backend: McpBackend, query: str, mode: str, limit: int, category: str | None,
-                date_from: str | None, date_to: str | None) -> dict[str, Any]:
+                date_from: str | None, date_to: str | None, sort: str = "relevance") -> dict[str, Any]:
     """The `search` tool's answer (shared with the benchmark, which times it without the transport)."""
     if not any(ch.isalnum() for ch in query):
         raise ToolError("nothing to search for: use words")
     engine = _needs(backend.search, "search")
     filters = SearchFilters(categories=tuple(category.split()) if category else (),
                             date_from=_date(date_from, "date_from"), date_to=_date(date_to, "date_to"))
-    result = engine.search(query, mode=mode, k=limit, filters=filters)
-    found = _by_rowid(backend, [h.rowid for h in result.hits])
-    return {"query": query, "mode": result.mode, "total": result.total,
+    result = engine.search(query, mode=mode, k=CITATION_DEPTH if sort == "citations" else limit,
+                           filters=filters)
+    hits = result.hits
+    cited = cited_by_counts(backend.engine, [h.rowid for h in hits])
+    if sort == "citations":  # the best matches, most cited first (stable: relevance breaks ties)
+        hits = sorted(hits, key=lambda h: -cited.get(h.rowid, -1))[:limit]
+    found = _by_rowid(backend, [h.rowid for h in hits])
+    return {"query": query, "mode": result.mode, "total": result.total, "sort": sort,
             "notes": list(getattr(result, "notes", []) or []),
-            "results": [{**_card(backend, found[h.rowid]), "score": h.score} for h in result.hits
-                        if h.rowid in found]}
+            "results": [{**_card(backend, found[h.rowid]), "score": h.score,
+                         "cited_by_count": cited.get(h.rowid)} for h in hits if h.rowid in found]}
 
 
 def build_mcp(backend: McpBackend) -> MCPServer:
@@ -147,8 +154,10 @@ def build_mcp(backend: McpBackend) -> MCPServer:
                    max_length=200, description="arXiv categories, e.g. 'cs.CL cs.IR'.")] = None,
                date_from: Annotated[str | None, Field(description="Listed on or after (YYYY-MM-DD).")] = None,
                date_to: Annotated[str | None, Field(description="Listed on or before (YYYY-MM-DD).")] = None,
-               ) -> dict[str, Any]:
-        return tool_search(backend, query, mode, limit, category, date_from, date_to)
+               sort: Annotated[Literal["relevance", "citations"], Field(
+                   description="citations: the best matches, most cited first (OpenAlex counts).")]
+               = "relevance") -> dict[str, Any]:
+        return tool_search(backend, query, mode, limit, category, date_from, date_to, sort)
 
     @server.tool(description="One paper: title, authors, abstract, categories, dates, links, upvotes.")
     def paper(paper_id: Annotated[str, Field(max_length=200, description="arXiv id (2501.00001) or URL.")],

@@ -14,6 +14,7 @@ from paperscope.search.dpp import DEFAULT_THETA, search_diverse
 from paperscope.search.engine import SearchEngine
 from paperscope.search.types import SearchFilters, SearchHit, SearchResult
 from paperscope.store import get_papers_by_rowid
+from paperscope.store.citations import cited_by_counts
 from paperscope.web.params import CATEGORY_PATTERN, Format, Limit, Page
 from paperscope.web.rendering import JsonResponse, page_or_json, state
 from paperscope.web.serialize import paper_json
@@ -32,7 +33,11 @@ Theta = Annotated[float, Query(ge=0.0, le=1.0,
 Threshold = Annotated[float | None, Query(
     ge=0.0, le=1.0, description="Drop results whose calibrated probability of relevance is below this; "
     "when none is left, `no_good_answer` is true (vector modes; ignored with a note in bm25).")]
+Sort = Annotated[Literal["relevance", "citations"], Query(
+    description="relevance, or citations: the best 200 matches ordered by OpenAlex cited-by count "
+                "(papers never looked up last; `paperscope ingest citations`).")]
 MAX_RESULTS = 1000
+CITATION_DEPTH = 200
 _WORD = re.compile(r"[^\W_]", re.UNICODE)  # a letter or digit
 
 
@@ -58,7 +63,8 @@ def require_words(q: str) -> None:
 def execute_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
                    date_from: date | None, date_to: date | None, page: int, limit: int,
                    diverse: bool = False, theta: float = DEFAULT_THETA,
-                   threshold: float | None = None) -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
+                   threshold: float | None = None,
+                   sort: str = "relevance") -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
     """Validate, search, and return the result summary with the ranked papers (two store queries)."""
     # The page's one text box may hold several categories ("cs.CL cs.LG"); the API may repeat the parameter.
     categories = tuple(dict.fromkeys(c for value in category or [] for c in re.split(r"[\s,]+", value) if c))
@@ -78,6 +84,7 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
         "date_to": date_to.isoformat() if date_to else None,
         "offset": offset, "limit": limit, "total": 0, "results": [], "no_good_answer": False,
         "available": True, "has_more": False, "diverse": diverse, "theta": theta, "threshold": threshold,
+        "sort": sort,
     }
     if not q.strip():
         return data, []
@@ -89,6 +96,8 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
     st = state(request)
     filters = SearchFilters(categories=categories, date_from=date_from, date_to=date_to)
     # One extra hit tells whether a next page exists (the engine's `total` is capped at its depth).
+    if sort == "citations":
+        return _by_citations(st.engine, engine, data, q, mode, filters, offset, limit, threshold)
     if diverse and isinstance(engine, SearchEngine):
         result = search_diverse(engine, q, mode=mode, k=limit + 1, offset=offset, filters=filters,
                                 theta=theta, threshold=threshold)
@@ -102,16 +111,32 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
     return data, [(papers[h.rowid], h) for h in hits if h.rowid in papers]
 
 
+def _by_citations(store: Any, engine: Searcher, data: dict[str, Any], q: str, mode: SearchMode,
+                  filters: SearchFilters, offset: int, limit: int,
+                  threshold: float | None) -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
+    """The best CITATION_DEPTH matches, most cited first (relevance breaks ties and orders the rest)."""
+    result = engine.search(q, mode=mode, k=CITATION_DEPTH, offset=0, filters=filters, threshold=threshold)
+    counts = cited_by_counts(store, [h.rowid for h in result.hits])
+    ranked = sorted(result.hits, key=lambda h: -counts.get(h.rowid, -1))  # stable: relevance within ties
+    hits = ranked[offset:offset + limit]
+    papers = {p.rowid: p for p in get_papers_by_rowid(store, [h.rowid for h in hits])}
+    data.update({"mode": result.mode, "total": len(ranked), "has_more": len(ranked) > offset + limit,
+                 "no_good_answer": result.no_good_answer, "timings_ms": result.timings_ms,
+                 "notes": list(getattr(result, "notes", []) or [])})
+    return data, [(papers[h.rowid], h) for h in hits if h.rowid in papers]
+
+
 def run_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
                date_from: date | None, date_to: date | None, page: int, limit: int,
                diverse: bool = False, theta: float = DEFAULT_THETA,
-               threshold: float | None = None) -> dict[str, Any]:
+               threshold: float | None = None, sort: str = "relevance") -> dict[str, Any]:
     """Search and build the result data shared by the page, its JSON twin and the API."""
     data, ranked = execute_search(request, q, mode, category, date_from, date_to, page, limit,
-                                  diverse, theta, threshold)
+                                  diverse, theta, threshold, sort)
+    cited = cited_by_counts(state(request).engine, [p.rowid for p, _ in ranked if p.rowid is not None])
     data["results"] = [
         {**paper_json(paper), "score": hit.score, "components": hit.components,
-         "matched_terms": list(hit.matched_terms)}
+         "matched_terms": list(hit.matched_terms), "cited_by_count": cited.get(paper.rowid or 0)}
         for paper, hit in ranked
     ]
     return data
@@ -121,9 +146,10 @@ def run_search(request: Request, q: str, mode: SearchMode, category: list[str] |
 def search_page(request: Request, q: Q = "", mode: Mode = "hybrid", category: Categories = None,
                 date_from: DateFrom = None, date_to: DateTo = None, page: Page = 1, limit: Limit = 20,
                 diverse: Diverse = False, theta: Theta = DEFAULT_THETA, threshold: Threshold = None,
-                format: Format = None) -> Response:
+                sort: Sort = "relevance", format: Format = None) -> Response:
     """One box; mode, category and date filters; paginated; shows which terms matched."""
-    data = run_search(request, q, mode, category, date_from, date_to, page, limit, diverse, theta, threshold)
+    data = run_search(request, q, mode, category, date_from, date_to, page, limit, diverse, theta, threshold,
+                      sort)
     return page_or_json(request, "search.html", data, {"title": f"{q} · search" if q else "Search",
                                                        "q": q, "page": page})
 
@@ -132,7 +158,9 @@ def search_page(request: Request, q: Q = "", mode: Mode = "hybrid", category: Ca
 def search_api(request: Request, q: Annotated[str, Query(min_length=1, max_length=500)],
                mode: Mode = "hybrid", category: Categories = None, date_from: DateFrom = None,
                date_to: DateTo = None, page: Page = 1, limit: Limit = 20, diverse: Diverse = False,
-               theta: Theta = DEFAULT_THETA, threshold: Threshold = None) -> Response:
-    """Ranked papers with scores per mode and the query terms each one matched."""
+               theta: Theta = DEFAULT_THETA, threshold: Threshold = None,
+               sort: Sort = "relevance") -> Response:
+    """Ranked papers with scores per mode and the query terms each one matched (`sort=citations`:
+    the best matches, most cited first)."""
     return JsonResponse(run_search(request, q, mode, category, date_from, date_to, page, limit,
-                                   diverse, theta, threshold))
+                                   diverse, theta, threshold, sort))
