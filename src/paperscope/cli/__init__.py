@@ -25,6 +25,7 @@ from paperscope.cli import similar as similar_cmds
 from paperscope.cli import store as store_cmds
 from paperscope.cli import users as users_cmds
 from paperscope.cli import web as web_cmds
+from paperscope.cli import zotero as zotero_cmds
 from paperscope.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -51,6 +52,7 @@ app.add_typer(ingest_cmds.app, name="ingest")
 app.add_typer(digest_cmds.app, name="digest")
 app.add_typer(users_cmds.app, name="user")
 app.add_typer(model_cmds.app, name="model")
+app.add_typer(zotero_cmds.app, name="library")
 store_cmds.register(app)
 ingest_cmds.register(app)
 search_cmds.register(app)
