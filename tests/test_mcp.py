@@ -150,3 +150,22 @@ def test_stdio_server_serves_the_same_tools(indexed_store: sa.Engine, settings: 
     assert got["tools"] == TOOLS
     assert got["paper"]["title"] == "Protein structure prediction with deep learning"
     assert [p["id"] for p in got["library"]["papers"]] == ["2504.02001"]
+
+
+def test_foreign_hosts_and_origins_are_refused_and_the_app_restarts(settings: Settings) -> None:
+    """DNS-rebinding protection allows this installation's own host (from the base URL) and localhost;
+    the endpoint works again after the app's lifespan restarts (the SDK's manager runs only once)."""
+    from fastapi.testclient import TestClient
+
+    app = create_app(settings.model_copy(update={"base_url": "https://papers.example.org"}), cache_seconds=0)
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
+    for _ in range(2):
+        with TestClient(app, base_url="https://papers.example.org") as client:
+            ok = client.post("/mcp", json=listing, headers=headers)
+            assert ok.status_code == 200 and {t["name"] for t in ok.json()["result"]["tools"]} == TOOLS
+            evil = client.post("/mcp", json=listing, headers={**headers, "Origin": "https://evil.example"})
+            assert evil.status_code == 403
+        with TestClient(app, base_url="http://evil.example") as client:
+            assert client.post("/mcp", json=listing, headers=headers).status_code == 421
+    app.state.engine.dispose()
