@@ -124,7 +124,7 @@ def _by_rowid(backend: McpBackend, rowids: list[int]) -> dict[int, Paper]:
 
 def tool_search(backend: McpBackend, query: str, mode: str, limit: int, category: str | None,
                 date_from: str | None, date_to: str | None, sort: str = "relevance") -> dict[str, Any]:
-    """The `search` tool's answer (shared with the benchmark, which times it without the transport)."""
+    """The `search` tool's answer: ranked papers with links, scores and cited-by counts."""
     if not any(ch.isalnum() for ch in query):
         raise ToolError("nothing to search for: use words")
     engine = _needs(backend.search, "search")
