@@ -40,12 +40,15 @@ class Reply:
 
 @dataclass
 class Request:
-    """What the server received: when (monotonic), the path, query parameters and headers."""
+    """What the server received: when (monotonic), the path, query parameters and headers (and for a
+    POST, its method and body)."""
 
     at: float
     path: str
     params: dict[str, str]
     headers: dict[str, str]
+    method: str = "GET"
+    body: bytes = b""
 
 
 class ScriptedServer:
@@ -60,11 +63,16 @@ class ScriptedServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.do_GET(method="POST", body=body)
+
+            def do_GET(self, method: str = "GET", body: bytes = b"") -> None:  # noqa: N802
                 parts = urlsplit(self.path)
                 params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 with server._lock:
-                    server.requests.append(Request(time.monotonic(), parts.path, params, dict(self.headers)))
+                    server.requests.append(Request(time.monotonic(), parts.path, params, dict(self.headers),
+                                                   method, body))
                     reply = server.script.pop(0) if server.script else Reply(b"script exhausted", 500)
                 if reply.delay:
                     time.sleep(reply.delay)

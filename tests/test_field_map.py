@@ -178,3 +178,14 @@ def test_map_in_chromium(map_site: str, db_url: str) -> None:
         page.wait_for_url(f"**/papers/{target['id']}")
         browser.close()
     assert errors == []
+
+
+def test_map_without_an_index_says_what_to_do(settings: Settings, engine: sa.Engine) -> None:
+    result = CliRunner().invoke(cli_app, ["--home", str(settings.home), "--database-url", settings.db_url,
+                                          "map"])
+    assert result.exit_code == 2
+    assert "no indexed papers: run `paperscope index` first" in " ".join(result.output.split())
+    assert not map_path(settings.home).exists()
+    bad = CliRunner().invoke(cli_app, ["--home", str(settings.home), "--database-url", settings.db_url,
+                                       "map", "--method", "umap"])
+    assert bad.exit_code == 2 and "auto, tsne or pca" in bad.output

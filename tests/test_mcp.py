@@ -65,6 +65,8 @@ async def _anonymous_session(url: str) -> dict[str, Any]:
         listed = await client.list_tools()
         out: dict[str, Any] = {"tools": {t.name for t in listed.tools}}
         out["search"] = payload(await client.call_tool("search", {"query": "protein folding", "limit": 3}))
+        by_citations = {"query": "protein folding", "limit": 3, "sort": "citations"}
+        out["by_citations"] = payload(await client.call_tool("search", by_citations))
         out["paper"] = payload(await client.call_tool("paper", {"paper_id": "arXiv:2504.03002v1"}))
         out["similar"] = payload(await client.call_tool("similar", {"paper_ids": ["2504.04001"], "limit": 2}))
         out["daily"] = payload(await client.call_tool("daily", {"day": "2025-04-02", "sort": "newest"}))
@@ -83,6 +85,9 @@ def test_anonymous_tools_answer_and_account_tools_refuse(mcp_url: str, indexed_s
     assert got["tools"] == TOOLS
     assert [r["id"][:7] for r in got["search"]["results"]][:2] == ["2504.01", "2504.01"]  # protein papers
     assert got["search"]["results"][0]["link"].startswith("http://127.0.0.1:8000/papers/2504.01")
+    # No citation data yet: the citation order keeps relevance order.
+    assert got["by_citations"]["sort"] == "citations"
+    assert [r["id"] for r in got["by_citations"]["results"]] == [r["id"] for r in got["search"]["results"]]
     assert got["paper"]["title"] == "Minimum wage effects on employment"
     assert got["paper"]["abstract"].startswith("Raising the wage floor")
     assert [p["id"][:7] for p in got["similar"]["papers"]] == ["2504.04", "2504.04"]  # robots
@@ -146,3 +151,22 @@ def test_stdio_server_serves_the_same_tools(indexed_store: sa.Engine, settings: 
     assert got["tools"] == TOOLS
     assert got["paper"]["title"] == "Protein structure prediction with deep learning"
     assert [p["id"] for p in got["library"]["papers"]] == ["2504.02001"]
+
+
+def test_foreign_hosts_and_origins_are_refused_and_the_app_restarts(settings: Settings) -> None:
+    """DNS-rebinding protection allows this installation's own host (from the base URL) and localhost;
+    the endpoint works again after the app's lifespan restarts (the SDK's manager runs only once)."""
+    from fastapi.testclient import TestClient
+
+    app = create_app(settings.model_copy(update={"base_url": "https://papers.example.org"}), cache_seconds=0)
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
+    for _ in range(2):
+        with TestClient(app, base_url="https://papers.example.org") as client:
+            ok = client.post("/mcp", json=listing, headers=headers)
+            assert ok.status_code == 200 and {t["name"] for t in ok.json()["result"]["tools"]} == TOOLS
+            evil = client.post("/mcp", json=listing, headers={**headers, "Origin": "https://evil.example"})
+            assert evil.status_code == 403
+        with TestClient(app, base_url="http://evil.example") as client:
+            assert client.post("/mcp", json=listing, headers=headers).status_code == 421
+    app.state.engine.dispose()

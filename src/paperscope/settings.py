@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     hf_api_url: str = "https://huggingface.co"
+    openalex_url: str = "https://api.openalex.org"
+    openalex_mailto: str | None = None  # OpenAlex's "polite pool" (faster, more reliable) wants an address
     # arXiv asks for no more than one request every three seconds.
     request_interval: float = 3.0
     user_agent: str = "paperscope/0.1 (self-hosted paper discovery)"

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from paperscope.cli import alerts as alert_cmds
+from paperscope.cli import citations as citation_cmds
 from paperscope.cli import digest as digest_cmds
 from paperscope.cli import index as index_cmds
 from paperscope.cli import ingest as ingest_cmds
@@ -26,6 +27,7 @@ from paperscope.cli import similar as similar_cmds
 from paperscope.cli import store as store_cmds
 from paperscope.cli import users as users_cmds
 from paperscope.cli import web as web_cmds
+from paperscope.cli import zotero as zotero_cmds
 from paperscope.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -53,6 +55,7 @@ app.add_typer(digest_cmds.app, name="digest")
 app.add_typer(alert_cmds.app, name="alerts")
 app.add_typer(users_cmds.app, name="user")
 app.add_typer(model_cmds.app, name="model")
+app.add_typer(zotero_cmds.app, name="library")
 store_cmds.register(app)
 ingest_cmds.register(app)
 index_cmds.register(app)
@@ -61,6 +64,7 @@ similar_cmds.register(app)
 web_cmds.register(app)
 mcp_cmds.register(app)
 map_cmds.register(app)
+ingest_cmds.app.command("citations")(citation_cmds.ingest_citations)
 
 
 def main() -> None:

@@ -23,11 +23,11 @@ import sqlalchemy as sa
 
 from paperscope.feed.map_layout import (
     LayoutMethod,
+    TermCounter,
     default_regions,
     distinctive_terms,
     kmeans,
     layout_2d,
-    tokens,
 )
 from paperscope.index.pooled_read import all_pooled_vectors
 from paperscope.store import get_papers_by_rowid
@@ -96,7 +96,7 @@ def compute_map(engine: sa.Engine, index_root: Path, *, method: LayoutMethod = "
     rowids, vectors = all_pooled_vectors(index_root)
     say(f"{len(rowids)} pooled vectors read")
     # Titles, abstracts, categories and dates from the store (papers gone from it leave the map).
-    docs: list[set[str]] = []
+    terms_of = TermCounter()
     cats: list[str] = []
     days: list[date | None] = []
     keep: list[int] = []
@@ -108,10 +108,11 @@ def compute_map(engine: sa.Engine, index_root: Path, *, method: LayoutMethod = "
             if paper is None:
                 continue
             keep.append(start + offset)
-            docs.append(tokens(f"{paper.title} {paper.title} {paper.abstract}"))
+            terms_of.add(f"{paper.title} {paper.abstract}")
             cats.append(paper.primary_category or "")
             days.append(paper.listed or paper.published)
-    rowids, vectors = rowids[keep], vectors[keep]
+    if len(keep) < len(rowids):
+        rowids, vectors = rowids[keep], vectors[keep]
     say(f"{len(rowids)} papers read from the store")
     xy, used = layout_2d(vectors, method, threads=threads, seed=seed)
     say(f"layout ({used}) done")
@@ -119,7 +120,7 @@ def compute_map(engine: sa.Engine, index_root: Path, *, method: LayoutMethod = "
     labels, centres = kmeans(xy.astype(np.float64), k, seed=seed) if len(rowids) else (
         np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32))
     k = len(centres)
-    terms = distinctive_terms(docs, labels, k)
+    terms = distinctive_terms(terms_of, labels, k)
     sizes = np.bincount(labels, minlength=k) if len(labels) else np.zeros(0, dtype=np.int64)
     region_info = [{"label": " · ".join(t) or f"region {j + 1}", "terms": t,
                     "x": round(float(centres[j][0]), 4), "y": round(float(centres[j][1]), 4),

@@ -96,12 +96,19 @@ class PoliteClient:
             self.on_retry(f"{reason}; trying again in {wait:.0f}s (attempt {attempt + 2} of "
                           f"{self.max_retries + 1})")
 
-    def get(self, url: str, params: Mapping[str, str | int] | None = None) -> httpx.Response:
+    def get(self, url: str, params: Mapping[str, str | int] | None = None,
+            headers: Mapping[str, str] | None = None) -> httpx.Response:
         """GET `url` politely; return a 2xx/4xx response with its body read, or raise SourceError.
 
         Retried: 429/5xx (waiting Retry-After when given, else an exponential backoff) and transport
         errors, including a body cut short. Not retried: other 4xx, which the caller interprets.
         """
+        return self.send("GET", url, params=params, headers=headers)
+
+    def send(self, method: str, url: str, params: Mapping[str, str | int] | None = None,
+             headers: Mapping[str, str] | None = None, json: object = None) -> httpx.Response:
+        """Any request, with `get`'s spacing and retries. A write is only retried when the caller made it
+        safe to repeat (e.g. Zotero's Zotero-Write-Token header)."""
         where = url if not params else f"{url}?{httpx.QueryParams(params)}"
         extra_wait = 0.0
         for attempt in range(self.max_retries + 1):
@@ -109,7 +116,7 @@ class PoliteClient:
             last_try = attempt == self.max_retries
             self.requests_made += 1
             try:
-                response = self._client.get(url, params=params)
+                response = self._client.request(method, url, params=params, headers=headers, json=json)
                 response.read()
             except httpx.HTTPError as exc:
                 # A server that cannot be reached at all (no network, no such host, nothing

@@ -396,3 +396,23 @@ alert_outbox = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 sa.Index("ix_alert_outbox_due", alert_outbox.c.status, alert_outbox.c.next_attempt_at)
+# Citation data from OpenAlex (`paperscope ingest citations`): each paper's OpenAlex work id and cited-by
+# count, and the works it references (OpenAlex ids; those that are papers here join through the id).
+openalex_works = sa.Table(
+    "openalex_works",
+    metadata,
+    sa.Column("paper", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True,
+              autoincrement=False),
+    sa.Column("openalex_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("cited_by_count", sa.Integer, nullable=False),
+    sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_openalex_works_cited_by", openalex_works.c.cited_by_count)
+
+openalex_references = sa.Table(
+    "openalex_references",
+    metadata,
+    sa.Column("citing", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("cited", sa.String(32), primary_key=True),  # an OpenAlex work id (W...)
+)
+sa.Index("ix_openalex_references_cited", openalex_references.c.cited)

@@ -39,6 +39,8 @@ def _ascii(text: str) -> str:
 
 def _balanced(text: str) -> str:
     """Drop braces that do not pair up: one stray `{` would swallow the rest of a BibTeX file."""
+    if "{" not in text and "}" not in text:  # almost every name and title: nothing to check
+        return text
     depth, out = 0, []
     for ch in text:
         if ch == "{":
@@ -60,7 +62,8 @@ def _balanced(text: str) -> str:
 
 
 def _bib_value(text: str) -> str:
-    return _BIBTEX_SPECIAL.sub(r"\\\1", _balanced(" ".join(text.split())))
+    text = _balanced(" ".join(text.split()))
+    return _BIBTEX_SPECIAL.sub(r"\\\1", text) if ("&" in text or "%" in text or "#" in text) else text
 
 
 def _year(paper: Paper) -> int | None:

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI
+from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from paperscope.web.mcp_tools import McpBackend, build_mcp
 
@@ -33,26 +37,47 @@ def _transport_security(base_url: str) -> TransportSecuritySettings:
                                      allowed_origins=origins)
 
 
+class McpEndpoint:
+    """The `/mcp` route's ASGI app. The SDK's session manager can run only once, so every run of the
+    app's lifespan builds a fresh one (`start`) and this hands requests to the current one."""
+
+    def __init__(self, server: MCPServer, security: TransportSecuritySettings) -> None:
+        self.server = server
+        self.security = security
+        self.current: Any = None
+
+    def start(self) -> Any:
+        """A new session manager (and its ASGI handler); returns the manager to run."""
+        sdk_app = self.server.streamable_http_app(streamable_http_path=MCP_PATH, stateless_http=True,
+                                                  json_response=True, transport_security=self.security)
+        route = next(r for r in sdk_app.routes if isinstance(r, Route) and r.path == MCP_PATH)
+        self.current = route.app
+        return self.server.session_manager
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.current is None:
+            response = JSONResponse({"error": "the MCP endpoint is starting", "status": 503}, status_code=503)
+            await response(scope, receive, send)
+            return
+        await self.current(scope, receive, send)
+
+
 def install_mcp(app: FastAPI) -> None:
     """Serve the MCP tools at `/mcp` over the app's store, search engine and services."""
     st = app.state
     backend = McpBackend(engine=st.engine, settings=st.settings, search=st.search_engine,
                          similar=getattr(st, "similar", None), foryou=getattr(st, "foryou", None),
                          clock=lambda: app.state.clock())
-    server = build_mcp(backend)
-    mcp_app = server.streamable_http_app(streamable_http_path=MCP_PATH, stateless_http=True,
-                                         json_response=True,
-                                         transport_security=_transport_security(str(st.settings.base_url)))
-    # The MCP app's one route joins the app's own (its middleware list is empty without MCP's OAuth),
-    # so `/mcp` shares the app's error handling and no catch-all route sits in front of it.
-    for route in mcp_app.routes:
-        if isinstance(route, Route):
-            app.router.routes.insert(0, route)
-    st.mcp_server = server
+    endpoint = McpEndpoint(build_mcp(backend), _transport_security(str(st.settings.base_url)))
+    # Ahead of every other route, so no catch-all can answer for it.
+    app.router.routes.insert(0, Route(MCP_PATH, endpoint=endpoint, methods=["GET", "POST", "DELETE"]))
+    st.mcp_server = endpoint.server
 
     @contextlib.asynccontextmanager
     async def run_sessions(_app: FastAPI) -> AsyncIterator[None]:
-        async with server.session_manager.run():
+        manager = endpoint.start()
+        async with manager.run():
             yield
+        endpoint.current = None
 
     app.include_router(APIRouter(lifespan=run_sessions))

@@ -13,9 +13,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 import sqlalchemy as sa
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 
 from paperscope.feed.daily import daily_listing
@@ -30,6 +32,7 @@ from paperscope.settings import Settings
 from paperscope.store import get_paper, get_papers_by_rowid
 from paperscope.store import library as library_store
 from paperscope.store import users as user_store
+from paperscope.store.citations import cited_by_counts
 from paperscope.store.users import User
 from paperscope.web.serialize import paper_json
 
@@ -40,6 +43,7 @@ INSTRUCTIONS = (
     "`library_list` / `library_add` read and extend their library."
 )
 MAX_LIMIT = 50
+CITATION_DEPTH = 200  # sort="citations" orders this many best matches by cited-by count
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="How many papers (1-50).")]
 
 
@@ -119,19 +123,31 @@ def _by_rowid(backend: McpBackend, rowids: list[int]) -> dict[int, Paper]:
 
 
 def tool_search(backend: McpBackend, query: str, mode: str, limit: int, category: str | None,
-                date_from: str | None, date_to: str | None) -> dict[str, Any]:
-    """The `search` tool's answer (shared with the benchmark, which times it without the transport)."""
+                date_from: str | None, date_to: str | None, sort: str = "relevance") -> dict[str, Any]:
+    """The `search` tool's answer: ranked papers with links, scores and cited-by counts."""
     if not any(ch.isalnum() for ch in query):
         raise ToolError("nothing to search for: use words")
     engine = _needs(backend.search, "search")
     filters = SearchFilters(categories=tuple(category.split()) if category else (),
                             date_from=_date(date_from, "date_from"), date_to=_date(date_to, "date_to"))
-    result = engine.search(query, mode=mode, k=limit, filters=filters)
-    found = _by_rowid(backend, [h.rowid for h in result.hits])
-    return {"query": query, "mode": result.mode, "total": result.total,
+    result = engine.search(query, mode=mode, k=CITATION_DEPTH if sort == "citations" else limit,
+                           filters=filters)
+    hits = result.hits
+    cited = cited_by_counts(backend.engine, [h.rowid for h in hits])
+    if sort == "citations":  # the best matches, most cited first (stable: relevance breaks ties)
+        hits = sorted(hits, key=lambda h: -cited.get(h.rowid, -1))[:limit]
+    found = _by_rowid(backend, [h.rowid for h in hits])
+    return {"query": query, "mode": result.mode, "total": result.total, "sort": sort,
             "notes": list(getattr(result, "notes", []) or []),
-            "results": [{**_card(backend, found[h.rowid]), "score": h.score} for h in result.hits
-                        if h.rowid in found]}
+            "results": [{**_card(backend, found[h.rowid]), "score": h.score,
+                         "cited_by_count": cited.get(h.rowid)} for h in hits if h.rowid in found]}
+
+
+def _answer(data: dict[str, Any]) -> CallToolResult:
+    """Compact JSON text plus the same data as structured content, built once: the SDK's own conversion
+    of a returned dict indents the text and validates and re-dumps the whole result (~1 ms a search)."""
+    return CallToolResult(content=[TextContent(type="text", text=orjson.dumps(data).decode())],
+                          structured_content=data)
 
 
 def build_mcp(backend: McpBackend) -> MCPServer:
@@ -147,25 +163,27 @@ def build_mcp(backend: McpBackend) -> MCPServer:
                    max_length=200, description="arXiv categories, e.g. 'cs.CL cs.IR'.")] = None,
                date_from: Annotated[str | None, Field(description="Listed on or after (YYYY-MM-DD).")] = None,
                date_to: Annotated[str | None, Field(description="Listed on or before (YYYY-MM-DD).")] = None,
-               ) -> dict[str, Any]:
-        return tool_search(backend, query, mode, limit, category, date_from, date_to)
+               sort: Annotated[Literal["relevance", "citations"], Field(
+                   description="citations: the best matches, most cited first (OpenAlex counts).")]
+               = "relevance") -> CallToolResult:
+        return _answer(tool_search(backend, query, mode, limit, category, date_from, date_to, sort))
 
     @server.tool(description="One paper: title, authors, abstract, categories, dates, links, upvotes.")
     def paper(paper_id: Annotated[str, Field(max_length=200, description="arXiv id (2501.00001) or URL.")],
-              ) -> dict[str, Any]:
-        return _card(backend, _paper(backend, paper_id))
+              ) -> CallToolResult:
+        return _answer(_card(backend, _paper(backend, paper_id)))
 
     @server.tool(description="Papers similar to one or more papers (late interaction + lexical).")
     def similar(paper_ids: Annotated[list[str], Field(min_length=1, max_length=20,
                                                       description="arXiv ids of the seed papers.")],
-                limit: Limit = 10, diverse: bool = False) -> dict[str, Any]:
+                limit: Limit = 10, diverse: bool = False) -> CallToolResult:
         service: SimilarPapers = _needs(backend.similar, "similar")
         seeds = [_paper(backend, i) for i in dict.fromkeys(paper_ids)]
         result = service.similar(seeds, k=limit, diverse=diverse)
         found = _by_rowid(backend, [h.rowid for h in result.hits])
-        return {"seeds": result.seeds, "notes": result.notes,
-                "papers": [{**_card(backend, found[h.rowid], abstract=False), "score": h.score}
-                           for h in result.hits if h.rowid in found]}
+        return _answer({"seeds": result.seeds, "notes": result.notes,
+                        "papers": [{**_card(backend, found[h.rowid], abstract=False), "score": h.score}
+                                   for h in result.hits if h.rowid in found]})
 
     @server.tool(description="The daily feed: papers listed on a day (default the latest), week or month.")
     def daily(day: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
@@ -173,61 +191,61 @@ def build_mcp(backend: McpBackend) -> MCPServer:
               month: Annotated[str | None, Field(description="YYYY-MM")] = None,
               sort: Literal["upvotes", "trending", "newest"] = "upvotes",
               category: Annotated[str | None, Field(max_length=64)] = None, limit: Limit = 20,
-              ) -> dict[str, Any]:
+              ) -> CallToolResult:
         try:
             period = parse_period(day, week, month)
         except ValueError as exc:
             raise ToolError(str(exc)) from None
         listing = daily_listing(backend.engine, period, sort=sort, category=category, limit=limit)
         shown = listing.period
-        return {"period": {"kind": shown.kind, "key": shown.key, "label": shown.label} if shown else None,
-                "total": listing.total, "sort": sort, "category": category,
-                "papers": [_card(backend, i.paper, abstract=False) for i in listing.items]}
+        period_json = {"kind": shown.kind, "key": shown.key, "label": shown.label} if shown else None
+        return _answer({"period": period_json, "total": listing.total, "sort": sort, "category": category,
+                        "papers": [_card(backend, i.paper, abstract=False) for i in listing.items]})
 
     @server.tool(description="Trending papers of the last week (time-decayed upvotes).")
     def trending(category: Annotated[str | None, Field(max_length=64)] = None, limit: Limit = 20,
-                 ) -> dict[str, Any]:
+                 ) -> CallToolResult:
         items, total, as_of = trending_papers(backend.engine, category=category, limit=limit)
-        return {"as_of": as_of.isoformat(), "total": total, "category": category,
-                "papers": [{**_card(backend, i.paper, abstract=False), "trending_score": round(i.score, 6)}
-                           for i in items]}
+        return _answer({"as_of": as_of.isoformat(), "total": total, "category": category,
+                        "papers": [{**_card(backend, i.paper, abstract=False),
+                                    "trending_score": round(i.score, 6)} for i in items]})
 
     @server.tool(description="Recent papers ranked for the token's owner from their library and 👍/👎 "
                              "(needs an API token).")
     def for_you(ctx: Context, limit: Limit = 10,
-                days: Annotated[int, Field(ge=1, le=90, description="How far back.")] = 7) -> dict[str, Any]:
+                days: Annotated[int, Field(ge=1, le=90, description="How far back.")] = 7) -> CallToolResult:
         user = _user(backend, ctx)
         service: ForYou = _needs(backend.foryou, "for_you")
         result = service.feed(user.id, k=limit, days=days)
         found = _by_rowid(backend, [i.rowid for i in result.items])
-        return {"user": user.username, "total": result.total, "notes": result.notes,
-                "papers": [{**_card(backend, found[i.rowid]), "score": i.score,
-                            "reasons": [asdict(r) for r in i.reasons]}
-                           for i in result.items if i.rowid in found]}
+        return _answer({"user": user.username, "total": result.total, "notes": result.notes,
+                        "papers": [{**_card(backend, found[i.rowid]), "score": i.score,
+                                    "reasons": [asdict(r) for r in i.reasons]}
+                                   for i in result.items if i.rowid in found]})
 
     @server.tool(description="The papers in the token owner's library, newest first (needs an API token).")
     def library_list(ctx: Context, tag: Annotated[str | None, Field(max_length=40)] = None,
-                     ) -> dict[str, Any]:
+                     ) -> CallToolResult:
         user = _user(backend, ctx)
         items = library_store.list_library(backend.engine, user.id, tag=tag)
         found = _by_rowid(backend, [i.rowid for i in items])
-        return {"user": user.username, "tag": tag,
-                "papers": [{**_card(backend, found[i.rowid], abstract=False), "tags": list(i.tags),
-                            "added_at": i.added_at.isoformat() if i.added_at else None}
-                           for i in items if i.rowid in found]}
+        return _answer({"user": user.username, "tag": tag,
+                        "papers": [{**_card(backend, found[i.rowid], abstract=False), "tags": list(i.tags),
+                                    "added_at": i.added_at.isoformat() if i.added_at else None}
+                                   for i in items if i.rowid in found]})
 
     @server.tool(description="Save a paper to the token owner's library, with optional tags "
                              "(needs an API token).")
     def library_add(ctx: Context, paper_id: Annotated[str, Field(max_length=200)],
                     tags: Annotated[list[str], Field(max_length=library_store.MAX_TAGS)] = []  # noqa: B006
-                    ) -> dict[str, Any]:
+                    ) -> CallToolResult:
         user = _user(backend, ctx)
         found = _paper(backend, paper_id)
         assert found.rowid is not None
         added = library_store.save_paper(backend.engine, user.id, found.rowid, tags, source="mcp",
                                          now=backend.clock())
         item = next(i for i in library_store.list_library(backend.engine, user.id) if i.rowid == found.rowid)
-        return {"id": found.paper_id, "added": added, "tags": list(item.tags),
-                "link": backend.link(found.paper_id)}
+        return _answer({"id": found.paper_id, "added": added, "tags": list(item.tags),
+                        "link": backend.link(found.paper_id)})
 
     return server

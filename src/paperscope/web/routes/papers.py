@@ -9,8 +9,9 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import Response
 
 from paperscope.model import Paper, parse_arxiv_id
-from paperscope.store import get_paper
+from paperscope.store import get_paper, get_papers_by_rowid
 from paperscope.store import votes as vote_store
+from paperscope.store.citations import paper_citations
 from paperscope.store.listings import paper_page as paper_page_row
 from paperscope.web import security
 from paperscope.web.cite_formats import bibtex_entry, highwire_meta
@@ -106,7 +107,27 @@ def paper_page_response(request: Request, paper_id: str, form: dict[str, Any] | 
             "similar_url": f"/api/papers/{paper.paper_id}/similar" if has_similar else None,
             "similar_fragment": f"/papers/{paper.paper_id}/similar" if has_similar else None,
             **paper_extras(request, paper, page), **paper_collections(request, paper.paper_id)}
+    data["citations"] = _citations(request, paper)
     if form is not None:
         return render(request, "paper.html", {"title": paper.title, "data": data, "form": form},
                       status_code=status_code)
     return page_or_json(request, "paper.html", data, {"title": paper.title})
+
+
+CITATION_LIST = 20
+
+
+def _citations(request: Request, paper: Paper) -> dict[str, Any]:
+    """OpenAlex's cited-by count and the papers of this library it cites (prior) or that cite it
+    (derivative), most cited first; empty until `paperscope ingest citations` has run."""
+    engine = state(request).engine
+    found = paper_citations(engine, paper.rowid or 0)
+    wanted = found.prior[:CITATION_LIST] + found.derivative[:CITATION_LIST]
+    by_rowid = {p.rowid: p for p in get_papers_by_rowid(engine, wanted)} if wanted else {}
+
+    def cards(rowids: list[int]) -> list[dict[str, Any]]:
+        return [paper_json(by_rowid[r], with_abstract=False) for r in rowids[:CITATION_LIST] if r in by_rowid]
+    return {"openalex_id": found.openalex_id, "cited_by_count": found.cited_by_count,
+            "references_count": found.references_count, "prior_total": len(found.prior),
+            "derivative_total": len(found.derivative), "prior": cards(found.prior),
+            "derivative": cards(found.derivative)}

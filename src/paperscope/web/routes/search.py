@@ -14,6 +14,7 @@ from paperscope.search.dpp import DEFAULT_THETA, search_diverse
 from paperscope.search.engine import SearchEngine
 from paperscope.search.types import SearchFilters, SearchHit, SearchResult
 from paperscope.store import get_paper, get_papers_by_rowid
+from paperscope.store.citations import cited_by_counts
 from paperscope.web.params import CATEGORY_PATTERN, Format, Limit, Page
 from paperscope.web.rendering import JsonResponse, page_or_json, state, wants_json
 from paperscope.web.serialize import paper_json
@@ -47,8 +48,11 @@ MODE_LABELS = {
     "dense": ("Meaning", "Papers about the same thing, even in other words (one vector per paper)"),
     "late": ("Precise (late interaction)", "Meaning, matched word by word (multi-vector late interaction)"),
 }
-Sort = Annotated[Literal["relevance", "newest"], Query(
-    description=f"relevance, or newest first among the best {MAX_RESULTS_BY_DATE} matches.")]
+Sort = Annotated[Literal["relevance", "newest", "citations"], Query(
+    description=f"relevance; newest first among the best {MAX_RESULTS_BY_DATE} matches; or citations: the "
+                "best 200 matches ordered by OpenAlex cited-by count (papers never looked up last; "
+                "`paperscope ingest citations`).")]
+CITATION_DEPTH = 200
 _UNSUPPORTED = re.compile(r'"|(?:^|\s)-\w')
 _WORD = re.compile(r"[^\W_]", re.UNICODE)  # a letter or digit
 
@@ -125,6 +129,8 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
             return data, []
     filters = SearchFilters(categories=categories, date_from=date_from, date_to=date_to, author_names=names)
     # One extra hit tells whether a next page exists (the engine's `total` is capped at its depth).
+    if sort == "citations":
+        return _by_citations(st.engine, engine, data, q, mode, filters, offset, limit, threshold)
     # Newest first re-orders the best MAX_RESULTS_BY_DATE matches by listing date.
     by_date = sort == "newest"
     k, start = (MAX_RESULTS_BY_DATE, 0) if by_date else (limit + 1, offset)
@@ -155,6 +161,21 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
     return data, [(papers[h.rowid], h) for h in hits if h.rowid in papers]
 
 
+def _by_citations(store: Any, engine: Searcher, data: dict[str, Any], q: str, mode: SearchMode,
+                  filters: SearchFilters, offset: int, limit: int,
+                  threshold: float | None) -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
+    """The best CITATION_DEPTH matches, most cited first (relevance breaks ties and orders the rest)."""
+    result = engine.search(q, mode=mode, k=CITATION_DEPTH, offset=0, filters=filters, threshold=threshold)
+    counts = cited_by_counts(store, [h.rowid for h in result.hits])
+    ranked = sorted(result.hits, key=lambda h: -counts.get(h.rowid, -1))  # stable: relevance within ties
+    hits = ranked[offset:offset + limit]
+    papers = {p.rowid: p for p in get_papers_by_rowid(store, [h.rowid for h in hits])}
+    data.update({"mode": result.mode, "total": len(ranked), "has_more": len(ranked) > offset + limit,
+                 "no_good_answer": result.no_good_answer, "timings_ms": result.timings_ms,
+                 "notes": list(getattr(result, "notes", []) or [])})
+    return data, [(papers[h.rowid], h) for h in hits if h.rowid in papers]
+
+
 def run_search(request: Request, q: str, mode: SearchMode, category: list[str] | None,
                date_from: date | None, date_to: date | None, page: int, limit: int,
                diverse: bool = False, theta: float = DEFAULT_THETA,
@@ -163,9 +184,10 @@ def run_search(request: Request, q: str, mode: SearchMode, category: list[str] |
     """Search and build the result data shared by the page, its JSON twin and the API."""
     data, ranked = execute_search(request, q, mode, category, date_from, date_to, page, limit,
                                   diverse, theta, threshold, sort, author)
+    cited = cited_by_counts(state(request).engine, [p.rowid for p, _ in ranked if p.rowid is not None])
     data["results"] = [
         {**paper_json(paper), "score": hit.score, "components": hit.components,
-         "matched_terms": list(hit.matched_terms)}
+         "matched_terms": list(hit.matched_terms), "cited_by_count": cited.get(paper.rowid or 0)}
         for paper, hit in ranked
     ]
     return data

@@ -89,12 +89,20 @@
       ctx.lineWidth = 2; ctx.strokeStyle = styles.color; ctx.stroke();
     }
     ctx.font = "600 13px system-ui, sans-serif"; ctx.textAlign = "center";
-    meta.regions.forEach(function (r, k) {
-      const u = unit(), x = s.w / 2 + (r.x - view.x) * u, y = s.h / 2 + (r.y - view.y) * u;
-      if (x < 0 || y < 0 || x > s.w || y > s.h) return;
-      ctx.lineWidth = 3; ctx.strokeStyle = styles.backgroundColor || "#fff"; ctx.strokeText(r.label, x, y);
-      ctx.fillStyle = colour(k, true); ctx.fillText(r.label, x, y);
-    });
+    // Biggest regions first; a label that would overlap one already drawn waits for a closer zoom.
+    const placed = [];
+    meta.regions.map(function (r, k) { return [r, k]; }).sort(function (a, b) { return b[0].size - a[0].size; })
+      .forEach(function (pair) {
+        const r = pair[0], k = pair[1], u = unit();
+        const x = s.w / 2 + (r.x - view.x) * u, y = s.h / 2 + (r.y - view.y) * u;
+        if (x < 0 || y < 0 || x > s.w || y > s.h) return;
+        const w = ctx.measureText(r.label).width + 6, box = { l: x - w / 2, r: x + w / 2, t: y - 13, b: y + 4 };
+        if (placed.some(function (o) { return box.l < o.r && box.r > o.l && box.t < o.b && box.b > o.t; })) return;
+        placed.push(box);
+        ctx.lineWidth = 3; ctx.strokeStyle = styles.backgroundColor || "#fff"; ctx.strokeText(r.label, x, y);
+        ctx.fillStyle = colour(k, true); ctx.fillText(r.label, x, y);
+      });
+    root.dataset.labels = String(placed.length);
     root.dataset.drawn = String(Number(root.dataset.drawn || 0) + 1);
   }
 
