@@ -72,7 +72,9 @@ class IndexMaintainer:
         self._thread = threading.Thread(target=self._loop, name="paperscope-index", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to stop and wait a little: a batch being encoded is not interrupted, and a
+        daemon thread killed with the process loses only that batch's transaction (rolled back)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
