@@ -10,7 +10,7 @@ SNAPSHOT ?= ../shared/data/arxiv-2025-2026.jsonl.gz
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run ingest test lint
+.PHONY: install system-deps run ingest test lint results
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,7 @@ test: lint system-deps
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
+
+# benchmarks/RESULTS.md from the records the benchmark scripts leave in benchmarks/results/.
+results: install
+	$(PY) benchmarks/report.py
