@@ -10,7 +10,7 @@ SNAPSHOT ?= ../shared/data/arxiv-2025-2026.jsonl.gz
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run ingest test lint
+.PHONY: install system-deps run ingest test lint results
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,17 @@ ingest: install
 run: ingest
 	$(PAPERSCOPE) serve --host $(HOST) --port $(PORT)
 
+# Extra pytest arguments, e.g. PYTEST_ARGS="-n auto" (pytest-xdist) on a machine with more than 2 cores:
+# on 2 shared cores it measured no faster than one process and cost ~40% more CPU.
+PYTEST_ARGS ?=
+
 test: lint system-deps
-	PAPERSCOPE_REQUIRE_PG=1 $(PY) -m pytest -q
+	PAPERSCOPE_REQUIRE_PG=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
+
+# benchmarks/RESULTS.md from the records the benchmark scripts leave in benchmarks/results/.
+results: install
+	$(PY) benchmarks/report.py

@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from record import save_record  # noqa: E402
+
 from paperscope.feed.trending import add_event, trending_papers  # noqa: E402
 from paperscope.model import Paper  # noqa: E402
 from paperscope.store import open_database, upsert_papers  # noqa: E402
@@ -90,6 +92,13 @@ def main() -> None:
     print(f"trending page (30 of {args.papers}): {trend_after_tenth:.1f} ms after {tenth} votes, "
           f"{trend_after_all:.1f} ms after {len(ordered)} votes (median of 20)")
     print(f"argon2id hash at app parameters: {hash_ms:.0f} ms")
+    save_record("community", [
+        {"measure": "upvotes per second (one transaction each)", "value": round(len(ordered) / vote_seconds)},
+        {"measure": "ms per upvote", "value": round(per_vote_ms, 2)},
+        {"measure": f"trending page ms after {tenth} votes", "value": round(trend_after_tenth, 1)},
+        {"measure": f"trending page ms after {len(ordered)} votes", "value": round(trend_after_all, 1)},
+        {"measure": "argon2id hash ms at the app's parameters", "value": round(hash_ms)},
+    ], title=f"Votes and the trending page (median of 20): {args.papers} papers, {args.users} users, SQLite.")
 
 
 if __name__ == "__main__":

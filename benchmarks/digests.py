@@ -50,6 +50,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from record import save_record  # noqa: E402
 from tests.pg import free_port  # noqa: E402
 
 from paperscope.cli.digest import trending_fetch  # noqa: E402
@@ -237,6 +238,7 @@ def compare(args: argparse.Namespace, home: Path) -> None:
         variants.append((label or "baseline", src, args.baseline_home or home))
     variants.append(("current", None, home))
     width = max(len(label) for label, _, _ in variants)
+    rows: list[dict[str, Any]] = []
     for n in range(args.rounds):
         for label, src, where in variants:
             env = dict(os.environ)
@@ -250,6 +252,18 @@ def compare(args: argparse.Namespace, home: Path) -> None:
                   f"CPU s paperscope {r['cpu']:.1f} / SMTP server {r['server_cpu']:.1f}, "
                   f"peak RSS {r['peak_mb']:.0f} MB, {r['kb']:.1f} KB and {r['lines']:.0f} lines "
                   f"per message, load {r['load_before']:.1f} -> {r['load_after']:.1f}", flush=True)
+            rows.append({"round": n + 1, "version": label, **_record_row(r)})
+    save_record("digests", rows, title=f"{args.subscribers:,} subscribers: digests composed and accepted "
+                "by a local SMTP server, versions run alternately.")
+
+
+def _record_row(r: dict[str, Any]) -> dict[str, Any]:
+    return {"seconds": round(r["seconds"], 1), "messages_per_s": round(r["rate"]), "composed": r["composed"],
+            "composed_at_s": round(r["compose_seconds"], 1), "sent": r["sent"],
+            "paperscope_cpu_s": round(r["cpu"], 1), "smtp_server_cpu_s": round(r["server_cpu"], 1),
+            "peak_rss_mb": round(r["peak_mb"]), "kb_per_message": round(r["kb"], 1),
+            "lines_per_message": round(r["lines"]), "load_before": round(r["load_before"], 1),
+            "load_after": round(r["load_after"], 1)}
 
 
 def main() -> None:
@@ -324,15 +338,19 @@ def main() -> None:
     print(f"CPU seconds: paperscope {cpu:.1f}, SMTP server process {sink_cpu.value:.1f}; "
           f"load average {load_before:.1f} before, {load_after:.1f} after (2 cores)")
     print("PASS" if rate >= GOAL_RATE and delivered.sent == composed.composed else "BELOW GOAL")
-    if args.json:
-        kb = received[0] / max(count.value, 1) / 1024
-        lines = received[1] / max(count.value, 1)
-        print(json.dumps({"seconds": report.seconds, "rate": rate, "composed": composed.composed,
-                          "compose_seconds": report.compose_seconds, "sent": delivered.sent,
-                          "server_count": count.value, "cpu": cpu, "server_cpu": sink_cpu.value,
-                          "peak_mb": peak_mb, "kb": kb, "lines": lines,
-                          "connections": settings.smtp_connections,
-                          "load_before": load_before, "load_after": load_after}))
+    kb = received[0] / max(count.value, 1) / 1024
+    lines = received[1] / max(count.value, 1)
+    result = {"seconds": report.seconds, "rate": rate, "composed": composed.composed,
+              "compose_seconds": report.compose_seconds, "sent": delivered.sent,
+              "server_count": count.value, "cpu": cpu, "server_cpu": sink_cpu.value,
+              "peak_mb": peak_mb, "kb": kb, "lines": lines, "connections": settings.smtp_connections,
+              "load_before": load_before, "load_after": load_after}
+    if args.json:  # a child of `compare`, which records the rounds itself
+        print(json.dumps(result))
+    else:
+        save_record("digests", [{"version": "current", **_record_row(result)}],
+                    title=f"{args.subscribers:,} subscribers: digests composed and accepted by a local SMTP "
+                          f"server ({settings.smtp_connections} connections).")
 
 
 if __name__ == "__main__":

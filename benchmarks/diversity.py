@@ -44,6 +44,7 @@ from diversity_fast import (
     mmr_check_against_product,
 )
 from diversity_metrics import BETTER, MEASURES, at_ndcg, evaluate, front_score, matched, spherical_kmeans
+from record import save_record
 
 from paperscope.search import SearchEngine
 from paperscope.search.beir import doc_ids_by_rowid, load_beir
@@ -195,11 +196,17 @@ def protocol4(train: list, train_qrels: dict, test: list, test_qrels: dict, labe
     print("\nTest, each method at the same levels (interpolated):\n")
     print("| method | " + " | ".join(f"{base[0] - x:.4f}" for x in REPORT_DROPS) + " |")
     print("| --- |" + " ---: |" * len(REPORT_DROPS))
+    rows = []
     for name, arr in (("DPP", a), ("MMR", b)):
         mean = arr.mean(axis=0)
         for mi, meas in enumerate(MEASURES[1:], start=1):
             vals = [at_ndcg(mean[:, 0], mean[:, mi], base[0] - x, BETTER[meas]) for x in REPORT_DROPS]
             print(f"| {name} {meas} | " + " | ".join(f"{v:.4f}" for v in vals) + " |")
+            levels = {f"at nDCG@10 {base[0] - x:.4f}": round(float(v), 4)
+                      for x, v in zip(REPORT_DROPS, vals, strict=True)}
+            rows.append({"method and measure": f"{name} {meas}", **levels})
+    save_record("diversity", rows, title="SciFact test: DPP and MMR at the same nDCG@10 levels below the "
+                "relevance order (every choice made on train).")
 
     # The product default (search/dpp.py) against the batched variant it implements, and its θ sweep.
     full = Batch.from_runs(test, test_qrels, labels, 100)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from record import save_record
 
 from paperscope.embed import Encoded, ModelSpec, OnnxEncoder, paper_text
 from paperscope.embed.bundled import BUNDLED_MAX_LENGTH, bundled_files, bundled_spec, model_dir_spec
@@ -182,6 +183,9 @@ def main() -> None:
         row.update(quality(encoders[name], name, args.cache, doc_ids, doc_texts,
                            query_ids, query_texts, qrels))
         print(json.dumps(row), flush=True)
+    save_record("encoders", [{k: (f"{v['mean']} / {v['min']}" if isinstance(v, dict) else v)
+                              for k, v in r.items()} for r in rows.values()],
+                title="Encoder candidates: speed, agreement with the first (cosine mean / min), quality.")
 
 
 def quality(encoder: OnnxEncoder, name: str, cache: Path, doc_ids: list[str], doc_texts: list[str],

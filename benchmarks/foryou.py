@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from foryou_data import load_sample
+from record import save_record
 
 from paperscope.feed.foryou import fit_preferences
 
@@ -92,6 +93,11 @@ def main() -> None:
     for name in ("personal", "similar", "centroid", "recency"):
         print(f"| {name} | {hits[name] / trials:.3f} |")
     print(f"| random (expected) | {K / (CANDIDATES + 1):.3f} |")
+    rows = [{"method": name, f"hit_rate_at_{K}": round(hits[name] / trials, 3)}
+            for name in ("personal", "similar", "centroid", "recency")]
+    rows.append({"method": "random (expected)", f"hit_rate_at_{K}": round(K / (CANDIDATES + 1), 3)})
+    save_record("foryou", rows, title=f"Leave-one-out hit rate: {n} papers, {args.users} users, "
+                f"{trials} trials, held-out paper among {CANDIDATES} random others.")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from record import save_record
+
 from paperscope.embed import OnnxEncoder, load_encoder, paper_text
 from paperscope.embed.bundled import bundled_spec
 from paperscope.index.build import READ_BATCH, IndexSet, build_index
@@ -84,6 +86,18 @@ def main() -> None:
     print(f"| token store on disk | {idx.tokens.bytes_on_disk() / n:.0f} B/paper |")
     print(f"| whole index dir on disk | {idx.disk_bytes() / n:.0f} B/paper |")
     print(f"| RAM added by opening the indexes (RSS) | {ram / n:.0f} B/paper |")
+    save_record("indexing", [
+        {"measure": "bare encoder, papers/s (run 1)", "value": round(bare1, 1)},
+        {"measure": "bare encoder, papers/s (run 2)", "value": round(bare2, 1)},
+        {"measure": "pipeline end to end, papers/s", "value": round(report.rate, 1)},
+        {"measure": "pipeline share of the bare encoder", "value": round(share, 3)},
+        {"measure": "ANN vector payload, B/paper", "value": ann_payload},
+        {"measure": "ANN files incl. HNSW graph, B/paper", "value": round(ann_files / n)},
+        {"measure": "token store on disk, B/paper", "value": round(idx.tokens.bytes_on_disk() / n)},
+        {"measure": "whole index dir on disk, B/paper", "value": round(idx.disk_bytes() / n)},
+        {"measure": "RAM added by opening the indexes (RSS), B/paper", "value": round(ram / n)},
+    ], title=f"Indexing throughput and footprint, {n} papers, model {encoder.name}.",
+        notes=str(report.timings))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from record import save_record  # noqa: E402
 from tests.pg import PgServer, start_pg  # noqa: E402
 
 from paperscope.store import count_papers, create_engine  # noqa: E402
@@ -199,6 +200,13 @@ def main() -> None:
             ok = r.rate >= GOAL_RATE and r.peak_rss_mb <= GOAL_RSS_MB
             print(f"\ngoal (SQLite first load >= {GOAL_RATE:,} papers/s, peak RSS <= {GOAL_RSS_MB} MB): "
                   f"{'met' if ok else 'NOT met'} ({r.rate:,.0f} papers/s, {r.peak_rss_mb:.0f} MB)")
+    save_record("ingest", [
+        {"code": r.code, "backend": r.backend, "run": r.label, "exit_code": r.exit_code, "papers": r.papers,
+         "wall_s": round(r.seconds, 1), "papers_per_s": round(r.rate), "cpu_s": round(r.cpu_seconds, 1),
+         "peak_rss_mb": round(r.peak_rss_mb), "tree_rss_mb": round(r.tree_rss_mb),
+         "tree_pss_mb": round(r.tree_pss_mb)} for r in runs],
+        title=f"`ingest jsonl` of {args.file.name} into an empty store, then again "
+              f"(load {load_start:.1f} at the start).")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
 
 import numpy as np  # noqa: E402
+from record import save_record
 
 from paperscope.embed import load_encoder
 from paperscope.search import SearchEngine
@@ -103,6 +104,11 @@ def main() -> None:
     print("\nSV curve (k': mean papers / recall): " + ", ".join(
         f"{k}: {sv[k - 1][0]:.0f}/{sv[k - 1][1]:.3f}" for k in (1, 2, 4, 8, 16, 32, 64)))
     print(f"SV needs {sv_90} candidates for 90%")
+    save_record("muvera_fidelity_index", [
+        {"generator": name, "candidates_for_80pct": needed(curve, 0.8), "for_90pct": needed(curve, 0.9),
+         "for_95pct": needed(curve, 0.95)} for name, curve in curves.items()],
+        variant=f"{len(keys):,} papers",
+        title=f"Candidates each generator needs to hold the exact MaxSim top-10 ({len(queries)} queries).")
 
 
 if __name__ == "__main__":

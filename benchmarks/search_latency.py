@@ -34,6 +34,7 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from record import save_record
 
 from paperscope.embed import OnnxEncoder, load_encoder
 from paperscope.embed.bundled import bundled_spec, encoder_identity
@@ -160,6 +161,16 @@ def main() -> None:
           f"p99 {percentile(encode_ms, 99):.1f} ms")
     print(f"late mode vs brute force: {percentile(brute, 50) / percentile(late[1], 50):.1f}x faster (p50, "
           f"excl. encoding), recall@10 of brute force {recall:.3f} over {len(brute)} queries")
+    save_record("search_latency", [
+        {"mode": mode, "p50_ms_excl_encoding": round(percentile(excl, 50), 1),
+         "p99_ms_excl": round(percentile(excl, 99), 1),
+         "p50_ms_incl_encoding": round(percentile(incl, 50), 1),
+         "p99_ms_incl": round(percentile(incl, 99), 1)} for mode, excl, incl in rows],
+        variant=f"{len(idx.pooled):,} papers",
+        title=f"Warm query latency per mode, {len(idx.pooled):,} papers indexed, {len(queries)} queries.",
+        notes=f"Query encoding alone: p50 {percentile(encode_ms, 50):.1f} ms. Late mode "
+              f"{percentile(brute, 50) / percentile(late[1], 50):.1f}x faster than brute force (p50), "
+              f"recall@10 of brute force {recall:.3f} over {len(brute)} queries.")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
+from record import save_record
 
 from paperscope.embed import Encoded, OnnxEncoder, load_encoder
 from paperscope.embed.bundled import bundled_spec
@@ -128,14 +129,21 @@ def main() -> None:
         return {q: [docs[i] for i in ids if i in docs] for q, ids in ranking.items()}
 
     print("\n| mode | nDCG@10 | Recall@100 | p50 ms (excl. encoding) |\n|---|---|---|---|")
+    rows = []
     for name in per_mode:
         ndcg, rec = mean_metrics(as_docs(per_mode[name]), ds)
         print(f"| {name} | {ndcg:.4f} | {rec:.4f} | {percentile(latency[name], 50):.1f} |")
+        rows.append({"mode": name, "ndcg_at_10": round(ndcg, 4), "recall_at_100": round(rec, 4),
+                     "p50_ms_excl_encoding": round(percentile(latency[name], 50), 1)})
     exact = per_mode.get("late, exact MaxSim (brute force)")
+    notes = ""
     if exact and "late" in per_mode:
         overlap = np.mean([len(set(per_mode["late"][q][:10]) & set(exact[q][:10]))
                            / max(1, min(10, len(exact[q]))) for q in ds.queries])
         print(f"\nlate mode recall@10 of exact MaxSim: {overlap:.4f}")
+        notes = f"late mode recall@10 of exact MaxSim: {overlap:.4f}"
+    save_record("search_quality", rows, variant=f"{args.data.name} {args.split}", notes=notes,
+                title=f"{args.data.name} {args.split}: {len(ds.queries)} queries, {len(docs)} documents.")
 
     if args.postgres:
         postgres_bm25(ds)

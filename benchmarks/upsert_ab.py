@@ -24,6 +24,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from record import save_record  # noqa: E402
 from tests.pg import start_pg  # noqa: E402
 
 from paperscope.sources.jsonl import JsonlSource  # noqa: E402
@@ -77,6 +78,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         old = load_old(args.rev, tmp)
+        rows: list[dict[str, object]] = []
         try:
             for round_ in range(2):
                 for label, module in ((f"{args.rev}", old), ("current", current)):
@@ -97,15 +99,22 @@ def main() -> None:
                     cpu, wall, srv = time.process_time(), time.perf_counter(), backend_cpu_seconds(pid)
                     for i in range(0, len(papers), 2000):
                         module.upsert_papers(engine, papers[i:i + 2000])  # type: ignore[attr-defined]
-                    line = (f"{args.backend} {label:>8}: wall {time.perf_counter() - wall:6.2f}s  "
-                            f"client CPU {time.process_time() - cpu:5.2f}s")
+                    row: dict[str, object] = {"round": round_ + 1, "code": label,
+                                              "wall_s": round(time.perf_counter() - wall, 2),
+                                              "client_cpu_s": round(time.process_time() - cpu, 2)}
+                    line = (f"{args.backend} {label:>8}: wall {row['wall_s']:6.2f}s  "
+                            f"client CPU {row['client_cpu_s']:5.2f}s")
                     if server is not None:
-                        line += f"  server CPU {backend_cpu_seconds(pid) - srv:5.2f}s"
+                        row["server_cpu_s"] = round(backend_cpu_seconds(pid) - srv, 2)
+                        line += f"  server CPU {row['server_cpu_s']:5.2f}s"
                     print(line, flush=True)
+                    rows.append(row)
                     engine.dispose()
         finally:
             if server is not None:
                 server.stop()
+        save_record("upsert_ab", rows, variant=args.backend,
+                    title=f"Upserting {len(papers):,} papers, {args.rev} against the current code by turns.")
 
 
 if __name__ == "__main__":

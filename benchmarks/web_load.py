@@ -54,6 +54,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote_plus
 
+from record import save_record
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = ROOT.parent / "shared" / "data" / "arxiv-2025-2026.jsonl.gz"
 # The warm search rotation (cold rows use queries made from paper titles instead).
@@ -402,6 +404,12 @@ def main() -> int:
                     stop(proc)
         print()
         print(table(results))
+        save_record("web_load", [
+            {"code": r.variant, "page": r.page, "response_cache": r.cache, "requests": r.requests,
+             "p50_ms": round(r.p50_ms, 1), "p99_ms": round(r.p99_ms, 1), "requests_per_s": round(r.rps),
+             "server_cpu_ms_per_request": round(r.cpu_ms, 2), "non_2xx": r.non_2xx,
+             "socket_errors": r.errors, "load_avg": round(r.load1, 1)} for r in results],
+            title="`paperscope serve` under wrk, one row per page kind and cache state.")
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

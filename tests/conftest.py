@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import paperscope.store
 from paperscope.embed import Encoder, load_encoder
 from paperscope.settings import Settings
+from paperscope.store import db as store_db
 from paperscope.store import open_database
 from tests.pg import PgServer, start_pg
 
@@ -48,6 +50,42 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = open_database(f"sqlite:///{path}")
     engine.dispose()  # the last connection's close checkpoints the WAL into the file
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_written_outside_temp_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The home folder (the default PAPERSCOPE_HOME, and where onnxruntime and Chromium keep caches) and
+    the /dev/shm folder web workers share pages through are temp folders for the session."""
+    from paperscope.web import shared_cache
+
+    home = tmp_path_factory.mktemp("user-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        patch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+        patch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+        patch.setattr(shared_cache, "SHM", tmp_path_factory.mktemp("shm"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _close_stores_opened_by_the_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every store a test opens (through `open_database`, its own or the app's) is disposed when the test
+    ends, so no connection is left for the garbage collector to drop in the middle of a later test (the
+    suite runs with ResourceWarning as an error). Disposing only closes pooled connections: an engine
+    still in use by a longer-lived fixture simply reconnects."""
+    opened: list[sa.Engine] = []
+    real = store_db.create_engine
+
+    def tracked(url: str) -> sa.Engine:
+        engine = real(url)
+        opened.append(engine)
+        return engine
+
+    monkeypatch.setattr(store_db, "create_engine", tracked)  # what open_database calls
+    monkeypatch.setattr(paperscope.store, "create_engine", tracked)
+    yield
+    for engine in opened:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -220,8 +220,8 @@ def _killed_then_rerun(engine: sa.Engine, settings: Settings, db_url: str, smtp:
             os.kill(proc.pid, signal.SIGKILL)
 
     setattr(smtp.handler, hook, kill_at)
-    proc.wait(timeout=120)
-    assert proc.returncode == -signal.SIGKILL, proc.stdout.read().decode() if proc.stdout else ""
+    killed_output = proc.communicate(timeout=120)[0].decode()  # reads and closes the pipe
+    assert proc.returncode == -signal.SIGKILL, killed_output
     setattr(smtp.handler, hook, None)
     assert len(smtp.handler.received) < 8, "the kill came too late to interrupt the batch"
     rerun = _run_cli(settings, db_url, smtp.port, connections)

@@ -43,6 +43,7 @@ def test_maxsim_close_to_uncompressed_and_same_ranking(tmp_path: Path) -> None:
     by_hand = float((store.project_query(query) @ store.get(7).T).max(axis=1).sum())
     assert by_hand == pytest.approx(float(approx[7]), rel=1e-4)
     assert store.get(7).shape == (len(doc_tokens(7)), 32)
+    store.close()
 
 
 def test_maxsim_split_across_threads_scores_exactly_as_one_thread(tmp_path: Path) -> None:
@@ -57,6 +58,7 @@ def test_maxsim_split_across_threads_scores_exactly_as_one_thread(tmp_path: Path
         split = store.maxsim(query, asked, pool, 3)
     assert np.array_equal(alone, split)
     assert np.isneginf(split[-2:]).all() and np.isfinite(split[:-2]).all()
+    store.close()
 
 
 def test_compression_and_edge_cases(tmp_path: Path) -> None:
@@ -93,6 +95,7 @@ def test_readding_replaces_and_reopen_sees_flushed_state(tmp_path: Path) -> None
     assert sorted(k for k in (1, 2, 4, 5) if k in final) == [1, 2, 5]
     q = doc_tokens(5)[:4]
     assert final.maxsim(q, np.array([5]))[0] == pytest.approx(chamfer(q, doc_tokens(5)), abs=0.1)
+    store.close()  # the first writer, left open above, lets go of its data file
 
 
 def test_reader_refresh_sees_another_writers_flushes(tmp_path: Path) -> None:
@@ -142,6 +145,7 @@ def test_kill_9_during_adds_leaves_a_consistent_store(tmp_path: Path) -> None:
     time.sleep(0.013)  # land somewhere inside a later add or flush
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()
     assert committed >= 200
 
     store = TokenStore.open(directory)
@@ -219,3 +223,4 @@ def test_many_papers_scored_in_several_products_match_scoring_each_alone(tmp_pat
     together = store.maxsim(query, keys)
     alone = np.array([store.maxsim(query, np.array([k]))[0] for k in keys])
     assert np.allclose(together, alone, rtol=1e-5, atol=1e-5)
+    store.close()

@@ -28,6 +28,7 @@ from paperscope.cli import store as store_cmds
 from paperscope.cli import users as users_cmds
 from paperscope.cli import web as web_cmds
 from paperscope.cli import zotero as zotero_cmds
+from paperscope.cli.common import close_stores
 from paperscope.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -48,6 +49,7 @@ def _root(
     if database_url is not None:
         overrides["database_url"] = database_url
     ctx.obj = Settings(**overrides)  # type: ignore[arg-type]
+    ctx.call_on_close(close_stores)
 
 
 app.add_typer(ingest_cmds.app, name="ingest")

@@ -78,7 +78,20 @@ class SmtpTransport:
         cfg = self.config
         context = cfg.ssl_context or ssl.create_default_context()
         try:
-            smtp: smtplib.SMTP
+            smtp = self._open(cfg, context)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise SendFailure(f"SMTP login refused: {exc.smtp_code} {_reply_text(exc.smtp_error)}",
+                              permanent=False, code=exc.smtp_code, connection_lost=True) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise SendFailure(f"cannot connect to SMTP server {cfg.host}:{cfg.port}: {exc}",
+                              permanent=False, connection_lost=True) from exc
+        self._smtp = smtp
+        return smtp
+
+    @staticmethod
+    def _open(cfg: SmtpConfig, context: ssl.SSLContext) -> smtplib.SMTP:
+        smtp: smtplib.SMTP | None = None
+        try:
             if cfg.security == "tls":
                 smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
             else:
@@ -89,14 +102,11 @@ class SmtpTransport:
                 smtp.ehlo()
             if cfg.user:
                 smtp.login(cfg.user, cfg.password)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise SendFailure(f"SMTP login refused: {exc.smtp_code} {_reply_text(exc.smtp_error)}",
-                              permanent=False, code=exc.smtp_code, connection_lost=True) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            raise SendFailure(f"cannot connect to SMTP server {cfg.host}:{cfg.port}: {exc}",
-                              permanent=False, connection_lost=True) from exc
-        self._smtp = smtp
-        return smtp
+            return smtp
+        except BaseException:
+            if smtp is not None:  # a refused login or certificate must not leave the socket open
+                smtp.close()
+            raise
 
     def close(self) -> None:
         """QUIT politely; drop the socket whatever happens."""
