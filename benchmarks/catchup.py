@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).parent))
+from record import save_record  # noqa: E402
 from standins import fill_with_standins  # noqa: E402
 from tests.pg import start_pg  # noqa: E402
 
@@ -104,11 +105,22 @@ def main() -> None:
             target = indexed(home) + 1000
             fill_with_standins(engine, model, seed=100 + b)  # one transaction for the 1,000
             batches.append(wait_count(home, target))
-        print(json.dumps({
+        figures = {
             "papers": args.papers, "first_build_from_store_s": round(first_build, 1),
             "single_p50_ms": round(percentile(singles, 50)), "single_p99_ms": round(percentile(singles, 99)),
             "batch_1000_s": [round(b, 2) for b in batches], "poll_seconds": 1.0,
-            "load": os.getloadavg()}, indent=1))
+            "load": os.getloadavg()}
+        print(json.dumps(figures, indent=1))
+        save_record("catchup", [
+            {"measure": "a new server builds its index from the store (s)",
+             "value": figures["first_build_from_store_s"]},
+            {"measure": f"single paper: commit -> other server's index, p50 / p99 ms ({args.singles} papers)",
+             "value": f"{figures['single_p50_ms']} / {figures['single_p99_ms']}"},
+            {"measure": "1,000 papers in one transaction -> other server's index (s, each run)",
+             "value": ", ".join(str(b) for b in figures["batch_1000_s"])},
+            {"measure": "poll interval (s)", "value": 1.0},
+        ], title="Catch-up between two servers on one PostgreSQL (no model on the catching-up side)",
+            variant=f"{args.papers} papers")
     finally:
         if proc is not None:
             proc.terminate()
