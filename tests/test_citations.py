@@ -15,7 +15,7 @@ from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.web.app import create_app
 from tests.httpfixture import Reply, ScriptedServer, cli_env, scripted_server
-from tests.test_web_data import load_library
+from tests.support.web_data import load_library
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from paperscope.cli import app as cli_app
 from paperscope.model import Paper
 from paperscope.settings import Settings
 from paperscope.store import open_database, upsert_papers
-from tests.test_web_data import free_port
+from tests.support.web_data import free_port
 
 
 def _store(home: Path, categories: int) -> None:

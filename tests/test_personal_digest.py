@@ -21,7 +21,6 @@ from paperscope.store.subscriptions import DigestChoice, find_subscription, subs
 from paperscope.web.app import create_app
 from tests.community_support import add_user, page_csrf, sign_in
 from tests.test_foryou import indexed, rowid  # noqa: F401  (fixtures)
-from tests.test_similar import encoder  # noqa: F401
 
 THURSDAY = datetime(2025, 4, 10, 8, 0, tzinfo=UTC)
 

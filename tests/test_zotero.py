@@ -17,7 +17,7 @@ from paperscope.store import get_paper, open_database, upsert_papers
 from paperscope.store import library as lib
 from tests.community_support import add_user
 from tests.httpfixture import FIXTURES, Reply, ScriptedServer, cli_env, scripted_server
-from tests.test_web_data import load_library
+from tests.support.web_data import load_library
 
 KEY = "zotero-key-123"
 
