@@ -38,6 +38,9 @@ from paperscope.mail.webhooks import deliver_webhooks  # noqa: E402
 from paperscope.settings import Settings  # noqa: E402
 from paperscope.store import open_database  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import save_record  # noqa: E402
+
 
 def receiver(port: int, ready: Any, count: Any) -> None:
     """A webhook receiver that answers 200 to every POST and counts them."""
@@ -130,6 +133,13 @@ def main() -> None:
           f"{report.messages} messages ({mails} mails queued) in {t1 - t0:.2f} s; "
           f"webhooks: {hooks.sent} delivered ({count.value} received) in {t2 - t1:.2f} s; "
           f"total {t2 - t0:.2f} s; peak RSS {peak:.0f} MB")
+    save_record("alerts", [
+        {"measure": "alerts / new papers / matches",
+         "value": f"{report.alerts} / {report.papers_considered} / {report.matched}"},
+        {"measure": "compose (s)", "value": round(t1 - t0, 2)},
+        {"measure": "webhooks delivered, time (s)", "value": f"{hooks.sent}, {t2 - t1:.2f}"},
+        {"measure": "peak RSS (MB)", "value": round(peak)},
+    ], title="Alert fan-out over one day's new papers")
 
 
 if __name__ == "__main__":

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import httpx
-from tests.test_web_data import live_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
+from tests.support.web_data import live_server  # noqa: E402
 
 from paperscope.settings import Settings
 from paperscope.sources.jsonl import JsonlSource
@@ -24,6 +27,9 @@ from paperscope.store import count_papers, ingest_records, iter_papers, open_dat
 from paperscope.store import library as lib
 from paperscope.store import users as user_store
 from paperscope.web.app import create_app
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import save_record  # noqa: E402
 
 ARXIV = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv-2025-2026.jsonl.gz"
 
@@ -54,6 +60,7 @@ def main() -> None:
     with live_server(app) as url, httpx.Client(base_url=url, timeout=300) as http:
         auth = {"Authorization": "Bearer ps_bench"}
         bib = b""
+        rows = []
         for fmt in ("bibtex", "ris", "csljson"):
             times = []
             for run in range(args.runs + 1):
@@ -66,11 +73,14 @@ def main() -> None:
             count, size = int(r.headers["x-papers"]), len(r.content)
             print(f"{fmt:8s} {count} papers: median {statistics.median(times) * 1000:6.0f} ms, "
                   f"{size / 1e6:5.2f} MB ({size / count:.0f} B/paper)")
+            rows.append({"format": fmt, "papers": count, "median_ms": round(statistics.median(times) * 1000),
+                         "mb": round(size / 1e6, 2)})
         t0 = time.perf_counter()
         report = http.post("/api/v1/library/import", content=bib,
                            headers={"Authorization": "Bearer ps_importer"}).json()
         print(f"re-import of the BibTeX file: {time.perf_counter() - t0:.1f}s, matched {report['matched']}, "
               f"unmatched {len(report['unmatched'])}, failed blocks {report['failed_blocks']}")
+        save_record("export_library", rows, title="Library export per format")
     app.state.engine.dispose()
 
 

@@ -27,7 +27,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
-from tests.test_web_data import live_server  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
+from tests.support.web_data import live_server  # noqa: E402
 
 import paperscope.embed  # noqa: E402, F401  (onnxruntime before usearch: the other order segfaults)
 from paperscope.feed.map_layout import tokens  # noqa: E402
@@ -38,6 +40,9 @@ from paperscope.settings import Settings  # noqa: E402
 from paperscope.sources.jsonl import JsonlSource  # noqa: E402
 from paperscope.store import count_papers, ingest_records, iter_papers, open_database  # noqa: E402
 from paperscope.web.app import create_app  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import save_record  # noqa: E402
 
 ARXIV = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv-2025-2026.jsonl.gz"
 DIM = 384
@@ -121,6 +126,16 @@ def main() -> None:
         paint_ms, ready_ms = first_paint(url)
         print(f"Chromium: first contentful paint {paint_ms:.0f} ms, map drawn {ready_ms:.0f} ms "
               "after navigation")
+        save_record("field_map", [
+            {"measure": "papers laid out", "value": n},
+            {"measure": "`paperscope map` wall s", "value": round(wall)},
+            {"measure": "its peak RSS (MB)", "value": round(peak_mb)},
+            {"measure": "points payload (bytes, gzipped)",
+             "value": f"{len(raw)} ({len(gzip.compress(raw))})"},
+            {"measure": "points served p50 ms", "value": round(percentile(timings[1:], 50), 1)},
+            {"measure": "Chromium first contentful paint / map drawn (ms)",
+             "value": f"{paint_ms:.0f} / {ready_ms:.0f}"},
+        ], title="Map of the field: layout, payload, serving, first paint")
     app.state.engine.dispose()
 
 

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import itertools
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -22,7 +23,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import httpx  # noqa: E402
 from mcp import Client  # noqa: E402
-from tests.test_web_data import live_server  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
+from tests.support.web_data import live_server  # noqa: E402
 
 from paperscope.embed import load_encoder  # noqa: E402
 from paperscope.index.build import build_index  # noqa: E402
@@ -31,6 +34,9 @@ from paperscope.settings import Settings  # noqa: E402
 from paperscope.sources.jsonl import JsonlSource  # noqa: E402
 from paperscope.store import count_papers, ingest_records, open_database  # noqa: E402
 from paperscope.web.app import create_app  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import save_record  # noqa: E402
 
 ARXIV = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv-2025-2026.jsonl.gz"
 
@@ -75,6 +81,11 @@ def main() -> None:
         print(f"{name:12s} p50 {percentile(values, 50):7.1f} ms  p90 {percentile(values, 90):7.1f} ms")
     diffs = sorted(m - a for a, m in zip(api_ms, mcp_ms, strict=True))
     print(f"per-query difference (mcp - api) median {percentile(diffs, 50):+.1f} ms")
+    save_record("mcp_overhead", [
+        {"measure": "/api/search p50 ms", "value": round(percentile(api_ms, 50), 1)},
+        {"measure": "/mcp search tool p50 ms", "value": round(percentile(mcp_ms, 50), 1)},
+        {"measure": "per-query difference, median ms", "value": round(percentile(diffs, 50), 1)},
+    ], title="MCP search tool beside /api/search, same queries, same run")
 
 
 if __name__ == "__main__":

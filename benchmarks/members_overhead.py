@@ -32,6 +32,9 @@ from paperscope.store import iter_papers, open_database
 from paperscope.store import users as user_store
 from paperscope.web.security import password_hasher
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import save_record  # noqa: E402
+
 GOAL_MS = 0.2
 
 
@@ -100,6 +103,11 @@ def main() -> None:
     pub, mem = statistics.median(results["public"]), statistics.median(results["members"])
     print(f"median: public {pub:.3f} ms, members {mem:.3f} ms -> members adds {mem - pub:+.3f} ms "
           f"per request (goal <= {GOAL_MS} ms): {'PASS' if mem - pub <= GOAL_MS else 'ABOVE GOAL'}")
+    save_record("members_overhead", [
+        {"measure": "server CPU per request, public (median ms)", "value": round(pub, 3)},
+        {"measure": "server CPU per request, members (median ms)", "value": round(mem, 3)},
+        {"measure": "members mode adds (ms per request)", "value": round(mem - pub, 3)},
+    ], title="PAPERSCOPE_ACCESS=members: server CPU per request beside public mode")
 
 
 if __name__ == "__main__":

@@ -116,6 +116,9 @@ def test_the_document_is_true_with_every_check(tmp_path: Path) -> None:
     # NUL is refused everywhere, before any route (web/request_guard.py: a 400 no schema can state for
     # free-form JSON keys); its own tests cover it, so the fuzzer's strings leave it out.
     schema.config.generation.update(allow_x00=False)
+    # A body over the app's cap is refused with 413 before any route reads it (web/request_guard.py).
+    rejection = schema.config.checks.negative_data_rejection
+    rejection.expected_statuses = [*rejection.expected_statuses, "413"]
     failures: dict[str, str] = {}
     # Browser forms (form-encoded bodies) re-render with a friendly 400/422 for what a person typed wrong:
     # a taken name, an empty field, a bad date. No schema states those refusals.

@@ -106,7 +106,9 @@ def test_characters_xml_cannot_carry_are_dropped_not_a_500(client: TestClient) -
                                  title="Bell\x07 tolls\x1f for sparse retrieval",
                                  abstract="Form\x0cfeed inside.", authors=("Soh\x01 Author",),
                                  categories=("cs.IR",), listed=TUE, source="test")])
-    feed = parse(client, "/feeds/search.atom?q=sparse%1F+tolls")
+    # A query holding one is refused (422); a stored paper holding them loses them in the feed.
+    assert client.get("/feeds/search.atom?q=sparse%1F+tolls").status_code == 422
+    feed = parse(client, "/feeds/search.atom?q=sparse+tolls")
     assert feed.feed.title == "paperscope · sparse tolls"
     entry = next(e for e in feed.entries if e.id.endswith("2503.29999"))
     assert entry.title == "Bell tolls for sparse retrieval" and entry.summary == "Formfeed inside."

@@ -148,8 +148,8 @@ def test_names_differing_only_in_case_cannot_both_exist(engine: sa.Engine) -> No
     assert found is not None and found.username == created[0]
 
 
-def test_the_migration_renames_existing_duplicates(db_url: str) -> None:
-    engine = store_db.create_engine(db_url)
+def test_the_migration_renames_existing_duplicates(empty_db_url: str) -> None:
+    engine = store_db.create_engine(empty_db_url)
     cfg = store_db._alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
