@@ -63,8 +63,8 @@ def _sync(engine: Any, settings: Any, model: Any, rebuild: bool, shape: dict[str
                       highlight=False)
 
 
-def _embed_on_ray(engine: Any, settings: Any, model: Any, address: str | None, cpus: int | None, todo: int,
-                  encoder: Any) -> Any:
+def _embed_on_ray(engine: Any, settings: Any, model: Any, address: str | None, cpus: int | None,
+                  todo: int) -> Any:
     """The embedding step as a Ray job, with one progress bar; returns the model with its codec."""
     from paperscope.index.ray_embed import embed_with_ray
 
@@ -79,7 +79,7 @@ def _embed_on_ray(engine: Any, settings: Any, model: Any, address: str | None, c
             reporter.update(done, rate=f"{rate:,.1f} papers/s")
 
         report, model = embed_with_ray(engine, settings, model, address=address, cpus=cpus, limit=todo,
-                                       on_progress=progress, encoder=encoder)
+                                       on_progress=progress)
     console.print(f"embedded {report.done:,} papers on Ray ({report.workers} workers, {report.cpus:g} CPUs) "
                   f"in {report.seconds:.1f}s ({report.rate:,.1f} papers/s), {report.added:,} new",
                   highlight=False)
@@ -182,7 +182,10 @@ def index(
             if limit is not None:
                 todo = min(todo, limit)
             if todo and use_ray:
-                model = _embed_on_ray(engine, settings, model, ray_address, ray_cpus, todo, encoder)
+                # Dropped, not passed: the job loads one only to fit a missing codec, and frees it before
+                # the workers start (an encoder that has run holds ~1 GB of buffers).
+                encoder = None
+                model = _embed_on_ray(engine, settings, model, ray_address, ray_cpus, todo)
             elif todo:
                 if encoder is None:
                     console.print("loading the encoder...", highlight=False)

@@ -161,6 +161,7 @@ class RayEmbedReport:
     workers: int = 0
     cpus: float = 0.0
     retried_batches: int = 0
+    ray_start_seconds: float = 0.0
     seconds: float = 0.0
     encode_seconds: float = 0.0
 
@@ -217,21 +218,20 @@ def embed_with_ray(engine: sa.Engine, settings: Settings, model: EmbeddingModel,
         if on_progress is not None:
             on_progress(report.done, total)
 
-    if model.codec is None:
-        # Every worker must compress with one codec: fit it on the first batch, here, as the local path does.
-        embedder = Embedder(engine, encoder or load_encoder(settings), model)
-        done, encode_s = embedder.embed_papers(paper_texts(engine, todo[:batch_size]))
-        model = embedder.model if embedder.model.codec is not None else (get_model(engine, model.id) or model)
-        if model.codec is None:
-            raise RuntimeError("the first batch fitted no codec (its papers are gone?); run this again")
-        report.done, report.added, report.encode_seconds = done, done, encode_s
-        todo = todo[batch_size:]
-        del embedder, encoder
-        progress()
-    batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
-    started = _start_ray(ray, address, cpus) if batches else False
+    # Ray starts first: its processes come up while the first batch fits the codec here.
+    started = False
+    if len(todo) > (batch_size if model.codec is None else 0):
+        t = time.perf_counter()
+        started = _start_ray(ray, address, cpus)
+        report.ray_start_seconds = time.perf_counter() - t
     actors: list[Any] = []
     try:
+        if model.codec is None:
+            model = _fit_codec(engine, encoder or load_encoder(settings), model, todo[:batch_size], report)
+            encoder = None  # the workers have their own; this one's memory can go
+            todo = todo[batch_size:]
+            progress()
+        batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
         if batches:
             if address:
                 _check_cluster_reaches(ray, settings.db_url)
@@ -252,6 +252,19 @@ def embed_with_ray(engine: sa.Engine, settings: Settings, model: EmbeddingModel,
             ray.shutdown()
     report.seconds = time.perf_counter() - start
     return report, model
+
+
+def _fit_codec(engine: sa.Engine, encoder: Encoder, model: EmbeddingModel, rowids: list[int],
+               report: RayEmbedReport) -> EmbeddingModel:
+    """Encode the first batch here and store it with the codec it fits, as the local path does: every
+    worker must compress with that one codec. Returns the model with its codec."""
+    embedder = Embedder(engine, encoder, model)
+    done, encode_s = embedder.embed_papers(paper_texts(engine, rowids))
+    model = embedder.model if embedder.model.codec is not None else (get_model(engine, model.id) or model)
+    if model.codec is None:
+        raise RayJobFailed("the first batch fitted no codec (were its papers deleted?); run this again")
+    report.done, report.added, report.encode_seconds = done, done, encode_s
+    return model
 
 
 def _run_batches(ray: ModuleType, engine: sa.Engine, actors: list[Any], batches: list[list[int]],
