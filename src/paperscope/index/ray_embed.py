@@ -22,6 +22,7 @@ node under the URL the driver uses. Ray is imported only here, and only when ask
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import time
@@ -247,7 +248,9 @@ def embed_with_ray(engine: sa.Engine, settings: Settings, model: EmbeddingModel,
             _run_batches(ray, engine, actors, batches, report, progress)
     finally:
         for actor in actors:
-            ray.kill(actor)
+            # A lost connection must not hide the error that brought us here.
+            with contextlib.suppress(Exception):
+                ray.kill(actor)
         if started:
             ray.shutdown()
     report.seconds = time.perf_counter() - start
