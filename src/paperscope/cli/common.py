@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -101,7 +102,8 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except (ValueError, FileNotFoundError, PermissionError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        # Escaped: a message may hold brackets (`pip install 'paperscope[ray]'`) that are not markup.
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 

@@ -63,6 +63,29 @@ def _sync(engine: Any, settings: Any, model: Any, rebuild: bool, shape: dict[str
                       highlight=False)
 
 
+def _embed_on_ray(engine: Any, settings: Any, model: Any, address: str | None, cpus: int | None,
+                  todo: int) -> Any:
+    """The embedding step as a Ray job, with one progress bar; returns the model with its codec."""
+    from paperscope.index.ray_embed import embed_with_ray
+
+    where = f"the Ray cluster at {address}" if address else f"a local Ray ({cpus or 'all'} cores)"
+    console.print(f"embedding {todo:,} papers on {where}...", highlight=False)
+    start = time.monotonic()
+    with Reporter("embed (Ray)", todo, "papers") as reporter:
+        reporter.update(0, note="(newest first)")
+
+        def progress(done: int, _total: int) -> None:
+            rate = done / max(time.monotonic() - start, 1e-9)
+            reporter.update(done, rate=f"{rate:,.1f} papers/s")
+
+        report, model = embed_with_ray(engine, settings, model, address=address, cpus=cpus, limit=todo,
+                                       on_progress=progress)
+    console.print(f"embedded {report.done:,} papers on Ray ({report.workers} workers, {report.cpus:g} CPUs) "
+                  f"in {report.seconds:.1f}s ({report.rate:,.1f} papers/s), {report.added:,} new",
+                  highlight=False)
+    return model
+
+
 def index(
     ctx: typer.Context,
     rebuild: Annotated[bool, typer.Option(
@@ -82,6 +105,14 @@ def index(
         help="MUVERA FDE shape of a new or rebuilt index: repetitions, SimHash bits, projected dims and an "
         "optional Count-Sketch size (default 32,3,8: 2,048 int8 dims; the paper's is 20,5,16).",
     )] = None,
+    ray: Annotated[bool, typer.Option(
+        "--ray", help="Encode as a Ray job: one encoder per core on a local Ray started here, or on the "
+        "cluster --ray-address names (needs `pip install 'paperscope\\[ray]'`).")] = False,
+    ray_address: Annotated[str | None, typer.Option(
+        metavar="ADDRESS", help="Join this Ray cluster (host:port of `ray start --head`, or `auto`); "
+        "implies --ray. Needs a PostgreSQL store every node can reach.")] = None,
+    ray_cpus: Annotated[int | None, typer.Option(
+        min=1, help="Cores of the local Ray --ray starts (default: all of this machine's).")] = None,
 ) -> None:
     """Encode papers that have no stored embedding, then bring the search indexes up to date from the
     store (resumable; safe to kill)."""
@@ -95,7 +126,13 @@ def index(
 
     settings = settings_from(ctx)
     shape: dict[str, Any] = {} if fde is None else _fde_shape(fde)
+    use_ray = ray or ray_address is not None
     with friendly_errors():
+        if use_ray:
+            from paperscope.index.ray_embed import check_store_for_ray, import_ray
+
+            check_store_for_ray(settings.db_url, ray_address)
+            import_ray()
         engine = open_store(settings)
         _check_shape(settings, shape, rebuild)
         lexical_dir = settings.index_dir / "lexical"
@@ -148,7 +185,12 @@ def index(
                 console.print(f"nothing indexed (--limit {limit}); {pending:,} papers wait to be indexed",
                               highlight=False)
                 return
-            if todo:
+            if todo and use_ray:
+                # Dropped, not passed: the job loads one only to fit a missing codec, and frees it before
+                # the workers start (an encoder that has run holds ~1 GB of buffers).
+                encoder = None
+                model = _embed_on_ray(engine, settings, model, ray_address, ray_cpus, todo)
+            elif todo:
                 if encoder is None:
                     console.print("loading the encoder...", highlight=False)
                     encoder = load_encoder(settings)

@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from paperscope.embed import Encoder, EncoderIdentity, paper_text
+from paperscope.embed import Encoded, Encoder, EncoderIdentity, paper_text
 from paperscope.index.token_codec import TokenCodec
 from paperscope.store.embeddings import (
     CodecConflict,
     EmbeddingModel,
     NewEmbedding,
+    PaperText,
     count_embeddings,
     delete_model,
     get_model,
@@ -113,6 +114,15 @@ def resolve_model(engine: sa.Engine, identity: EncoderIdentity, dim: int, *, poo
     return get_or_create_model(engine, identity.name, spec.hash(), spec.as_dict())
 
 
+def embedding_rows(rowids: list[int], encoded: list[Encoded], codec: TokenCodec,
+                   pool_factor: int) -> list[NewEmbedding]:
+    """Encoder output as the rows the store keeps: the pooled vector as f16, the token rows compressed
+    by the model's codec. Every embedder (this one, a Ray worker) writes through here."""
+    return [NewEmbedding(rowid, np.asarray(e.pooled, dtype=np.float16).tobytes(),
+                         codec.compress(e.tokens, pool_factor).tobytes())
+            for rowid, e in zip(rowids, encoded, strict=True)]
+
+
 @dataclass
 class EmbedReport:
     """What one embedding run did."""
@@ -138,7 +148,11 @@ class Embedder:
     def embed_batch(self, size: int) -> tuple[int, float]:
         """Encode and store up to `size` papers; returns (how many were stored, seconds spent encoding).
         0 means nothing is left to embed."""
-        todo = papers_to_embed(self.engine, self.model.id, size)
+        return self.embed_papers(papers_to_embed(self.engine, self.model.id, size))
+
+    def embed_papers(self, todo: list[PaperText]) -> tuple[int, float]:
+        """Encode and store these papers as one batch (the first fits the codec); returns (how many were
+        handled, seconds spent encoding)."""
         if not todo:
             return 0, 0.0
         t = time.perf_counter()
@@ -150,10 +164,7 @@ class Embedder:
             self._codec = TokenCodec.fit(sample, self.encoder.dim, self.reduced_dim)
             new_codec = self._codec.to_bytes()
         for _attempt in range(2):
-            codec = self._codec
-            rows = [NewEmbedding(p.rowid, np.asarray(e.pooled, dtype=np.float16).tobytes(),
-                                 codec.compress(e.tokens, self.pool_factor).tobytes())
-                    for p, e in zip(todo, encoded, strict=True)]
+            rows = embedding_rows([p.rowid for p in todo], encoded, self._codec, self.pool_factor)
             try:
                 write_embeddings(self.engine, self.model.id, rows, codec=new_codec)
                 if new_codec is not None:
