@@ -119,6 +119,9 @@ def test_bad_input_is_refused_and_nothing_is_stored(lab: Lab) -> None:
     slug = coll.slug
     huge = {"items": [{"id": f"2503.{i:05d}", "type": "paper"} for i in range(100_000)]}
     r = lab.call("alice", "POST", f"/api/collections/{slug}/items", json=huge)
+    assert r.status_code == 413 and "request body over" in r.json()["error"]  # the app's body cap
+    over = {"items": [{"id": f"2503.{i:05d}", "type": "paper"} for i in range(MAX_ITEMS + 1)]}
+    r = lab.call("alice", "POST", f"/api/collections/{slug}/items", json=over)
     assert r.status_code == 413 and f"at most {MAX_ITEMS}" in r.json()["error"]
     partly_unknown = {"items": [{"id": "2503.10001", "type": "paper"}, {"id": "2401.99999", "type": "paper"}]}
     r = lab.call("alice", "POST", f"/api/collections/{slug}/items", json=partly_unknown)

@@ -113,7 +113,7 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         path = self.home / "secret_key"
         if not path.exists():
-            self.ensure_home()
+            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Several worker processes may get here at once on a fresh home. Each writes its own temp
             # file and links it into place: the link fails when the key exists, so the first key wins
             # and every process reads that one (a shared temp name made one worker's rename fail).
