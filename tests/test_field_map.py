@@ -4,6 +4,7 @@ filters, highlights a search and clicks through to a paper."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,6 +125,7 @@ def map_site(indexed: sa.Engine, settings: Settings) -> Iterator[str]:
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
 def test_map_in_chromium(map_site: str, db_url: str) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
+    pw_expect = sync_api.expect
     errors: list[str] = []
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
@@ -148,17 +150,18 @@ def test_map_in_chromium(map_site: str, db_url: str) -> None:
         # Filter by category: only that category's 4 papers stay.
         page.select_option("select[name=category]", label="cs.RO")
         page.click("#map-controls button[type=submit]")
-        page.wait_for_function("document.getElementById('field-map').dataset.visible === '4'")
+        # (Playwright's wait_for_function evaluates strings, which the site's CSP forbids: expect() instead.)
+        pw_expect(page.locator("#field-map")).to_have_attribute("data-visible", "4")
         page.select_option("select[name=category]", value="")
         # Highlight a search's results.
         page.fill("#map-controls input[name=q]", "galaxies and dark matter")
         page.click("#map-controls button[type=submit]")
         # (The first search loads the encoder: allow for a busy machine.)
         try:
-            page.wait_for_function("Number(document.getElementById('field-map').dataset.highlighted) > 0",
-                                   timeout=90000)
-        except Exception:
-            raise AssertionError(page.inner_text("#map-status")) from None
+            pw_expect(page.locator("#field-map")).to_have_attribute(
+                "data-highlighted", re.compile(r"^[1-9][0-9]*$"), timeout=90000)
+        except Exception as exc:
+            raise AssertionError(f"{page.inner_text('#map-status')} {errors} {exc}") from None
         assert "highlighted" in page.inner_text("#map-status")
         page.screenshot(path=str(SHOTS / f"map-highlight-{backend}.png"), full_page=True)
         # Zoom in (button), then click a point: its paper page opens.
