@@ -164,7 +164,8 @@ def submit_form(request: Request) -> Response:
     if security.viewer(request) is None:
         return RedirectResponse("/signin?next=/submit", status_code=303)
     return render(request, "accounts/submit.html",
-                  {"title": "Submit a paper", "csrf": security.csrf_token(request)})
+                  {"title": "Submit a paper", "csrf": security.csrf_token(request),
+                   "value": request.query_params.get("paper", "")[:300]})
 
 
 def _form_user(request: Request, csrf: str | None) -> User:
