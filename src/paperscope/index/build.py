@@ -12,7 +12,7 @@ A rebuild repeats only step 3 from scratch: the encoder's output is data, and ev
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from paperscope.index.lexical import LexicalDoc, LexicalIndex
 from paperscope.index.sync import IndexSync
 from paperscope.store import count_papers, iter_papers
 from paperscope.store.embeddings import count_unembedded
+from paperscope.store.indexing import count_papers_after
 
 __all__ = ["MANIFEST", "READ_BATCH", "BuildReport", "IndexLayout", "IndexSet", "IndexSpec", "Manifest",
            "build_index", "build_lexical", "pending_papers"]
@@ -71,16 +72,27 @@ def build_lexical(engine: sa.Engine, root: Path) -> int:
     """
     layout = IndexLayout(root)
     current = LexicalIndex.open(layout.lexical) or LexicalIndex.empty()
-    docs: list[LexicalDoc] = []
-    last = current.last_rowid
-    for batch in iter_papers(engine, after_rowid=current.last_rowid, batch_size=5000):
-        docs.extend(LexicalDoc(p.rowid, p.title, p.abstract, p.authors) for p in batch if p.rowid is not None)
-        last = max(last, max(p.rowid or 0 for p in batch))
-    if not docs:
+    seen = {"papers": 0, "last": current.last_rowid}
+
+    def stream() -> Iterator[LexicalDoc]:
+        # Streamed, not listed: each batch's texts are dropped once analysed (a first load holds
+        # 74.7k abstracts otherwise, beside the postings being built).
+        for batch in iter_papers(engine, after_rowid=current.last_rowid, batch_size=5000):
+            for p in batch:
+                if p.rowid is not None:
+                    seen["papers"] += 1
+                    seen["last"] = max(seen["last"], p.rowid)
+                    yield LexicalDoc(p.rowid, p.title, p.abstract, p.authors)
+
+    if not count_papers_after(engine, current.last_rowid):
         return 0
+    updated = current.with_documents(stream(), current.last_rowid)
+    if not seen["papers"]:
+        return 0
+    updated.last_rowid = seen["last"]
     root.mkdir(parents=True, exist_ok=True)
-    current.with_documents(docs, last).save(layout.lexical)
-    return len(docs)
+    updated.save(layout.lexical)
+    return seen["papers"]
 
 
 def build_index(engine: sa.Engine, root: Path, encoder: Encoder, *, rebuild: bool = False,
