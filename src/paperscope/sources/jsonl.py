@@ -74,9 +74,11 @@ class JsonlSource:
                                   f"line before it was read ({exc or type(exc).__name__})") from None
 
     def _from_child(self) -> Iterator[Paper | Skipped]:
-        # fork starts at once and needs no re-import; the child touches nothing but the file and the queue.
-        can_fork = "fork" in multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork") if can_fork else multiprocessing.get_context("spawn")
+        # forkserver, not fork: a process with threads (a web server, an encoder's thread pool) forked
+        # while one of them held a lock gives a child that waits on that lock forever (seen in the test
+        # suite); the fork server is a fresh single-threaded process, started once (~0.1 s).
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         chunks = ctx.Queue(maxsize=_QUEUE_CHUNKS)
         child = ctx.Process(target=_parse_in_child, args=(self.path, self.limit, chunks, os.getpid()),
                             name="paperscope-jsonl", daemon=True)
