@@ -77,8 +77,11 @@ class JsonlSource:
         # forkserver, not fork: a process with threads (a web server, an encoder's thread pool) forked
         # while one of them held a lock gives a child that waits on that lock forever (seen in the test
         # suite); the fork server is a fresh single-threaded process, started once (~0.1 s).
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        ctx: multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("forkserver")
+        else:  # pragma: no cover - platforms without fork
+            ctx = multiprocessing.get_context("spawn")
         chunks = ctx.Queue(maxsize=_QUEUE_CHUNKS)
         child = ctx.Process(target=_parse_in_child, args=(self.path, self.limit, chunks, os.getpid()),
                             name="paperscope-jsonl", daemon=True)

@@ -6,7 +6,9 @@ newest first, optionally one tag; the formats live in `web/cite_formats.py`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -50,5 +52,8 @@ def export_library(request: Request,
     media, ext = MEDIA[format]
     suffix = "".join(f"-{t}" for t in library_store.clean_tags([tag] if tag else []))
     name = f"paperscope-library{suffix}.{ext}"
+    # Headers are latin-1: an ASCII name for every client, the real one (a tag in any script) per RFC 6266.
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
     return Response(body, media_type=media, headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "X-Papers": str(len(papers))})
+        "Content-Disposition": disposition, "X-Papers": str(len(papers))})
