@@ -123,7 +123,7 @@ class AnnIndex:
         keys = np.asarray(matches.keys, dtype=np.int64)
         return keys, sims.astype(np.float32)
 
-    def vectors(self, keys: np.ndarray) -> np.ndarray:
+    def stored_vectors(self, keys: np.ndarray) -> np.ndarray:
         """The stored vectors of `keys` as float32 ``(n, dim)`` (as stored: f16/i8 rounding included;
         i8 ones in the index's own scale). KeyError if a key is absent."""
         keys = np.asarray(keys, dtype=np.int64).reshape(-1)

@@ -43,7 +43,7 @@ def import_legacy_index(engine: sa.Engine, root: Path, identity: EncoderIdentity
     copied = 0
     for i in range(0, len(keys), batch):
         part = [k for k in papers_present(engine, keys[i:i + batch]) if k in pooled]
-        vectors = pooled.vectors(np.asarray(part, dtype=np.int64))
+        vectors = pooled.stored_vectors(np.asarray(part, dtype=np.int64))
         rows = [NewEmbedding(k, np.asarray(v, dtype=np.float16).tobytes(), tokens.get_codes(k).tobytes())
                 for k, v in zip(part, vectors, strict=True)]
         copied += write_embeddings(engine, model.id, rows, codec=codec if i == 0 else None)
