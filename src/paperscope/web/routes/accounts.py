@@ -14,7 +14,6 @@ import secrets
 from email.message import EmailMessage
 from typing import Annotated, Any
 
-from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
@@ -24,7 +23,7 @@ from paperscope.settings import Settings
 from paperscope.store import users as user_store
 from paperscope.store.users import User, UserExists
 from paperscope.web import security
-from paperscope.web.account_rules import MIN_PASSWORD, USERNAME
+from paperscope.web.account_rules import MIN_PASSWORD, new_account_problem
 from paperscope.web.params import RowId
 from paperscope.web.rendering import JsonResponse, render, state
 
@@ -90,15 +89,9 @@ def signup(request: Request, background: BackgroundTasks, username: Annotated[st
                                               "values": values, "next": _safe_next(next)},
                      status_code=status)
 
-    if not USERNAME.match(username):
-        return problem("Usernames are 3–40 letters, digits, '.', '_' or '-', "
-                       "starting with a letter or digit.")
-    if len(password) < MIN_PASSWORD:
-        return problem(f"Choose a password of at least {MIN_PASSWORD} characters.")
-    try:
-        address = validate_email(email, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        return problem(f"That email address does not look right: {exc}")
+    wrong, address = new_account_problem(username, password, email)
+    if wrong is not None:
+        return problem(wrong)
     closed = signup_refusal(state(request).settings, address)
     if closed is not None:
         return problem(closed, 403)

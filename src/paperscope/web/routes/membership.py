@@ -195,7 +195,7 @@ def accept_invitation(request: Request, token: Token, username: Annotated[str, F
                       email: Annotated[str, Form(max_length=320)],
                       password: Annotated[str, Form(max_length=1024)], csrf: Csrf = None) -> Response:
     """Create the account and spend the invitation in one transaction (a refusal spends nothing)."""
-    from paperscope.web.account_rules import MIN_PASSWORD, USERNAME
+    from paperscope.web.account_rules import new_account_problem
 
     security.check_csrf(request, csrf)
     invitation = _invitation_or_error(request, token)
@@ -206,15 +206,9 @@ def accept_invitation(request: Request, token: Token, username: Annotated[str, F
                                               "values": values, "fixed_email": invitation.email},
                      status_code=status)
 
-    if not USERNAME.match(username):
-        return problem("Usernames are 3–40 letters, digits, '.', '_' or '-', "
-                       "starting with a letter or digit.")
-    if len(password) < MIN_PASSWORD:
-        return problem(f"Choose a password of at least {MIN_PASSWORD} characters.")
-    try:
-        address = validate_email(email, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        return problem(f"That email address does not look right: {exc}")
+    wrong, address = new_account_problem(username, password, email)
+    if wrong is not None:
+        return problem(wrong)
     try:
         user = invitation_store.accept_invitation(state(request).engine, token, username, address,
                                                   security.hash_password(request, password),
