@@ -8,9 +8,11 @@ skip those two fsyncs (`durable=False`), which cost milliseconds on a busy disk.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -56,3 +58,19 @@ def write_atomically(path: Path, content: bytes | str | Callable[[Path], object]
         tmp.unlink(missing_ok=True)
     if durable:
         fsync_directory(path.parent)
+
+
+@contextmanager
+def file_lock(path: Path, *, wait: bool = False) -> Iterator[bool]:
+    """Hold an exclusive `flock` on `path` (created 0600): yields True when held, False when another
+    process holds it and `wait` is off. The kernel drops it when the holder exits, kill -9 included."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -12,7 +12,6 @@ and servers with their own homes each keep their own copy.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from paperscope.files import file_lock
 from paperscope.index.indexset import IndexLayout, IndexSet, IndexSpec, Manifest
 from paperscope.index.token_codec import TokenCodec
 from paperscope.store.embeddings import EmbeddingModel, StoredEmbedding, embeddings_after, max_seq
@@ -60,16 +60,8 @@ def decode_rows(rows: list[StoredEmbedding], dim: int, reduced_dim: int
 def sync_lock(root: Path, wait: bool) -> Iterator[bool]:
     """The index folder's writer lock: yields True when held (False without `wait` if another has it)."""
     root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / ".sync.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
+    with file_lock(root / ".sync.lock", wait=wait) as held:
+        yield held
 
 
 def spec_for(model: EmbeddingModel, **shape: Any) -> IndexSpec:

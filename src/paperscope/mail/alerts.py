@@ -12,8 +12,6 @@ One run at a time (a file lock under home).
 from __future__ import annotations
 
 import email.utils
-import fcntl
-import os
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from email.message import EmailMessage
 import sqlalchemy as sa
 import Stemmer
 
+from paperscope.files import file_lock
 from paperscope.mail.webhooks import AlertNews, payload
 from paperscope.model import Paper
 from paperscope.search.authors import name_words, words_match
@@ -45,15 +44,10 @@ class AlertsBusy(RuntimeError):
 def alerts_lock(settings: Settings) -> Iterator[None]:
     settings.ensure_home()
     path = settings.home / "alerts.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise AlertsBusy(f"another alert run holds {path}") from None
+    with file_lock(path) as held:
+        if not held:
+            raise AlertsBusy(f"another alert run holds {path}")
         yield
-    finally:
-        os.close(fd)
 
 
 def label(alert: Alert) -> str:

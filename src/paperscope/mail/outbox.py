@@ -13,8 +13,6 @@ Exactly-once rules:
 
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 import time
 import uuid
@@ -26,6 +24,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from paperscope.files import file_lock
 from paperscope.mail.smtp import SendFailure, SmtpTransport
 from paperscope.settings import Settings
 from paperscope.store.mail_outbox import (
@@ -51,15 +50,10 @@ def sender_lock(settings: Settings) -> Iterator[None]:
     """Hold the installation's single-sender lock (non-blocking: SenderBusy when taken)."""
     settings.ensure_home()
     path = settings.home / "mail-sender.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SenderBusy(f"another digest run holds {path}") from None
+    with file_lock(path) as held:
+        if not held:
+            raise SenderBusy(f"another digest run holds {path}")
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 @dataclass(frozen=True)
