@@ -154,12 +154,15 @@ def measure(root: Path, queries_path: Path, out: Path) -> None:
     queries = [(stored[f"p{i}"], stored[f"t{i}"]) for i in range(len(stored.files) // 2)]
     pool, workers = ThreadPoolExecutor(2), 2
     times: dict[str, list[float]] = {"dense": [], **{f"late@{d}": [] for d in DEPTHS}}
+    # CPU milliseconds of the whole process (both threads) per query: steadier than wall time on a
+    # machine that other work shares.
+    cpu: dict[str, list[float]] = {label: [] for label in times}
     tops: dict[str, list[list[int]]] = {f"late@{d}": [] for d in DEPTHS}
     for pooled, tokens in queries:
         fde_query = idx.fde.encode_query(tokens)
         for label in times:
             for attempt in range(2):  # the first run warms caches and pages; the second is timed
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 if label == "dense":
                     keys, _ = idx.pooled.search(pooled, 10, ef=256)
                 else:
@@ -171,9 +174,11 @@ def measure(root: Path, queries_path: Path, out: Path) -> None:
                     keys = cand[np.argsort(-scores, kind="stable")[:10]]
                 if attempt:
                     times[label].append((time.perf_counter() - start) * 1000)
+                    cpu[label].append((time.process_time() - start_cpu) * 1000)
                     if label in tops:
                         tops[label].append(keys.tolist())
-    out.write_text(json.dumps({"open_s": open_s, "times": times, "tops": tops, "rss": rss_mb()}))
+    out.write_text(json.dumps({"open_s": open_s, "times": times, "cpu": cpu, "tops": tops, "rss": rss_mb(),
+                               "load_avg": os.getloadavg()[0]}))
 
 
 def brute_force(root: Path, queries_path: Path, sizes: list[int]) -> dict[int, list[list[int]]]:

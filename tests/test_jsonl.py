@@ -117,6 +117,21 @@ def test_parallel_reading_of_a_truncated_gzip_fails_after_the_whole_lines(tmp_pa
     assert got == expected and 0 < len(got) < 2000
 
 
+def test_parallel_reading_whose_parser_dies_fails_instead_of_waiting(tmp_path: Path) -> None:
+    lines = [json.dumps(dict(COMPACT, id=f"2501.{i:05d}")) for i in range(30_000)]
+    path = write_lines(tmp_path / "big.jsonl", lines)
+    got = 0
+    with pytest.raises(OSError, match="stopped"):
+        for _ in JsonlSource(path, parallel=True):
+            got += 1
+            if got == 1:
+                parser = [pid for pid in _children(os.getpid())
+                          if b"_parse_in_child" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+                assert len(parser) == 1
+                os.kill(parser[0], signal.SIGKILL)
+    assert 0 < got < 30_000
+
+
 def run_cli(home: Path, *args: str, db_url: str | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PAPERSCOPE_HOME=str(home))
     if db_url:

@@ -6,10 +6,11 @@ Streams line by line (constant memory); gzip is detected from the file's first b
 from __future__ import annotations
 
 import gzip
-import multiprocessing
+import json
 import os
 import pickle
-import queue
+import subprocess
+import sys
 import zlib
 from collections.abc import Iterator
 from datetime import date
@@ -25,7 +26,6 @@ from paperscope.sources.http import SourceError
 # Records per message from the parsing process: large enough that pickling overhead is small,
 # small enough that the writer starts at once and memory stays flat.
 _CHUNK = 500
-_QUEUE_CHUNKS = 8
 
 
 class JsonlSource:
@@ -74,28 +74,25 @@ class JsonlSource:
                                   f"line before it was read ({exc or type(exc).__name__})") from None
 
     def _from_child(self) -> Iterator[Paper | Skipped]:
-        # forkserver, not fork: a process with threads (a web server, an encoder's thread pool) forked
-        # while one of them held a lock gives a child that waits on that lock forever (seen in the test
-        # suite); the fork server is a fresh single-threaded process, started once (~0.1 s).
-        ctx: multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext
-        if "forkserver" in multiprocessing.get_all_start_methods():
-            ctx = multiprocessing.get_context("forkserver")
-        else:  # pragma: no cover - platforms without fork
-            ctx = multiprocessing.get_context("spawn")
-        chunks = ctx.Queue(maxsize=_QUEUE_CHUNKS)
-        child = ctx.Process(target=_parse_in_child, args=(self.path, self.limit, chunks, os.getpid()),
-                            name="paperscope-jsonl", daemon=True)
-        child.start()
+        # A plain child process (fork + exec), not multiprocessing: its fork server once left an ingest
+        # waiting forever in the test suite, and multiprocessing's queue keeps both ends of its pipe in
+        # the parent, so a child that dies mid-message is never noticed. Here the child holds the only
+        # write end: however it ends, the parent reads EOF; however the parent ends, the child's next
+        # write fails. The pipe's buffer is the back-pressure (the child runs at most a chunk ahead).
+        code = ("import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
+                "from paperscope.sources.jsonl import _parse_in_child; _parse_in_child(*sys.argv[2:])")
+        child = subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps(sys.path), str(self.path), str(self.limit or "")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+        assert child.stdout is not None
         self._child_pos = 0
         try:
             while True:
                 try:
-                    kind, payload, pos = chunks.get(timeout=1.0)
-                except queue.Empty:
-                    if not child.is_alive() and chunks.empty():
-                        raise OSError(f"the process reading {self.path.name} stopped "
-                                      f"(exit code {child.exitcode})") from None
-                    continue
+                    kind, payload, pos = pickle.load(child.stdout)
+                except (EOFError, pickle.UnpicklingError):
+                    raise OSError(f"the process reading {self.path.name} stopped "
+                                  f"(exit code {child.wait()})") from None
                 if kind == "records":
                     yield from payload
                     self._child_pos = pos
@@ -105,11 +102,10 @@ class JsonlSource:
                     return
         finally:
             self._child_pos = None
-            if child.is_alive():
+            child.stdout.close()  # a child still writing gets a broken pipe and exits
+            if child.poll() is None:
                 child.terminate()
-            child.join(timeout=5)
-            chunks.close()
-            chunks.cancel_join_thread()
+            child.wait()
 
     def _records(self, lines: BinaryIO) -> Iterator[Paper | Skipped]:
         papers = 0
@@ -134,22 +130,20 @@ class JsonlSource:
                 yield Skipped(where, str(exc))
 
 
-def _parse_in_child(path: Path, limit: int | None, chunks: Any, parent: int) -> None:
-    """Child process body: parse the file and send the records in order, a chunk at a time."""
-    source = JsonlSource(path, limit)
+def _parse_in_child(path: str, limit: str) -> None:
+    """Child process body: parse the file and write the records to stdout in order, a chunk at a time."""
+    source = JsonlSource(path, int(limit) if limit else None)
+    out = sys.stdout.buffer
 
     def send(item: tuple[str, object, int]) -> bool:
-        # A bounded queue keeps memory flat; if the parent is killed (kill -9) nobody reads any more,
-        # so give up once it is gone instead of waiting forever.
-        while True:
-            try:
-                chunks.put(item, timeout=1.0)
-                return True
-            except queue.Full:
-                if os.getppid() != parent:
-                    # Nothing will read what is still buffered: exit without waiting to flush it.
-                    chunks.cancel_join_thread()
-                    return False
+        try:
+            pickle.dump(item, out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.flush()
+            return True
+        except (BrokenPipeError, ConnectionResetError):  # the parent is gone: nobody reads any more
+            # Point stdout at /dev/null so the interpreter's final flush does not fail a second time.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+            return False
 
     buf: list[Paper | Skipped] = []
     try:
