@@ -85,12 +85,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(request, 422, f"invalid parameters — {summary}", problems)
 
 
-# Sync routes run on a thread pool of this many threads per worker (anyio's default). Fewer threads
-# (6) were tried to keep renders from crowding the event loop, which answers cached pages itself; on
-# this busy 2-core machine the difference was lost in noise, so the default stays.
-ROUTE_THREADS = 40
-
-
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the background work (index maintainer, digest scheduler) and stop everything on the way out."""
@@ -150,15 +144,15 @@ def _app_state(app: FastAPI, settings: Settings, cache_seconds: float, route_thr
     return st
 
 
-def create_app(settings: Settings, *, cache_seconds: float = 30.0,
-               route_threads: int = ROUTE_THREADS, maintain_index: bool = False) -> FastAPI:
+def create_app(settings: Settings, *, cache_seconds: float | None = None,
+               route_threads: int | None = None, maintain_index: bool = False) -> FastAPI:
     """Build the web app for one installation. Its state is one `AppState` (`app_state.py`), never
     module globals.
 
     Anonymous pages are served from a response cache that drops everything whenever the store's write
     version moves (any committed write, from any process); `cache_seconds` additionally bounds how
     long pages that depend on more than the store (search, trending, Atom) are kept. 0 turns the
-    cache off.
+    cache off. It and `route_threads` default to the settings (`web_cache_seconds`, `web_threads`).
 
     `maintain_index` runs the background index thread (`index/maintainer.py`): catch-up from the store,
     and embedding when `settings.embed_in_background`. `paperscope serve` turns it on.
@@ -178,7 +172,8 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         lifespan=_lifespan,
     )
-    st = _app_state(app, settings, cache_seconds, route_threads, maintain_index)
+    st = _app_state(app, settings, settings.web_cache_seconds if cache_seconds is None else cache_seconds,
+                    route_threads or settings.web_threads, maintain_index)
     keep_app_state(app, st)
     # Template helpers: who is signed in and the CSRF token, upvote state, library marks on each card.
     security.install_security(st.templates)

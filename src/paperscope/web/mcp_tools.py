@@ -20,6 +20,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 
+from paperscope import __version__
 from paperscope.feed.daily import daily_listing
 from paperscope.feed.foryou import ForYou
 from paperscope.feed.periods import parse_period
@@ -146,7 +147,7 @@ def _answer(data: dict[str, Any]) -> CallToolResult:
 
 def build_mcp(backend: McpBackend) -> MCPServer:
     """The paperscope MCP server over one backend (a web app's state, or the CLI's open store)."""
-    server: MCPServer = MCPServer(name="paperscope", title="paperscope", version="0.1.0",
+    server: MCPServer = MCPServer(name="paperscope", title="paperscope", version=__version__,
                                   instructions=INSTRUCTIONS, website_url=str(backend.settings.base_url),
                                   log_level="WARNING")
 
