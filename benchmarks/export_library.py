@@ -27,6 +27,7 @@ from paperscope.store import count_papers, ingest_records, iter_papers, open_dat
 from paperscope.store import library as lib
 from paperscope.store import users as user_store
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import save_record  # noqa: E402
@@ -81,7 +82,7 @@ def main() -> None:
         print(f"re-import of the BibTeX file: {time.perf_counter() - t0:.1f}s, matched {report['matched']}, "
               f"unmatched {len(report['unmatched'])}, failed blocks {report['failed_blocks']}")
         save_record("export_library", rows, title="Library export per format")
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from paperscope.settings import Settings  # noqa: E402
 from paperscope.sources.jsonl import JsonlSource  # noqa: E402
 from paperscope.store import count_papers, ingest_records, iter_papers, open_database  # noqa: E402
 from paperscope.web.app import create_app  # noqa: E402
+from paperscope.web.app_state import app_state  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import save_record  # noqa: E402
@@ -136,7 +137,7 @@ def main() -> None:
             {"measure": "Chromium first contentful paint / map drawn (ms)",
              "value": f"{paint_ms:.0f} / {ready_ms:.0f}"},
         ], title="Map of the field: layout, payload, serving, first paint")
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def first_paint(url: str) -> tuple[float, float]:

@@ -34,6 +34,7 @@ from paperscope.settings import Settings  # noqa: E402
 from paperscope.sources.jsonl import JsonlSource  # noqa: E402
 from paperscope.store import count_papers, ingest_records, open_database  # noqa: E402
 from paperscope.web.app import create_app  # noqa: E402
+from paperscope.web.app_state import app_state  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import save_record  # noqa: E402
@@ -75,7 +76,7 @@ def main() -> None:
     app = create_app(settings, cache_seconds=0)
     with live_server(app) as url:
         api_ms, mcp_ms = asyncio.run(measure(url, queries))
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
     print(f"papers={args.papers} queries={len(api_ms)} (hybrid, k=10)")
     for name, values in (("/api/search", api_ms), ("/mcp search", mcp_ms)):
         print(f"{name:12s} p50 {percentile(values, 50):7.1f} ms  p90 {percentile(values, 90):7.1f} ms")

@@ -16,6 +16,7 @@ from paperscope.store import open_database
 from paperscope.store import users as user_store
 from paperscope.store.users import User
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from paperscope.web.security import password_hasher
 from tests.support.web_data import load_library
 
@@ -25,7 +26,7 @@ _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 @dataclass
 class Clock:
-    """A clock the test moves by hand (installed as app.state.clock)."""
+    """A clock the test moves by hand (installed as app_state(app).clock)."""
 
     now: datetime = datetime(2025, 3, 20, 12, 0, tzinfo=UTC)
 
@@ -44,7 +45,7 @@ def make_app(settings: Settings, *, with_library: bool = True) -> tuple[FastAPI,
         engine.dispose()
     app = create_app(settings, cache_seconds=0)
     clock = Clock()
-    app.state.clock = clock
+    app_state(app).clock = clock
     return app, clock
 
 

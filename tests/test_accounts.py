@@ -13,6 +13,7 @@ from paperscope.cli import app as cli_app
 from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.store import users as user_store
+from paperscope.web.app_state import app_state
 from tests.community_support import PASSWORD, add_user, make_app, page_csrf, sign_in
 from tests.smtp_server import SmtpServer
 from tests.support.text import found
@@ -30,7 +31,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app, _ = make_app(settings, with_library=False)
     with TestClient(app) as c:
         yield c
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def _signup(client: TestClient, name: str = "alice", email: str = "alice@example.org",
@@ -75,7 +76,7 @@ def test_session_cookie_flags(settings: Settings) -> None:
             cookie = r.headers["set-cookie"]
             assert "ps_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
             assert ("Secure" in cookie) is https
-        app.state.engine.dispose()
+        app_state(app).engine.dispose()
 
 
 def test_api_tokens_created_shown_once_used_and_revoked(client: TestClient) -> None:
@@ -121,14 +122,14 @@ def test_password_reset_by_mail(settings: Settings, smtp: SmtpServer) -> None:
         # The link worked once; it is now spent. A forged one never works.
         assert c.get(link).status_code == 400
         assert c.get("/password-reset/forged.token.value").status_code == 400
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_password_reset_link_expires_after_an_hour(settings: Settings, smtp: SmtpServer) -> None:
     cfg = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port,
                                       "base_url": "http://testserver"})
     app, clock = make_app(cfg, with_library=False)
-    add_user(app.state.engine, "bob")
+    add_user(app_state(app).engine, "bob")
     with TestClient(app) as c:
         c.post("/password-reset", data={"email": "bob@example.org", "csrf": page_csrf(c, "/password-reset")})
         body = smtp.handler.received[0].message.get_content()
@@ -140,7 +141,7 @@ def test_password_reset_link_expires_after_an_hour(settings: Settings, smtp: Smt
         r = c.post(link, data={"password": "a brand new passphrase", "csrf": page_csrf(c, "/password-reset")})
         assert r.status_code == 410
     assert sign_in(TestClient(app), "bob") == 303  # the old password still works
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def _cli(settings: Settings, *args: str, stdin: str = "") -> Result:
@@ -172,4 +173,4 @@ def test_cli_add_promote_suspend(settings: Settings) -> None:
         assert sign_in(c, "root") == 303
         c.cookies.clear()
         assert sign_in(c, "carol") == 403
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()

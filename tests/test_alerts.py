@@ -24,6 +24,7 @@ from paperscope.settings import Settings
 from paperscope.store import alerts as alert_store
 from paperscope.store import upsert_papers
 from paperscope.store import users as user_store
+from paperscope.web.app_state import app_state
 from tests.community_support import add_user, make_app, page_csrf, sign_in
 from tests.smtp_server import SmtpServer
 from tests.support.web_data import free_port
@@ -85,7 +86,7 @@ def _new_paper(arxiv_id: str, title: str, authors: tuple[str, ...], cat: str = "
 
 def test_alert_me_and_refused_webhook_urls(settings: Settings) -> None:
     app, _ = make_app(settings.model_copy(update={"base_url": "https://papers.lab.example"}))
-    add_user(app.state.engine, "alice")
+    add_user(app_state(app).engine, "alice")
     c = TestClient(app, base_url="https://testserver")  # cookies are Secure under an https base URL
     assert sign_in(c, "alice") == 303
     page = c.get("/authors/Sparck Jones").text
@@ -110,9 +111,9 @@ def test_alert_me_and_refused_webhook_urls(settings: Settings) -> None:
     assert [(a["kind"], a["query"], a["webhook_url"]) for a in listed] == [
         ("author", "K. Sparck Jones", None)]
     # An account that has not confirmed its address cannot set alerts up.
-    user_store.create_user(app.state.engine, "newbie", "newbie@example.org", "x", verified=False)
+    user_store.create_user(app_state(app).engine, "newbie", "newbie@example.org", "x", verified=False)
     assert c.post("/api/v1/alerts", json={"kind": "author", "query": "Ada"}).status_code in (401, 403)
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_alerts_by_mail_and_webhook_with_backoff_at_most_once(settings: Settings, smtp: SmtpServer,
@@ -120,7 +121,7 @@ def test_alerts_by_mail_and_webhook_with_backoff_at_most_once(settings: Settings
     cfg = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port,
                                       "webhook_allow_private": True, "base_url": "http://papers.test"})
     app, clock = make_app(cfg)
-    engine = app.state.engine
+    engine = app_state(app).engine
     alice = add_user(engine, "alice")
     c = TestClient(app)
     sign_in(c, "alice")
@@ -182,13 +183,13 @@ def test_alerts_by_mail_and_webhook_with_backoff_at_most_once(settings: Settings
     deliver_webhooks(engine, cfg, policy=policy, now=lambda: ticks[0])
     assert [len(alert_store.webhook_messages(engine, a.id)) for a in (author, search, category)] == [2, 1, 0]
     assert deliver_pending(engine, cfg, kind="alert").sent == 1  # type: ignore[union-attr]
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_unreachable_webhook_is_retried_then_failed(settings: Settings) -> None:
     cfg = settings.model_copy(update={"webhook_allow_private": True})
     app, _ = make_app(cfg)
-    engine = app.state.engine
+    engine = app_state(app).engine
     alice = add_user(engine, "alice")
     dead = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens there
     now = datetime(2025, 3, 21, 9, 0, tzinfo=UTC)
@@ -206,13 +207,13 @@ def test_unreachable_webhook_is_retried_then_failed(settings: Settings) -> None:
     upsert_papers(engine, [_new_paper("2503.50004", "Yet More", ("Someone Else",))])
     run_alerts(engine, cfg, now)
     assert deliver_webhooks(engine, settings, now=lambda: later).failed == 1
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_alerts_to_a_groups_webhook(settings: Settings, receiver: Receiver) -> None:
     cfg = settings.model_copy(update={"webhook_allow_private": True})
     app, _ = make_app(cfg)
-    engine = app.state.engine
+    engine = app_state(app).engine
     add_user(engine, "alice")
     add_user(engine, "bob")
     owner, member = TestClient(app), TestClient(app)
@@ -240,4 +241,4 @@ def test_alerts_to_a_groups_webhook(settings: Settings, receiver: Receiver) -> N
     assert run_alerts(engine, cfg, now).matched == 1
     assert deliver_webhooks(engine, cfg, now=lambda: now).sent == 1
     assert receiver.paths == ["/lab"] and "Term Weighting Revisited" in receiver.bodies[0]["html"]
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()

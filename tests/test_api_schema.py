@@ -20,6 +20,7 @@ from paperscope.settings import Settings  # noqa: E402
 from paperscope.store import open_database  # noqa: E402
 from paperscope.store import users as user_store  # noqa: E402
 from paperscope.web.app import create_app  # noqa: E402
+from paperscope.web.app_state import app_state  # noqa: E402
 from tests.community_support import add_user  # noqa: E402
 from tests.httpfixture import FIXTURES  # noqa: E402
 from tests.support.web_data import load_library  # noqa: E402
@@ -32,7 +33,7 @@ def web_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     load_library(open_database(config.db_url))
     app = create_app(config, cache_seconds=0)
     yield schemathesis.openapi.from_asgi("/openapi.json", app)
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_no_server_errors(web_schema: Any) -> None:
@@ -111,8 +112,8 @@ def test_the_document_is_true_with_every_check(tmp_path: Path) -> None:
     config = Settings(home=tmp_path / "home", request_interval=0.0, arxiv_api_url=arxiv.url)
     load_library(open_database(config.db_url))
     app = create_app(config, cache_seconds=0)
-    admin = add_user(app.state.engine, "fuzzer", role="admin")
-    user_store.create_api_token(app.state.engine, admin.id, "schemathesis", "ps_schemathesis-token")
+    admin = add_user(app_state(app).engine, "fuzzer", role="admin")
+    user_store.create_api_token(app_state(app).engine, admin.id, "schemathesis", "ps_schemathesis-token")
     bearer = {"Authorization": "Bearer ps_schemathesis-token"}
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     # NUL is refused everywhere, before any route (web/request_guard.py: a 400 no schema can state for
@@ -148,7 +149,7 @@ def test_the_document_is_true_with_every_check(tmp_path: Path) -> None:
                 except Exception as exc:  # collect every operation's failure, then report them all
                     failures[f"{operation.label} ({mode.value})"] = str(exc)[:1500]
     finally:
-        app.state.engine.dispose()
+        app_state(app).engine.dispose()
         arxiv.httpd.shutdown()
         arxiv.httpd.server_close()
     assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())

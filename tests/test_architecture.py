@@ -21,9 +21,10 @@ PACKAGE = ROOT / "src" / "paperscope"
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 # sources/ -> store/ -> embed/ -> index/ -> search/ -> feed/, mail/ -> web/, cli/ (docs/architecture.md).
-# Left of them all, what every stage may use: files.py (write_atomically), then the shared values.
-RANK = {"files": 0, "file_cache": 0, "settings": 1, "model": 1, "sources": 2, "store": 3, "embed": 4,
-        "index": 5, "search": 6, "feed": 7, "mail": 7, "web": 8, "cli": 8, "__main__": 9}
+# Left of them all, what every stage may use: files.py (write_atomically), runtime.py (process-wide
+# setup), then the shared values.
+RANK = {"files": 0, "file_cache": 0, "runtime": 0, "settings": 1, "model": 1, "sources": 2, "store": 3,
+        "embed": 4, "index": 5, "search": 6, "feed": 7, "mail": 7, "web": 8, "cli": 8, "__main__": 9}
 # Siblings do not import each other, except that the command line starts and administers the web app.
 SIBLING_IMPORTS_ALLOWED = {("cli", "web")}
 

@@ -13,6 +13,7 @@ from paperscope.model import Paper
 from paperscope.search.authors import names_match
 from paperscope.settings import Settings
 from paperscope.store import upsert_papers
+from paperscope.web.app_state import app_state
 from tests.community_support import make_app
 
 NEW = [
@@ -50,10 +51,10 @@ def test_name_matching(query: str, stored: str, same: bool) -> None:
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     app, _ = make_app(settings)
-    upsert_papers(app.state.engine, NEW)
+    upsert_papers(app_state(app).engine, NEW)
     with TestClient(app) as c:
         yield c
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 @pytest.mark.parametrize("name", ["Spärck Jones", "Sparck Jones", "K. Sparck Jones", "karen sparck jones"])

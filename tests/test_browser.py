@@ -14,6 +14,7 @@ import pytest
 from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.support.web_data import live_server, load_library
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app = create_app(config, cache_seconds=0)
     with live_server(app) as url:
         yield url
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 @pytest.fixture(scope="module")

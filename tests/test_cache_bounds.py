@@ -18,6 +18,7 @@ from paperscope.file_cache import BoundedFolder
 from paperscope.settings import Settings
 from paperscope.store import upsert_papers
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.support.web_data import library, live_server
 
 CAP = 12
@@ -28,13 +29,13 @@ def served(tmp_path: Path) -> Iterator[tuple[str, FastAPI]]:
     settings = Settings(home=tmp_path / "home", request_interval=0.0, page_cache_entries=CAP,
                         similar_cache_files=CAP)
     app = create_app(settings, cache_seconds=30)
-    upsert_papers(app.state.engine, library())
+    upsert_papers(app_state(app).engine, library())
     with live_server(app) as url:
         yield url, app
-    shared = app.state.response_cache.shared
+    shared = app_state(app).response_cache.shared
     if shared is not None:
         shutil.rmtree(shared.folder, ignore_errors=True)
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def files_in(folder: Path) -> int:
@@ -51,7 +52,7 @@ def settles_at_most(count: Callable[[], int], bound: int) -> int:
 
 def test_page_cache_keys_on_declared_parameters_and_stays_bounded(served: tuple[str, FastAPI]) -> None:
     url, app = served
-    cache = app.state.response_cache
+    cache = app_state(app).response_cache
     with httpx.Client(base_url=url) as web:
         for n in range(40):  # junk parameters: answered, never stored
             assert web.get(f"/?date=2025-03-20&n={n}").status_code == 200
@@ -62,14 +63,15 @@ def test_page_cache_keys_on_declared_parameters_and_stays_bounded(served: tuple[
         for limit in range(1, 61):  # distinct, declared values: still bounded
             assert web.get(f"/?date=2025-03-20&limit={limit}").status_code == 200
         assert len(cache) <= CAP
-    if cache.shared is not None:
-        assert settles_at_most(lambda: files_in(cache.shared.folder), CAP) <= CAP
+    shared = cache.shared
+    if shared is not None:
+        assert settles_at_most(lambda: files_in(shared.folder), CAP) <= CAP
 
 
 def test_similar_papers_cache_folder_is_pruned(served: tuple[str, FastAPI]) -> None:
     url, app = served
     ids = [p.paper_id for p in library()]
-    folder = app.state.similar.cache_dir
+    folder = app_state(app).similar.cache_dir
     with httpx.Client(base_url=url) as web:
         for a, b in itertools.islice(itertools.combinations(ids, 2), 60):
             assert web.get("/api/similar", params={"ids": f"{a},{b}"}).status_code == 200

@@ -14,6 +14,7 @@ from paperscope.cli import app as cli_app
 from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.httpfixture import Reply, ScriptedServer, cli_env, scripted_server
 from tests.support.web_data import load_library
 
@@ -79,7 +80,7 @@ def test_ingest_resumes_and_the_paper_page_lists_citations(settings: Settings, s
     unknown = client.get("/papers/2503.10002?format=json").json()["citations"]
     assert unknown["cited_by_count"] is None
     assert "<h2>Citations</h2>" not in client.get("/papers/2503.10002").text
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
     # --restart looks every paper up again and replaces what was stored.
     server.play(Reply(b'{"meta": {}, "results": []}', content_type="application/json"))
@@ -118,4 +119,4 @@ def test_search_sorted_by_citations(settings: Settings, server: ScriptedServer, 
     page = client.get("/search", params={"q": "retrieval attention", "mode": "bm25", "sort": "citations"})
     assert "cited by 40" in page.text and '<option value="citations" selected>' in page.text
     assert client.get("/api/search", params={"q": "x", "sort": "stars"}).status_code == 422
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()

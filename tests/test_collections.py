@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from paperscope.settings import Settings
 from paperscope.store import users as user_store
 from paperscope.store.collections import MAX_ITEMS
+from paperscope.web.app_state import app_state
 from tests.community_support import add_user, make_app, page_csrf, sign_in
 from tests.support.web_data import live_server
 
@@ -44,12 +45,12 @@ def lab(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
     app, _ = make_app(settings)
     tokens = {}
     for name in ("alice", "bob", "carol"):
-        user = add_user(app.state.engine, name)
+        user = add_user(app_state(app).engine, name)
         tokens[name] = "ps_" + secrets.token_urlsafe(24)
-        user_store.create_api_token(app.state.engine, user.id, "test", tokens[name])
+        user_store.create_api_token(app_state(app).engine, user.id, "test", tokens[name])
     with live_server(app) as url:
         yield Lab(url, tokens, app)
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_group_collection_through_the_hugging_face_client(lab: Lab) -> None:
@@ -142,7 +143,7 @@ def test_bad_input_is_refused_and_nothing_is_stored(lab: Lab) -> None:
 def test_pages_show_collections_to_members_only(settings: Settings) -> None:
     app, _ = make_app(settings)
     for name in ("alice", "bob", "carol"):
-        add_user(app.state.engine, name)
+        add_user(app_state(app).engine, name)
     alice, bob, carol = TestClient(app), TestClient(app), TestClient(app)
     for client, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
         assert sign_in(client, name) == 303
@@ -180,4 +181,4 @@ def test_pages_show_collections_to_members_only(settings: Settings) -> None:
                                                        "csrf": page_csrf(alice, f"/collections/{slug}")})
     assert r.status_code == 200
     assert len(alice.get(f"/collections/{slug}?format=json").json()["items"]) == 3
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()

@@ -19,6 +19,7 @@ from paperscope.feed.trending import add_event, community_score, trending_score
 from paperscope.settings import Settings
 from paperscope.store import users as user_store
 from paperscope.store import votes as vote_store
+from paperscope.web.app_state import app_state
 from tests.community_support import Clock, add_user, make_app, page_csrf, sign_in
 from tests.httpfixture import Reply, ScriptedServer, scripted_server
 from tests.support.web_data import MON, THU, TUE
@@ -35,21 +36,21 @@ def site(settings: Settings, arxiv: ScriptedServer) -> Iterator[tuple[FastAPI, C
     cfg = settings.model_copy(update={"arxiv_api_url": arxiv.url + "/api/query"})
     app, clock = make_app(cfg)
     yield app, clock
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def _bearer(app: FastAPI, name: str, role: str = "user") -> dict[str, str]:
     """An account with an API token, created the way the account page does it."""
-    user = add_user(app.state.engine, name, role)
+    user = add_user(app_state(app).engine, name, role)
     token = f"ps_test-token-{name}"
-    user_store.create_api_token(app.state.engine, user.id, "tests", token)
+    user_store.create_api_token(app_state(app).engine, user.id, "tests", token)
     return {"Authorization": f"Bearer {token}"}
 
 
 def test_upvote_counts_add_to_hf_everywhere(site: tuple[FastAPI, Clock]) -> None:
     app, _ = site
     c = TestClient(app)
-    add_user(app.state.engine, "alice")
+    add_user(app_state(app).engine, "alice")
     assert sign_in(c, "alice") == 303
     page = c.get("/papers/2503.40001").text
     assert re.search(r"▲</span> <span class=\"upvotes\">3</span>", page)  # 3 from Hugging Face
@@ -75,7 +76,7 @@ def test_upvote_counts_add_to_hf_everywhere(site: tuple[FastAPI, Clock]) -> None
 
 def test_local_votes_reorder_the_feed(site: tuple[FastAPI, Clock]) -> None:
     app, clock = site
-    engine = app.state.engine
+    engine = app_state(app).engine
     rowid = vote_store.paper_rowid(engine, "2503.20001") or 0  # 5 HF upvotes, behind 2503.20002's 12
     for i in range(8):
         user = user_store.create_user(engine, f"voter{i}", f"voter{i}@example.org", "unused-hash")
@@ -147,7 +148,7 @@ def test_submit_known_paper_keeps_its_listing_date_without_fetching(site: tuple[
                                                                arxiv: ScriptedServer) -> None:
     app, _ = site
     c = TestClient(app)
-    add_user(app.state.engine, "alice")
+    add_user(app_state(app).engine, "alice")
     sign_in(c, "alice")
     r = c.post("/submit", data={"paper": "arxiv:2503.10002", "csrf": page_csrf(c, "/submit")},
                follow_redirects=False)
@@ -219,7 +220,7 @@ def test_moderators_hide_papers_and_suspend_users(site: tuple[FastAPI, Clock]) -
 
 def test_edit_window_shown_on_page_only_to_the_author(site: tuple[FastAPI, Clock]) -> None:
     app, clock = site
-    engine = app.state.engine
+    engine = app_state(app).engine
     add_user(engine, "alice")
     add_user(engine, "bob")
     a, b = TestClient(app), TestClient(app)

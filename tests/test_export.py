@@ -21,6 +21,7 @@ from paperscope.sources.bibtex import parse_bibtex
 from paperscope.store import get_paper, upsert_papers
 from paperscope.store import library as lib
 from paperscope.store import users as user_store
+from paperscope.web.app_state import app_state
 from paperscope.web.cite_formats import bibtex, csl_json, ris
 from tests.community_support import add_user, make_app
 from tests.support.web_data import library
@@ -39,9 +40,9 @@ TOKEN = "ps_export-token"
 @pytest.fixture
 def app(settings: Settings) -> Iterator[FastAPI]:
     application, _ = make_app(settings)
-    upsert_papers(application.state.engine, AWKWARD)
+    upsert_papers(app_state(application).engine, AWKWARD)
     yield application
-    application.state.engine.dispose()
+    app_state(application).engine.dispose()
 
 
 def save_all(engine: sa.Engine, user_id: int, ids: list[str], tags: list[str] | None = None) -> None:
@@ -56,7 +57,7 @@ def all_ids() -> list[str]:
 
 
 def test_export_round_trips_through_bibtex_import(app: FastAPI) -> None:
-    engine = app.state.engine
+    engine = app_state(app).engine
     writer, reader = add_user(engine, "writer"), add_user(engine, "reader")
     user_store.create_api_token(engine, writer.id, "export", TOKEN)
     user_store.create_api_token(engine, reader.id, "import", TOKEN + "-reader")
@@ -103,7 +104,7 @@ def test_every_format_reads_back_with_no_errors(app: FastAPI) -> None:
 
 
 def test_export_formats_tags_and_refusals(app: FastAPI) -> None:
-    engine = app.state.engine
+    engine = app_state(app).engine
     writer = add_user(engine, "writer")
     user_store.create_api_token(engine, writer.id, "export", TOKEN)
     save_all(engine, writer.id, ["2503.10001", "2503.20002"])

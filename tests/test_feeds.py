@@ -12,6 +12,7 @@ from paperscope.model import Paper
 from paperscope.settings import Settings
 from paperscope.store import open_database, upsert_papers
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.support.web_data import TUE, load_library
 
 feedparser = pytest.importorskip("feedparser", reason="feedparser not installed (pip install '.[dev]')")
@@ -23,7 +24,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings, cache_seconds=0)
     with TestClient(app) as c:
         yield c
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def parse(client: TestClient, url: str) -> Any:
@@ -101,7 +102,7 @@ def test_head_is_answered_like_get(client: TestClient) -> None:
         assert head.status_code == get.status_code == 200, path
         assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
 def test_characters_xml_cannot_carry_are_dropped_not_a_500(client: TestClient) -> None:
-    engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine = app_state(client.app).engine
     upsert_papers(engine, [Paper(arxiv_id="2503.29999", version=1,
                                  title="Bell\x07 tolls\x1f for sparse retrieval",
                                  abstract="Form\x0cfeed inside.", authors=("Soh\x01 Author",),

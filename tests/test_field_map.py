@@ -22,6 +22,7 @@ from paperscope.index.build import build_index
 from paperscope.settings import Settings
 from paperscope.store import get_paper, upsert_papers
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.support.topic_corpus import TOPICS, corpus
 from tests.support.web_data import live_server
 
@@ -109,7 +110,7 @@ def test_map_command_and_web_endpoints(indexed: sa.Engine, settings: Settings) -
     assert prefixes[:2] == ["2504.01", "2504.01"] and len(prefixes) < 16  # off-topic papers stay dark
     assert client.get("/api/map/highlight?library=true").status_code == 401
     assert client.get("/api/map/highlight?q=%21%21").status_code == 400
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 @pytest.fixture
@@ -118,7 +119,7 @@ def map_site(indexed: sa.Engine, settings: Settings) -> Iterator[str]:
     app = create_app(settings, cache_seconds=0)
     with live_server(app) as url:
         yield url
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 @pytest.mark.browser

@@ -17,6 +17,7 @@ from paperscope.settings import Settings
 from paperscope.store import get_paper, upsert_papers
 from paperscope.store import library as lib
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.community_support import add_user, sign_in
 from tests.support.encoders import MemoEncoder
 from tests.support.topic_corpus import corpus
@@ -94,7 +95,7 @@ def client(indexed: SearchEngine, settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings, cache_seconds=0)
     with TestClient(app) as c:
         yield c
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_foryou_page_and_api(client: TestClient, indexed: SearchEngine) -> None:

@@ -23,6 +23,7 @@ from paperscope.settings import Settings
 from paperscope.store import db as store_db
 from paperscope.store import users as user_store
 from paperscope.store.schema import users
+from paperscope.web.app_state import app_state
 from paperscope.web.security import AuthLimits, password_hasher
 from tests.community_support import PASSWORD, Clock, add_user, make_app, page_csrf
 from tests.smtp_server import SmtpServer
@@ -36,7 +37,7 @@ OWNER = ("198.51.100.7", 50000)
 def site(settings: Settings) -> Iterator[tuple[FastAPI, Clock]]:
     app, clock = make_app(settings, with_library=False)
     yield app, clock
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def _sign_in(c: TestClient, login: str, password: str) -> int:
@@ -54,7 +55,7 @@ def _fail_until_locked(c: TestClient, clock: Clock, login: str) -> None:
 
 def test_an_attacker_cannot_lock_the_owner_out(site: tuple[FastAPI, Clock]) -> None:
     app, clock = site
-    add_user(app.state.engine, "admin", role="admin")
+    add_user(app_state(app).engine, "admin", role="admin")
     attacker = TestClient(app, client=ATTACKER)
     _fail_until_locked(attacker, clock, "admin")
     # The owner, from a client that has not failed, still gets in with the right password ...
@@ -68,7 +69,7 @@ def test_an_attacker_cannot_lock_the_owner_out(site: tuple[FastAPI, Clock]) -> N
 
 def test_locking_a_name_does_not_lock_its_address(site: tuple[FastAPI, Clock]) -> None:
     app, clock = site
-    add_user(app.state.engine, "alice")
+    add_user(app_state(app).engine, "alice")
     attacker = TestClient(app, client=ATTACKER)
     _fail_until_locked(attacker, clock, "alice")
     # Whether an address belongs to the locked name cannot be read off the answers.
@@ -79,7 +80,7 @@ def test_locking_a_name_does_not_lock_its_address(site: tuple[FastAPI, Clock]) -
 def test_sign_up_with_a_taken_name_or_address_gets_the_same_plain_refusal(
         site: tuple[FastAPI, Clock]) -> None:
     app, _ = site
-    add_user(app.state.engine, "alice")
+    add_user(app_state(app).engine, "alice")
     answers = []
     for name, address in (("ALICE", "fresh@example.org"), ("fresh", "Alice@Example.org")):
         c = TestClient(app)
@@ -98,7 +99,7 @@ def test_password_reset_revokes_api_tokens(settings: Settings) -> None:
         cfg = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port,
                                           "base_url": "http://testserver"})
         app, _ = make_app(cfg, with_library=False)
-        add_user(app.state.engine, "bob")
+        add_user(app_state(app).engine, "bob")
         with TestClient(app) as c:
             assert _sign_in(c, "bob", PASSWORD) == 303
             page = c.post("/account/tokens", data={"name": "cron", "csrf": page_csrf(c)}).text
@@ -115,7 +116,7 @@ def test_password_reset_revokes_api_tokens(settings: Settings) -> None:
             assert r.status_code == 303
             assert TestClient(app).get("/api/v1/me", headers=bearer).status_code == 401
             assert "cron" not in c.get("/account").text
-        app.state.engine.dispose()
+        app_state(app).engine.dispose()
     finally:
         smtp.stop()
 
@@ -183,7 +184,7 @@ def _serve(app: FastAPI, settings: Settings) -> tuple[uvicorn.Server, str]:
 
 def _signups_with_rotating_forwarded_for(settings: Settings) -> list[int]:
     app, _ = make_app(settings, with_library=False)
-    app.state.auth_limits = AuthLimits(hourly_per_ip=2)
+    app_state(app).auth_limits = AuthLimits(hourly_per_ip=2)
     server, url = _serve(app, settings)
     statuses = []
     try:
@@ -197,7 +198,7 @@ def _signups_with_rotating_forwarded_for(settings: Settings) -> list[int]:
                 c.cookies.delete("ps_session")
     finally:
         server.should_exit = True
-        app.state.engine.dispose()
+        app_state(app).engine.dispose()
     return statuses
 
 

@@ -16,6 +16,7 @@ from paperscope.settings import Settings
 from paperscope.store import get_paper
 from paperscope.store import users as user_store
 from paperscope.store import votes as vote_store
+from paperscope.web.app_state import app_state
 from tests.community_support import Clock, add_user, make_app
 
 HIDDEN = "2503.10001"
@@ -25,19 +26,19 @@ HIDDEN = "2503.10001"
 def site(settings: Settings) -> Iterator[tuple[FastAPI, Clock]]:
     app, clock = make_app(settings)
     yield app, clock
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def _bearer(app: FastAPI, name: str, role: str = "user") -> dict[str, str]:
-    user = add_user(app.state.engine, name, role)
+    user = add_user(app_state(app).engine, name, role)
     token = "ps_" + secrets.token_urlsafe(16)
-    user_store.create_api_token(app.state.engine, user.id, "test", token)
+    user_store.create_api_token(app_state(app).engine, user.id, "test", token)
     return {"Authorization": f"Bearer {token}"}
 
 
 def test_hidden_papers_are_gone_for_everyone_but_moderators(site: tuple[FastAPI, Clock]) -> None:
     app, _ = site
-    engine = app.state.engine
+    engine = app_state(app).engine
     user, moderator = _bearer(app, "ursula"), _bearer(app, "mona", "moderator")
     hidden = get_paper(engine, HIDDEN)
     assert hidden is not None and hidden.rowid is not None
@@ -69,16 +70,16 @@ def test_a_saved_paper_hidden_later_leaves_the_library(site: tuple[FastAPI, Cloc
     user = _bearer(app, "ursula")
     c = TestClient(app)
     assert c.put(f"/api/v1/library/{HIDDEN}", json={"tags": ["later"]}, headers=user).status_code == 200
-    hidden = get_paper(app.state.engine, HIDDEN)
+    hidden = get_paper(app_state(app).engine, HIDDEN)
     assert hidden is not None and hidden.rowid is not None
-    vote_store.set_hidden(app.state.engine, hidden.rowid, True)
+    vote_store.set_hidden(app_state(app).engine, hidden.rowid, True)
     listed = c.get("/api/v1/library", headers=user).json()
     assert [p["id"] for p in listed["papers"]] == []
 
 
 def test_tags_that_are_not_text_are_refused_and_the_library_still_reads(site: tuple[FastAPI, Clock]) -> None:
     app, _ = site
-    engine: sa.Engine = app.state.engine
+    engine: sa.Engine = app_state(app).engine
     user = _bearer(app, "ursula")
     c = TestClient(app)
     headers = {**user, "Content-Type": "application/json"}

@@ -20,6 +20,7 @@ from paperscope.store.subscriptions import (
     find_subscription,
 )
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from paperscope.web.security import AuthLimits
 from tests.smtp_server import SmtpServer
 
@@ -39,11 +40,11 @@ def client(settings: Settings, smtp: SmtpServer) -> Iterator[TestClient]:
     cfg = settings.model_copy(update={"smtp_port": smtp.port, "base_url": "https://papers.example.org"})
     with TestClient(create_app(cfg)) as c:
         yield c
-    c.app.state.engine.dispose()  # type: ignore[attr-defined]
+    app_state(c.app).engine.dispose()
 
 
 def _engine(client: TestClient) -> sa.Engine:
-    engine: sa.Engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine: sa.Engine = app_state(client.app).engine
     return engine
 
 
@@ -108,7 +109,7 @@ def test_a_link_applies_only_the_request_it_was_mailed_for(client: TestClient, s
 
 
 def test_confirmation_mails_are_capped_per_address_and_per_ip(client: TestClient, smtp: SmtpServer) -> None:
-    client.app.state.auth_limits = AuthLimits(subscribe_per_address=3, subscribe_per_ip=5)  # type: ignore[attr-defined]
+    app_state(client.app).auth_limits = AuthLimits(subscribe_per_address=3, subscribe_per_ip=5)
     statuses = [client.post("/api/subscriptions",
                             json={"email": VICTIM, "categories": [f"cs.{c}"]}).status_code
                 for c in ("CL", "IR", "LG", "AI")]

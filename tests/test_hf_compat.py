@@ -10,6 +10,7 @@ import pytest
 from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.support.web_data import THU, TUE, live_server, load_library
 
 hf_api = pytest.importorskip("huggingface_hub", reason="huggingface_hub not installed (pip install '.[dev]')")
@@ -23,7 +24,7 @@ def hub(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     app = create_app(settings, cache_seconds=0)
     with live_server(app) as url:
         yield hf_api.HfApi(endpoint=url, token=False)
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_list_daily_papers(hub: Any) -> None:
@@ -151,5 +152,5 @@ def test_list_papers_uses_hybrid_search(settings: Settings, monkeypatch: pytest.
     with live_server(app) as url:
         assert httpx.get(f"{url}/api/search", params={"q": "astronomy", "mode": "bm25"}).json()["total"] == 0
         found = list(hf_api.HfApi(endpoint=url, token=False).list_papers(query="astronomy", limit=3))
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
     assert [p.id[:7] for p in found][:2] == ["2504.02", "2504.02"]  # the galaxy papers

@@ -14,6 +14,7 @@ from paperscope.settings import Settings
 from paperscope.sources.bibtex import parse_bibtex
 from paperscope.store import get_paper, upsert_papers
 from paperscope.store import library as lib
+from paperscope.web.app_state import app_state
 from tests.community_support import add_user, make_app, page_csrf, sign_in
 
 
@@ -114,11 +115,11 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app, _clock = make_app(settings)
     with TestClient(app) as c:
         yield c
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_web_save_feedback_import_and_api(client: TestClient) -> None:
-    engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine = app_state(client.app).engine
     upsert_papers(engine, papers())
     add_user(engine, "reader")
     assert client.get("/api/v1/library").status_code == 401

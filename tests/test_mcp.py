@@ -26,6 +26,7 @@ from paperscope.store import get_paper, upsert_papers
 from paperscope.store import library as lib
 from paperscope.store import users as user_store
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.community_support import add_user
 from tests.support.topic_corpus import corpus
 from tests.support.web_data import live_server
@@ -51,7 +52,7 @@ def mcp_url(indexed_store: sa.Engine, settings: Settings) -> Iterator[str]:
     app = create_app(settings, cache_seconds=0)
     with live_server(app) as url:
         yield url + "/mcp"
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def payload(result: Any) -> dict[str, Any]:
@@ -169,4 +170,4 @@ def test_foreign_hosts_and_origins_are_refused_and_the_app_restarts(settings: Se
             assert evil.status_code == 403
         with TestClient(app, base_url="http://evil.example") as client:
             assert client.post("/mcp", json=listing, headers=headers).status_code == 421
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()

@@ -19,6 +19,7 @@ from paperscope.store import library as lib
 from paperscope.store.schema import mail_outbox, mail_outbox_bodies
 from paperscope.store.subscriptions import DigestChoice, find_subscription, subscribe
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.community_support import add_user, page_csrf, sign_in
 from tests.test_foryou import indexed, rowid  # noqa: F401  (fixtures)
 
@@ -78,7 +79,7 @@ def test_for_you_section_from_the_account_page(indexed: SearchEngine, settings: 
     # Without the section (off), the same subscriber would get nothing at all.
     off = digest_composer(engine, settings, None).preview(sub, THURSDAY + timedelta(days=14))
     assert off is None
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_newton_step_through_small_systems_matches_the_dense_solve() -> None:

@@ -22,6 +22,7 @@ from paperscope.store import open_database
 from paperscope.store import users as user_store
 from paperscope.web.access import PUBLIC_ROUTES, served_routes
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.community_support import PASSWORD, Clock, add_user, make_app, page_csrf, sign_in
 from tests.smtp_server import SmtpServer
 
@@ -33,7 +34,7 @@ def _route_table() -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as home:
         app = create_app(Settings(home=Path(home), **PRIVATE), cache_seconds=0)
         table = sorted({(method, path) for path, methods in served_routes(app.routes) for method in methods})
-        app.state.engine.dispose()
+        app_state(app).engine.dispose()
     return table
 
 
@@ -53,7 +54,7 @@ def private_app() -> Iterator[FastAPI]:
     with tempfile.TemporaryDirectory() as home:
         app = create_app(Settings(home=Path(home), **PRIVATE), cache_seconds=0)
         yield app
-        app.state.engine.dispose()
+        app_state(app).engine.dispose()
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
@@ -111,7 +112,7 @@ def _link(smtp: SmtpServer, recipient: str, pattern: str) -> str:
 
 def test_invitation_single_use_expiring_and_members_read(settings: Settings, smtp: SmtpServer) -> None:
     app, clock = _site(settings, smtp, **PRIVATE)
-    engine = app.state.engine
+    engine = app_state(app).engine
     add_user(engine, "root", role="admin")
     admin = TestClient(app)
     assert sign_in(admin, "root") == 303
@@ -157,12 +158,12 @@ def test_invitation_single_use_expiring_and_members_read(settings: Settings, smt
                                 "csrf": page_csrf(late, "/signin")})
     assert r.status_code == 410 and user_store.find_user(engine, "bo") is None
     assert TestClient(app).get("/invite/not-a-real-token").status_code == 404
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_invitation_for_an_address_makes_a_confirmed_account(settings: Settings, smtp: SmtpServer) -> None:
     app, _ = _site(settings, smtp, **PRIVATE)
-    add_user(app.state.engine, "root", role="admin")
+    add_user(app_state(app).engine, "root", role="admin")
     admin = TestClient(app)
     sign_in(admin, "root")
     admin.post("/admin/invitations", data={"csrf": page_csrf(admin, "/admin/invitations"),
@@ -180,7 +181,7 @@ def test_invitation_for_an_address_makes_a_confirmed_account(settings: Settings,
     me = guest.get("/api/v1/me").json()
     assert me["username"] == "cyd" and me["role"] == "moderator"
     assert guest.get("/api/daily_papers").status_code == 200
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_signup_by_domain_and_confirmation_before_acting(settings: Settings, smtp: SmtpServer) -> None:
@@ -192,7 +193,7 @@ def test_signup_by_domain_and_confirmation_before_acting(settings: Settings, smt
                                        "csrf": page_csrf(c, "/signup")}, follow_redirects=False).status_code
 
     assert signup("out", "out@example.com") == 403
-    assert user_store.find_user(app.state.engine, "out") is None
+    assert user_store.find_user(app_state(app).engine, "out") is None
     assert signup("ina", "ina@example.edu") == 303
     # Signed in but unconfirmed: may read (public instance), may not act.
     assert "Confirm your address" in c.get("/account").text
@@ -203,12 +204,12 @@ def test_signup_by_domain_and_confirmation_before_acting(settings: Settings, smt
                   follow_redirects=False).status_code in (200, 303)
     assert c.get("/api/papers/2503.40001").json()["upvotes"] == 4
     assert TestClient(app).get("/verify-email/forged", follow_redirects=False).status_code == 400
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_secret_feed_urls(settings: Settings, smtp: SmtpServer) -> None:
     app, _ = _site(settings, smtp, **PRIVATE)
-    add_user(app.state.engine, "ann")
+    add_user(app_state(app).engine, "ann")
     c = TestClient(app)
     sign_in(c, "ann")
     page = c.get("/account").text
@@ -224,7 +225,7 @@ def test_secret_feed_urls(settings: Settings, smtp: SmtpServer) -> None:
     c.post("/account/feeds/reset", data={"csrf": page_csrf(c)})
     assert reader.get(feed).status_code == 404  # revoked
     assert "/feeds/u/" in c.get("/account").text
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_cli_invite_and_verify(settings: Settings) -> None:

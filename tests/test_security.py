@@ -17,6 +17,7 @@ from paperscope.model import Paper
 from paperscope.settings import Settings
 from paperscope.store import upsert_papers
 from paperscope.store import users as user_store
+from paperscope.web.app_state import app_state
 from paperscope.web.security import SESSION_COOKIE, AuthLimits
 from tests.community_support import PASSWORD, Clock, add_user, make_app, page_csrf, sign_in
 from tests.support.text import found
@@ -29,11 +30,11 @@ IMG = '<img src=x onerror="alert(2)">'
 def site(settings: Settings) -> Iterator[tuple[FastAPI, Clock]]:
     app, clock = make_app(settings)
     yield app, clock
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def _signed_in(app: FastAPI, name: str, role: str = "user") -> TestClient:
-    add_user(app.state.engine, name, role)
+    add_user(app_state(app).engine, name, role)
     client = TestClient(app)
     assert sign_in(client, name) == 303
     return client
@@ -41,7 +42,7 @@ def _signed_in(app: FastAPI, name: str, role: str = "user") -> TestClient:
 
 def test_hostile_text_comes_back_escaped(site: tuple[FastAPI, Clock]) -> None:
     app, clock = site
-    upsert_papers(app.state.engine, [Paper(
+    upsert_papers(app_state(app).engine, [Paper(
         title=f"Hostile {IMG} title", abstract=f"Abstract with {SCRIPT} inside", authors=(f"Eve {SCRIPT}",),
         arxiv_id="2503.49999", categories=("cs.CR",), listed=clock().date(), source="test")])
     alice = _signed_in(app, "alice")
@@ -83,13 +84,13 @@ def test_form_posts_without_or_with_a_wrong_csrf_token_are_refused(site: tuple[F
     paper = alice.get("/papers/2503.40001?format=json").json()
     assert (paper["local_upvotes"], paper["discussion"]) == (0, [])
     assert alice.get("/papers/2503.10002?format=json").json()["submitted_by"] is None
-    assert user_store.list_api_tokens(app.state.engine, 1) == []
+    assert user_store.list_api_tokens(app_state(app).engine, 1) == []
     assert alice.get("/api/v1/me").status_code == 200
     # Anonymous forms too: sign-up and sign-in without a token.
     anon = TestClient(app)
     assert anon.post("/signup", data={"username": "mallory", "email": "m@example.org",
                                       "password": PASSWORD}).status_code == 403
-    assert user_store.find_user(app.state.engine, "mallory") is None
+    assert user_store.find_user(app_state(app).engine, "mallory") is None
     assert anon.post("/signin", data={"login": "alice", "password": PASSWORD}).status_code == 403
     # Cookie-authenticated JSON writes need the token as a header; bearer tokens do not.
     assert alice.post("/api/v1/papers/2503.40001/upvote").status_code == 403
@@ -99,7 +100,7 @@ def test_form_posts_without_or_with_a_wrong_csrf_token_are_refused(site: tuple[F
 
 def test_brute_force_sign_in_is_slowed_then_blocked(site: tuple[FastAPI, Clock]) -> None:
     app, clock = site
-    add_user(app.state.engine, "alice")
+    add_user(app_state(app).engine, "alice")
     c = TestClient(app)
 
     def attempt(password: str) -> tuple[int, int | None]:
@@ -131,7 +132,7 @@ def test_brute_force_sign_in_is_slowed_then_blocked(site: tuple[FastAPI, Clock])
 
 def test_many_accounts_from_one_ip_and_mass_sign_ups_are_blocked(site: tuple[FastAPI, Clock]) -> None:
     app, _ = site
-    app.state.auth_limits = AuthLimits(ip_block_after=5, hourly_per_ip=2)
+    app_state(app).auth_limits = AuthLimits(ip_block_after=5, hourly_per_ip=2)
     c = TestClient(app)
     for i in range(5):
         token = page_csrf(c, "/signin")
@@ -152,7 +153,7 @@ def test_many_accounts_from_one_ip_and_mass_sign_ups_are_blocked(site: tuple[Fas
 
 def test_session_id_rotates_at_sign_in_and_sign_out_invalidates_it(site: tuple[FastAPI, Clock]) -> None:
     app, _ = site
-    add_user(app.state.engine, "alice")
+    add_user(app_state(app).engine, "alice")
     c = TestClient(app)
     # Session fixation attempt: a value the attacker planted before the victim signs in.
     c.cookies.set(SESSION_COOKIE, "attacker-chosen-value", domain="testserver.local")
@@ -189,7 +190,7 @@ def test_users_cannot_double_vote_edit_others_or_moderate(site: tuple[FastAPI, C
     assert alice.get("/api/v1/me").status_code == 200
     # A moderator cannot suspend an admin; anonymous visitors cannot act at all.
     mod = _signed_in(app, "mo", "moderator")
-    add_user(app.state.engine, "root", "admin")
+    add_user(app_state(app).engine, "root", "admin")
     r = mod.post("/moderation/users/root/suspend", data={"csrf": page_csrf(mod, "/account")})
     assert r.status_code == 403
     assert TestClient(app).post("/papers/2503.10002/upvote", data={}).status_code == 401

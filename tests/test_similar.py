@@ -21,6 +21,7 @@ from paperscope.search.dpp import intra_list_similarity, pooled_vectors
 from paperscope.settings import Settings
 from paperscope.store import get_paper, upsert_papers
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.support.encoders import MemoEncoder
 from tests.support.topic_corpus import corpus
 
@@ -132,7 +133,7 @@ def client(indexed: SearchEngine, settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings, cache_seconds=0)
     with TestClient(app) as c:
         yield c
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def test_api_page_and_paper_page(client: TestClient) -> None:

@@ -29,6 +29,7 @@ from paperscope.settings import Settings
 from paperscope.store import upsert_papers
 from paperscope.store.embeddings import count_embeddings
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.search_corpus import corpus
 from tests.support.synthetic import synthetic_papers
 
@@ -167,7 +168,7 @@ def test_partial_coverage_is_said_and_unembedded_papers_still_found(engine: sa.E
     upsert_papers(engine, papers)
     build_index(engine, settings.index_dir, encoder, limit=10)  # newest ten only
     app = create_app(settings, cache_seconds=0)
-    app.state.search_engine = SearchEngine(engine, settings, encoder=encoder)
+    app_state(app).search_engine = SearchEngine(engine, settings, encoder=encoder)
     client = TestClient(app)
     data = client.get("/api/search", params={"q": "retrieval", "mode": "hybrid"}).json()
     assert data["semantic_index"] == {"indexed": 10, "papers": 32, "complete": False}

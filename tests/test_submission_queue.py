@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from paperscope.settings import Settings
 from paperscope.store import users as user_store
+from paperscope.web.app_state import app_state
 from tests.community_support import add_user, make_app
 from tests.httpfixture import FIXTURES
 from tests.support.web_data import live_server
@@ -65,22 +66,22 @@ def arxiv() -> Iterator[HeldArxiv]:
 @pytest.fixture
 def app(settings: Settings, arxiv: HeldArxiv) -> Iterator[FastAPI]:
     app, _ = make_app(settings.model_copy(update={"arxiv_api_url": arxiv.url}))
-    app.state.submission_wait = 1.0
+    app_state(app).submission_wait = 1.0
     yield app
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def _token(app: FastAPI, name: str) -> dict[str, str]:
-    user = add_user(app.state.engine, name)
+    user = add_user(app_state(app).engine, name)
     token = f"ps_queue-test-{name}"
-    user_store.create_api_token(app.state.engine, user.id, "tests", token)
+    user_store.create_api_token(app_state(app).engine, user.id, "tests", token)
     return {"Authorization": f"Bearer {token}"}
 
 
 def test_a_hung_arxiv_and_a_burst_of_submissions_do_not_stall_other_users(
         app: FastAPI, arxiv: HeldArxiv) -> None:
     burst, other, third = _token(app, "burst"), _token(app, "other"), _token(app, "third")
-    app.state.submission_queue.capacity = 3
+    app_state(app).submission_queue.capacity = 3
     ids = ["2405.19504"] + [f"2611.{n:05d}" for n in range(1, 40)]
     with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as c:
         def submit(paper: str) -> int:

@@ -17,6 +17,7 @@ from paperscope.store.mail_outbox import outbox_counts
 from paperscope.store.schema import subscriptions
 from paperscope.store.subscriptions import DigestChoice, add_subscriptions_bulk, find_subscription
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.smtp_server import SmtpServer
 
 
@@ -50,7 +51,7 @@ def client(web_settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture
 def engine_of(client: TestClient) -> sa.Engine:
-    engine: sa.Engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine: sa.Engine = app_state(client.app).engine
     return engine
 
 
@@ -199,18 +200,20 @@ def test_serve_scheduler_sends_due_digests_when_enabled(settings: Settings, smtp
         return [r.getMessage() for r in caplog.records if r.getMessage().startswith("digest cycle:")]
 
     app = create_app(cfg)
+    scheduler = app_state(app).digest_scheduler
     with TestClient(app):
-        assert app.state.digest_scheduler is not None
+        assert scheduler is not None and scheduler.running
         deadline = time.monotonic() + 60
         # Two cycles after the one that sent: later cycles find the edition composed and send nothing more.
         while not (smtp.handler.received and len(cycles()) >= 3) and time.monotonic() < deadline:
             time.sleep(0.05)
+    assert not scheduler.running  # the app's shutdown stopped it
     assert [r.recipient for r in smtp.handler.received] == ["hal@example.com"]
     assert cycles()[0] == "digest cycle: composed 1, sent 1, retrying 0, failed 0"
     assert set(cycles()[1:3]) == {"digest cycle: composed 0, sent 0, retrying 0, failed 0"}
     add_subscriptions_bulk(engine, [("ivy@example.com", "weekly", DigestChoice(categories=("cs.CL",)))])
     quiet = create_app(settings)
     with TestClient(quiet):  # off by default: no scheduler is started, nothing is composed for the newcomer
-        assert quiet.state.digest_scheduler is None
+        assert app_state(quiet).digest_scheduler is None
     assert outbox_counts(engine) == {"sent": 1}
     engine.dispose()

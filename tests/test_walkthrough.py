@@ -20,6 +20,7 @@ from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.store import users as user_store
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.community_support import PASSWORD, Clock, add_user
 from tests.support.web_data import live_server, load_library
 
@@ -45,7 +46,7 @@ class Site:
     def user(self, name: str, role: str = "user") -> str:
         """An account made in the store (once per name); returns the name."""
         if name not in self.users:
-            add_user(self.app.state.engine, name, role)
+            add_user(app_state(self.app).engine, name, role)
             self.users.add(name)
         return name
 
@@ -60,10 +61,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     engine.dispose()
     app = create_app(config, cache_seconds=0)
     clock = Clock()
-    app.state.clock = clock
+    app_state(app).clock = clock
     with live_server(app) as url:
         yield Site(url, app, clock)
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +228,7 @@ def test_hide_off_topic_keeps_short_query_matches_and_unscored_papers(site: Site
     from paperscope.store import upsert_papers
 
     # A paper ingested after the last `paperscope index`: it has no vector, so it cannot be scored.
-    upsert_papers(site.app.state.engine, [Paper(
+    upsert_papers(app_state(site.app).engine, [Paper(
         title="Transformer Surrogates for Plasma Control", arxiv_id="2501.00077", source="test",
         abstract="A transformer predicts plasma states.", authors=("N. Ew",),
         categories=("physics.plasm-ph",),
@@ -309,7 +310,7 @@ def test_errors_speak_plain_words_where_the_person_is(site: Site, page: Page) ->
     expect(pg.locator("[role=alert]")).to_contain_text("cs.FAKE")
     expect(pg.locator("input[name=email]")).to_have_value("dora@example.org")
     # Submitting while arXiv cannot be reached: a sentence, not "[Errno -2] Name or service not known".
-    site.app.state.settings.arxiv_api_url = "http://offline.invalid/api/query"
+    app_state(site.app).settings.arxiv_api_url = "http://offline.invalid/api/query"
     sign_in(pg, site, "olga")
     pg.goto(site.url + "/submit")
     pg.fill("#paper", "2611.00001")
@@ -406,9 +407,9 @@ def test_new_member_finds_library_for_you_subscribe_and_similar(site: Site, page
     pg.click("form.stacked button[type=submit]")
     expect(pg.locator("h1")).to_have_text("Sparse Retrieval Revisited")
     # A new account acts once its address is confirmed by the mailed link (#17); confirmed here directly.
-    newbie = user_store.find_user(site.app.state.engine, "newbie")
+    newbie = user_store.find_user(app_state(site.app).engine, "newbie")
     assert newbie is not None
-    user_store.mark_verified(site.app.state.engine, newbie.id)
+    user_store.mark_verified(app_state(site.app).engine, newbie.id)
     nav = pg.locator("header nav")
     for name, path in (("Library", "/library"), ("For you", "/foryou"), ("Subscribe", "/subscribe")):
         expect(nav.locator("a", has_text=name)).to_have_attribute("href", path)
@@ -462,7 +463,7 @@ def test_paper_page_folds_authors_and_offers_missing_papers(site: Site, page: Pa
     from paperscope.model import Paper
     from paperscope.store import upsert_papers
 
-    upsert_papers(site.app.state.engine, [Paper(
+    upsert_papers(app_state(site.app).engine, [Paper(
         title="A Detector Paper", arxiv_id="2501.00300", source="test", categories=("hep-ex",),
         abstract="We measure many things with a very large collaboration.", listed=date(2025, 1, 7),
         authors=tuple(f"Physicist {i}" for i in range(320)))])

@@ -14,6 +14,7 @@ from paperscope.model import Paper
 from paperscope.settings import Settings
 from paperscope.store import get_paper, open_database, upsert_papers
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.support.web_data import MON, THU, TUE, load_library
 
 
@@ -23,7 +24,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings, cache_seconds=0)
     with TestClient(app) as c:
         yield c
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def ids(data: dict) -> list[str]:
@@ -101,7 +102,7 @@ def test_similar_papers_load_after_the_page(client: TestClient) -> None:
         found = get_paper(engine, "2503.20002")
         return [found] if found else []
 
-    client.app.state.similar_papers = provider  # type: ignore[attr-defined]
+    app_state(client.app).similar_papers = provider
     page = client.get("/papers/2503.10001")
     assert 'hx-get="/papers/2503.10001/similar"' in page.text and not asked  # the page never waits for it
     fragment = client.get("/papers/2503.10001/similar").text
@@ -110,7 +111,7 @@ def test_similar_papers_load_after_the_page(client: TestClient) -> None:
     data = client.get("/papers/2503.10001?format=json").json()
     assert data["similar_url"] == "/api/papers/2503.10001/similar"
     # Without the feature the slot is not rendered at all.
-    client.app.state.similar_papers = None  # type: ignore[attr-defined]
+    app_state(client.app).similar_papers = None
     assert "similar" not in client.get("/papers/2503.10001").text.split("<main", 1)[1].lower()
     assert client.get("/papers/2503.10001?format=json").json()["similar_url"] is None
 
@@ -184,7 +185,7 @@ def test_response_cache_serves_anonymous_pages_and_skips_cookies(settings: Setti
         assert first.json()["title"] == "Sparse Retrieval Revisited"
         # Anonymous repeats are answered from the cache (same bytes, same ETag)...
         assert c.get("/papers/2503.20002?format=json").headers["etag"] == first.headers["etag"]
-        assert len(app.state.response_cache) == 1
+        assert len(app_state(app).response_cache) == 1
         # ...requests with a cookie (possibly signed in) neither use nor fill it.
         assert "etag" not in c.get("/papers/2503.20002?format=json", headers={"cookie": "x=1"}).headers
         upsert_papers(engine, [Paper(title="Sparse Retrieval Re-Revisited", arxiv_id="2503.20002", version=9,
@@ -195,8 +196,9 @@ def test_response_cache_serves_anonymous_pages_and_skips_cookies(settings: Setti
         assert c.get("/papers/2599.00001").status_code == 404
         upsert_papers(engine, [Paper(title="Now Here", arxiv_id="2599.00001", source="test")])
         assert c.get("/papers/2599.00001").status_code == 200
-    app.state.store_version.close()
-    app.state.engine.dispose()
+    app_state(app).store_version.close()
+    app_state(app).engine.dispose()
     engine.dispose()
-    if app.state.response_cache.shared is not None:
-        shutil.rmtree(app.state.response_cache.shared.folder, ignore_errors=True)
+    shared = app_state(app).response_cache.shared
+    if shared is not None:
+        shutil.rmtree(shared.folder, ignore_errors=True)

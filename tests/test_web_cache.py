@@ -18,6 +18,7 @@ from paperscope.settings import Settings
 from paperscope.store import open_database, upsert_papers
 from paperscope.store import users as user_store
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.community_support import add_user, page_csrf, sign_in
 from tests.support.web_data import load_library
 
@@ -41,9 +42,9 @@ def workers(settings: Settings) -> Iterator[tuple[FastAPI, FastAPI]]:
     apps = (create_app(settings, cache_seconds=60), create_app(settings, cache_seconds=60))
     yield apps
     for app in apps:
-        app.state.store_version.close()
-        app.state.engine.dispose()
-    shared = apps[0].state.response_cache.shared
+        app_state(app).store_version.close()
+        app_state(app).engine.dispose()
+    shared = app_state(apps[0]).response_cache.shared
     if shared is not None:  # pages shared through /dev/shm: not left behind by tests
         shutil.rmtree(shared.folder, ignore_errors=True)
 
@@ -56,7 +57,7 @@ def test_cached_pages_change_as_soon_as_the_store_does(workers: tuple[FastAPI, F
     assert first.json()["title"] == "Sparse Retrieval Revisited"
     again = anon.get("/papers/2503.20002?format=json")
     assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
-    assert len(app.state.response_cache) >= 1
+    assert len(app_state(app).response_cache) >= 1
     # A browser revalidating gets a bodiless 304.
     etag = {"if-none-match": first.headers["etag"]}
     not_modified = anon.get("/papers/2503.20002?format=json", headers=etag)
@@ -71,15 +72,15 @@ def test_cached_pages_change_as_soon_as_the_store_does(workers: tuple[FastAPI, F
     assert fresh.headers["etag"] != first.headers["etag"]
     # Errors are never cached: a paper that did not exist appears once it is ingested.
     assert anon.get("/papers/2599.00001").status_code == 404
-    upsert_papers(app.state.engine, [Paper(title="Now Here", arxiv_id="2599.00001", source="test")])
+    upsert_papers(app_state(app).engine, [Paper(title="Now Here", arxiv_id="2599.00001", source="test")])
     assert anon.get("/papers/2599.00001").status_code == 200
 
 
 def test_votes_show_everywhere_at_once_and_vote_state_stays_with_its_voter(
         workers: tuple[FastAPI, FastAPI]) -> None:
     one, two = workers
-    add_user(one.state.engine, "alice")
-    add_user(one.state.engine, "bob")
+    add_user(app_state(one).engine, "alice")
+    add_user(app_state(one).engine, "bob")
     anon_one, anon_two = TestClient(one), TestClient(two)
     # Both workers have the anonymous page cached before anyone votes.
     assert _upvotes(anon_one.get(PAPER).text) == 3 and _upvotes(anon_two.get(PAPER).text) == 3
@@ -115,9 +116,9 @@ def test_votes_show_everywhere_at_once_and_vote_state_stays_with_its_voter(
 def test_bearer_token_answers_are_neither_served_from_nor_stored_in_the_cache(
         workers: tuple[FastAPI, FastAPI]) -> None:
     app, _ = workers
-    user = add_user(app.state.engine, "carol")
+    user = add_user(app_state(app).engine, "carol")
     token = "ps_test-token-carol"
-    user_store.create_api_token(app.state.engine, user.id, "test", token)
+    user_store.create_api_token(app_state(app).engine, user.id, "test", token)
     anon = TestClient(app)
     assert "upvoted_by_you" not in anon.get(PAPER + "?format=json").json()  # now cached
     auth = {"authorization": f"Bearer {token}"}
@@ -136,14 +137,14 @@ def test_cache_off_and_cookies_always_render(settings: Settings) -> None:
     app = create_app(settings, cache_seconds=0)
     with TestClient(app) as c:
         assert c.get(PAPER).status_code == 200
-        assert len(app.state.response_cache) == 0
+        assert len(app_state(app).response_cache) == 0
     app = create_app(settings, cache_seconds=60)
     with TestClient(app) as c:
         assert c.get(PAPER, headers={"cookie": "x=1"}).status_code == 200
-        assert len(app.state.response_cache) == 0
+        assert len(app_state(app).response_cache) == 0
         assert "etag" not in c.get(PAPER, headers={"cookie": "x=1"}).headers
-    app.state.store_version.close()
-    app.state.engine.dispose()
+    app_state(app).store_version.close()
+    app_state(app).engine.dispose()
     engine.dispose()
 
 
@@ -160,7 +161,7 @@ def test_a_page_one_worker_rendered_is_reused_by_the_other_until_the_store_chang
 
     monkeypatch.setattr(paper_routes, "paper_page_row", counting_read)
     one, two = workers
-    if one.state.response_cache.shared is None:
+    if app_state(one).response_cache.shared is None:
         pytest.skip("no /dev/shm: pages are not shared between workers here")
     # A worker trusts only pages rendered after its own first look at the store (it cannot know what
     # changed before it started), so both have served something already, as running servers have.
@@ -170,8 +171,10 @@ def test_a_page_one_worker_rendered_is_reused_by_the_other_until_the_store_chang
     for _attempt in range(5):
         reads.clear()
         for worker in (one, two):  # start each try afresh (an undeclared ?try=N is never cached)
-            worker.state.response_cache.clear()
-        for stored in one.state.response_cache.shared.folder.iterdir():
+            app_state(worker).response_cache.clear()
+        shared = app_state(one).response_cache.shared
+        assert shared is not None
+        for stored in shared.folder.iterdir():
             stored.unlink()
         first = TestClient(one).get(PAPER)
         second = TestClient(two).get(PAPER)  # rendered by worker one: shared
@@ -182,7 +185,8 @@ def test_a_page_one_worker_rendered_is_reused_by_the_other_until_the_store_chang
         pytest.fail(f"worker two rendered the page again every time: {reads}")
     reads.clear()
     assert TestClient(two).get(PAPER).text == first.text and reads == []  # both hold the page now
-    upsert_papers(one.state.engine, [Paper(title="Renamed", arxiv_id="2503.40001", version=9, source="test")])
+    upsert_papers(app_state(one).engine,
+                  [Paper(title="Renamed", arxiv_id="2503.40001", version=9, source="test")])
     third = TestClient(two).get(PAPER)  # the store changed: neither copy may be used
     assert reads == ["2503.40001"] and "Renamed" in third.text
     assert "Renamed" in TestClient(one).get(PAPER).text

@@ -18,6 +18,7 @@ from paperscope.settings import Settings
 from paperscope.store import upsert_papers
 from paperscope.store import users as user_store
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from paperscope.web.rendering import TEMPLATES_DIR
 from tests.community_support import add_user
 from tests.support.web_data import MON, THU, library, live_server
@@ -46,10 +47,10 @@ def site(settings: Settings) -> Iterator[tuple[str, Settings]]:
     settings = replace_settings(settings, base_url=BASE, max_body_bytes=64 * 1024,
                                 max_upload_bytes=256 * 1024)
     app = create_app(settings, cache_seconds=30)
-    upsert_papers(app.state.engine, library() + _hostile_papers())
+    upsert_papers(app_state(app).engine, library() + _hostile_papers())
     with live_server(app) as url:
         yield url, settings
-    app.state.engine.dispose()
+    app_state(app).engine.dispose()
 
 
 def replace_settings(settings: Settings, **changes: object) -> Settings:

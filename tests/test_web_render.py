@@ -17,6 +17,7 @@ from paperscope.store import open_database
 from paperscope.store import users as user_store
 from paperscope.store import votes as vote_store
 from paperscope.web.app import create_app
+from paperscope.web.app_state import app_state
 from tests.support.web_data import load_library
 
 NOW = datetime(2025, 3, 20, 12, 0, tzinfo=UTC)
@@ -28,12 +29,12 @@ def app(settings: Settings) -> Iterator[FastAPI]:
     load_library(open_database(settings.db_url))
     app = create_app(settings, cache_seconds=0)
     yield app
-    app.state.store_version.close()
-    app.state.engine.dispose()
+    app_state(app).store_version.close()
+    app_state(app).engine.dispose()
 
 
 def test_paper_page_shows_comments_and_submissions_only_where_there_are_some(app: FastAPI) -> None:
-    engine = app.state.engine
+    engine = app_state(app).engine
     c = TestClient(app)
     quiet = c.get(f"/papers/{PAPER}?format=json").json()
     assert (quiet["discussion"], quiet["submissions"], quiet["hidden"]) == ([], [], False)

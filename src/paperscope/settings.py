@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from paperscope import __version__
+
 
 class Settings(BaseSettings):
     """Everything configurable about a paperscope installation."""
@@ -28,7 +30,7 @@ class Settings(BaseSettings):
     openalex_mailto: str | None = None  # OpenAlex's "polite pool" (faster, more reliable) wants an address
     # arXiv asks for no more than one request every three seconds.
     request_interval: float = 3.0
-    user_agent: str = "paperscope/0.1 (self-hosted paper discovery)"
+    user_agent: str = f"paperscope/{__version__} (self-hosted paper discovery)"
 
     # Encoder: empty = the bundled MiniLM; otherwise a directory with model.onnx + tokenizer.json.
     model: str = ""
@@ -40,6 +42,13 @@ class Settings(BaseSettings):
     # Web
     base_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr = SecretStr("")
+    # Anonymous pages are cached until the store changes; pages that also depend on the search indexes
+    # or the clock at most this long (0: no page cache). `paperscope serve --cache-seconds` overrides.
+    web_cache_seconds: float = Field(default=30.0, ge=0)
+    # Threads per worker for sync routes (anyio's default, 40). Fewer (6) were tried to keep renders from
+    # crowding the event loop, which answers cached pages itself; on a busy 2-core machine the
+    # difference was lost in noise. `paperscope serve --threads` overrides.
+    web_threads: int = Field(default=40, ge=1)
     # Request bodies over this many bytes get a 413 (forms and JSON); multipart uploads (BibTeX
     # import, up to 5 MB of file) have their own cap.
     max_body_bytes: int = 1 << 20

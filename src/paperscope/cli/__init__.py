@@ -1,13 +1,11 @@
 """The `paperscope` command: thin typer commands that parse, call one stage and print."""
-# ruff: noqa: E402  (imports follow the BLAS thread setting below on purpose)
+# ruff: noqa: E402  (imports follow the process-wide setup below on purpose)
 
 from __future__ import annotations
 
-import os
+from paperscope.runtime import configure_process
 
-# Multi-threaded OpenBLAS spin-waits on the small matrix products of query encoding (FDE, MaxSim): on a
-# busy 2-core machine one query took 128 ms instead of 3 ms. Set before numpy is first imported.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+configure_process()  # before any command imports numpy
 
 from pathlib import Path
 from typing import Annotated

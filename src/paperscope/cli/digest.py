@@ -4,32 +4,18 @@ from __future__ import annotations
 
 import email
 import email.policy
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from paperscope.cli.common import Reporter, console, friendly_errors, open_store, out, settings_from
+from paperscope.feed.trending import trending_fetch
 
 # The mail stack pulls in search (numpy, onnxruntime, usearch): imported by the commands that use it, so
 # every other `paperscope` command starts without it (and `ingest` forks a smaller parser process).
-if TYPE_CHECKING:
-    import sqlalchemy as sa
-
-    from paperscope.mail.digest import TrendingFetch
 
 app = typer.Typer(no_args_is_help=True, help="Email digests: compose, send, preview.")
-
-
-def trending_fetch(engine: sa.Engine) -> TrendingFetch:
-    """The feed's trending ranking, restricted to a digest's listing days."""
-    from paperscope.feed.trending import trending_papers
-    from paperscope.model import Paper
-
-    def fetch(first: date, last: date, limit: int) -> list[Paper]:
-        return [t.paper for t in trending_papers(engine, limit=limit, period=(first, last))[0]]
-    return fetch
 
 
 @app.command("run")

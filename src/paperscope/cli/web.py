@@ -38,11 +38,12 @@ def serve(
         help="Worker processes, each with its own database pool and page cache (0 = one per CPU core: "
              "Python runs one core per process).")] = 0,
     threads: Annotated[int, typer.Option(
-        help="Threads per worker for routes that query the store (0 = 40, anyio's default).")] = 0,
+        help="Threads per worker for routes that query the store (0 = PAPERSCOPE_WEB_THREADS, 40).")] = 0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
-    cache_seconds: Annotated[float, typer.Option(
+    cache_seconds: Annotated[float | None, typer.Option(
         help="Anonymous pages are cached until the store changes; pages that also depend on the search "
-             "indexes or the clock at most this long (0 = no cache at all).")] = 30.0,
+             "indexes or the clock at most this long (0 = no cache at all; default "
+             "PAPERSCOPE_WEB_CACHE_SECONDS, 30).")] = None,
     embed: Annotated[bool, typer.Option(
         help="Embed papers that have no stored embedding in the background, newest first (one embedder "
              "per store; --no-embed leaves it to `paperscope index` or another server).")] = True,
@@ -50,11 +51,15 @@ def serve(
     """Serve the daily feed, search, paper pages and the JSON API over HTTP."""
     import uvicorn
 
-    from paperscope.web import asgi
-
     settings = settings_from(ctx)
+    overrides: dict[str, object] = {}
     if not embed:
-        settings = settings.model_copy(update={"embed_in_background": False})
+        overrides["embed_in_background"] = False
+    if cache_seconds is not None:
+        overrides["web_cache_seconds"] = cache_seconds
+    if threads > 0:
+        overrides["web_threads"] = threads
+    settings = settings.model_copy(update=overrides)
     workers = workers if workers > 0 else _cores()
     console.print(f"paperscope on http://{host}:{port}  (database: {settings.db_url.split('@')[-1]}, "
                   f"{workers} worker{'s' if workers != 1 else ''})")
@@ -68,10 +73,9 @@ def serve(
         # Worker processes rebuild the app from the environment, so pass the CLI overrides through it.
         os.environ["PAPERSCOPE_HOME"] = str(settings.home)
         os.environ["PAPERSCOPE_DATABASE_URL"] = settings.database_url
-        os.environ[asgi.CACHE_ENV] = str(cache_seconds)
+        os.environ["PAPERSCOPE_WEB_CACHE_SECONDS"] = str(settings.web_cache_seconds)
+        os.environ["PAPERSCOPE_WEB_THREADS"] = str(settings.web_threads)
         os.environ["PAPERSCOPE_EMBED_IN_BACKGROUND"] = "1" if settings.embed_in_background else "0"
-        if threads > 0:
-            os.environ[asgi.THREADS_ENV] = str(threads)
         # uvicorn kills a worker that is not ready, or does not answer its liveness ping, within 5 s.
         # Loading the app takes longer than that on a busy 2-core machine (workers were killed at
         # start-up in a loop, or mid-benchmark, losing their caches), so allow a minute.
@@ -79,10 +83,9 @@ def serve(
                     workers=workers, log_level=log_level, timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
                     **uvicorn_options(settings))
         return
-    from paperscope.web.app import ROUTE_THREADS, create_app
+    from paperscope.web.app import create_app
 
-    app = create_app(settings, cache_seconds=cache_seconds, route_threads=threads or ROUTE_THREADS,
-                     maintain_index=True)
+    app = create_app(settings, maintain_index=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, **uvicorn_options(settings))
 
 

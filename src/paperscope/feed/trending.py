@@ -30,7 +30,7 @@ recompute that one paper from its remaining events, and the local ordering at an
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -174,3 +174,12 @@ def trending_papers(engine: sa.Engine, *, category: str | None = None, limit: in
                                            submitter=submitter)
     page = ranked[offset:offset + limit] + [score_paper(p, as_of) for p in unvoted]
     return page, upvoted + unvoted_total, as_of
+
+
+def trending_fetch(engine: sa.Engine) -> Callable[[date, date, int], list[Paper]]:
+    """The trending ranking restricted to a digest's listing days (a digest's trending section,
+    `mail.digest.TrendingFetch`)."""
+
+    def fetch(first: date, last: date, limit: int) -> list[Paper]:
+        return [t.paper for t in trending_papers(engine, limit=limit, period=(first, last))[0]]
+    return fetch

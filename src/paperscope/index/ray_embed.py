@@ -39,6 +39,7 @@ from paperscope.embed import Encoder, load_encoder, paper_text
 from paperscope.embed.onnx_model import available_cores
 from paperscope.index.embedder import DEFAULT_POOL_FACTOR, Embedder, embedding_rows
 from paperscope.index.token_codec import TokenCodec
+from paperscope.runtime import BLAS_THREADS
 from paperscope.settings import Settings
 from paperscope.store import create_engine
 from paperscope.store.embeddings import (
@@ -187,7 +188,7 @@ def _start_ray(ray: ModuleType, address: str | None, cpus: int | None) -> bool:
     path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH", "")) if p)
     ray.init(address="local", num_cpus=cpus or available_cores(),
              object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-             runtime_env={"env_vars": {"PYTHONPATH": path, "OPENBLAS_NUM_THREADS": "1"}}, **common)
+             runtime_env={"env_vars": {"PYTHONPATH": path, **BLAS_THREADS}}, **common)
     return True
 
 

@@ -4,12 +4,10 @@ take the sender lock, compose due digests into the outbox, deliver what is due."
 from __future__ import annotations
 
 import ssl
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,11 +37,6 @@ from paperscope.mail.tokens import MailTokens
 from paperscope.search import SearchEngine
 from paperscope.settings import Settings
 from paperscope.store.papers import utcnow
-
-# While digests are composed, each sender thread wakes after every SMTP reply and needs the GIL, which
-# the composing thread gives up only every `sys.getswitchinterval()` (5 ms by default): up to 20 ms of
-# waiting per message. A run lowers it to this and restores it afterwards.
-SWITCH_INTERVAL = 0.0005
 
 
 @dataclass
@@ -90,16 +83,6 @@ def deliver_pending(engine: sa.Engine, settings: Settings, *, kind: str | None =
         return None
 
 
-@contextmanager
-def _short_switch_interval() -> Iterator[None]:
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, SWITCH_INTERVAL))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
-
-
 def run_cycle(engine: sa.Engine, settings: Settings, *, trending: TrendingFetch | None,
               now: datetime | None = None, policy: RetryPolicy | None = None,
               ssl_context: ssl.SSLContext | None = None, compose: bool = True,
@@ -113,7 +96,7 @@ def run_cycle(engine: sa.Engine, settings: Settings, *, trending: TrendingFetch 
     now = now or utcnow()
     report = CycleReport()
     started = time.perf_counter()
-    with sender_lock(settings), _short_switch_interval():
+    with sender_lock(settings):
         composed = threading.Event()
 
         def transport() -> SmtpTransport:

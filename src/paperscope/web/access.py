@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from paperscope.store import users as user_store
 from paperscope.store.users import User
 from paperscope.web import security
+from paperscope.web.app_state import app_state
 
 # Route templates (as declared) anyone may reach on a members-only instance.
 PUBLIC_ROUTES = frozenset({
@@ -60,11 +61,12 @@ def feed_user(app: Any, token_path: str) -> tuple[User, str] | None:
     if found is None:
         return None
     user_id = int(found.group(1))
-    engine = app.state.engine
+    st = app_state(app)
+    engine = st.engine
     generation = user_store.feed_generation(engine, user_id)
     if generation is None:
         return None
-    expected = feed_token(app.state.signing_key, user_id, generation)
+    expected = feed_token(st.signing_key, user_id, generation)
     if not hmac.compare_digest(expected, f"{found.group(1)}.{found.group(2)}"):
         return None
     user = user_store.get_user(engine, user_id)
@@ -182,10 +184,9 @@ class FeedTokenMiddleware:
                         "state": state}, receive, send)
 
 
-def install_access(app: FastAPI, signing_key: str) -> None:
+def install_access(app: FastAPI) -> None:
     """Add the members-only gate when configured, and the secret feed URLs (outermost: they run first)."""
-    settings = app.state.settings
-    app.state.signing_key = signing_key
+    settings = app_state(app).settings
     if settings.members_only:
         app.add_middleware(MembersOnlyMiddleware, routes=app.router.routes,
                            signup_open=settings.signup_mode != "invite")

@@ -7,44 +7,41 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, FastAPI, Request
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from paperscope import __version__
+from paperscope.feed.field_map import MapCache, map_path
+from paperscope.feed.foryou import ForYou, digest_picks
+from paperscope.feed.similar import SimilarPapers
+from paperscope.feed.trending import trending_fetch
+from paperscope.mail.scheduler import DigestScheduler
+from paperscope.model import Paper
+from paperscope.search import SearchEngine
+from paperscope.search.authors import AuthorDirectory
 from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.store.version import StoreVersion
+from paperscope.web import security
 from paperscope.web.access import install_access
+from paperscope.web.app_state import AppState, app_state, keep_app_state
+from paperscope.web.auth_limits import AuthLimits, utc_now
 from paperscope.web.cache import ResponseCache, ResponseCacheMiddleware
-from paperscope.web.community_view import install_community
+from paperscope.web.community_view import comment_renderer, install_community
 from paperscope.web.empty_params import EmptyParamsMiddleware
 from paperscope.web.head_requests import HeadAsGetMiddleware
 from paperscope.web.headers import SecurityHeadersMiddleware
 from paperscope.web.openapi import install_openapi
 from paperscope.web.rendering import STATIC_DIR, JsonResponse, make_templates, render
 from paperscope.web.request_guard import RequestGuardMiddleware
-from paperscope.web.routes import (
-    account_digest,
-    accounts,
-    alerts,
-    atom,
-    authors,
-    collections_api,
-    collections_pages,
-    community,
-    feed,
-    groups,
-    hf_api,
-    membership,
-    meta,
-    papers,
-    search,
-    subscriptions,
-)
-from paperscope.web.routes.submissions import install_submissions
-from paperscope.web.security import install_security
+from paperscope.web.routers import routers
+from paperscope.web.routes.library import install_library
+from paperscope.web.routes.submissions import SUBMISSION_WAIT, submission_queue
 from paperscope.web.shared_cache import shared_pages_for
 
 # Read-only pages whose finished responses may be cached for anonymous visitors.
@@ -88,43 +85,74 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(request, 422, f"invalid parameters — {summary}", problems)
 
 
-def _open_search(engine: Any, settings: Settings) -> Any:
-    """A reusable SearchEngine (indexes and encoder load once, on first use); None without the stage."""
-    try:
-        from paperscope.search import SearchEngine
-    except ImportError:
-        return None
-    return SearchEngine(engine, settings)
-
-
-# Sync routes run on a thread pool of this many threads per worker (anyio's default). Fewer threads
-# (6) were tried to keep renders from crowding the event loop, which answers cached pages itself; on
-# this busy 2-core machine the difference was lost in noise, so the default stays.
-ROUTE_THREADS = 40
-
-
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.route_threads
-    maintainer = app.state.index_maintainer
-    if maintainer is not None:
-        maintainer.start()
+    """Start the background work (index maintainer, digest scheduler) and stop everything on the way out."""
+    st = app_state(app)
+    anyio.to_thread.current_default_thread_limiter().total_tokens = st.route_threads
+    if st.index_maintainer is not None:
+        st.index_maintainer.start()
+    if st.digest_scheduler is not None:
+        st.digest_scheduler.start()
     try:
         yield
     finally:
-        if maintainer is not None:
-            maintainer.stop()
-        app.state.store_version.close()
+        if st.digest_scheduler is not None:
+            await st.digest_scheduler.stop()
+        await run_in_threadpool(st.submission_queue.stop)
+        if st.index_maintainer is not None:
+            st.index_maintainer.stop()
+        st.store_version.close()
 
 
-def create_app(settings: Settings, *, cache_seconds: float = 30.0,
-               route_threads: int = ROUTE_THREADS, maintain_index: bool = False) -> FastAPI:
-    """Build the web app for one installation. State lives on `app.state`, never in module globals.
+def _app_state(app: FastAPI, settings: Settings, cache_seconds: float, route_threads: int,
+               maintain_index: bool) -> AppState:
+    """Everything the app's requests and background work share, built once."""
+    engine = open_database(settings.db_url)
+    search_engine = SearchEngine(engine, settings)  # indexes and encoder load once, on first use
+    store_version = StoreVersion(engine)
+    shared = shared_pages_for(settings.home, settings.db_url, max_files=settings.page_cache_entries,
+                              max_bytes=settings.page_cache_bytes) if cache_seconds > 0 else None
+    hasher = security.password_hasher()
+    signing_key = settings.signing_key()
+    st = AppState(
+        settings=settings, engine=engine, templates=make_templates(), route_threads=route_threads,
+        search_engine=search_engine, similar=SimilarPapers(search_engine), foryou=ForYou(search_engine),
+        author_directory=AuthorDirectory(engine), field_map=MapCache(map_path(settings.home)),
+        store_version=store_version,
+        response_cache=ResponseCache(ttl_seconds=cache_seconds, max_bytes=settings.page_cache_bytes,
+                                     max_entries=settings.page_cache_entries, version=store_version.current,
+                                     shared=shared),
+        signing_key=signing_key, password_hasher=hasher, dummy_hash=security.dummy_hash(hasher),
+        csrf_serializer=security.csrf_signer(signing_key), auth_limits=AuthLimits(), clock=utc_now,
+        comment_markdown=comment_renderer(),
+        submission_queue=submission_queue(app, settings), submission_wait=SUBMISSION_WAIT,
+    )
+
+    def similar_papers(_engine: sa.Engine, paper: Paper, k: int) -> list[Paper]:
+        return st.similar.similar_papers([paper], k=k)
+
+    st.similar_papers = similar_papers  # the paper page's "Similar papers" block
+    if maintain_index:
+        from paperscope.index.maintainer import IndexMaintainer
+
+        st.index_maintainer = IndexMaintainer(engine, settings, embed=settings.embed_in_background,
+                                              poll_seconds=settings.index_poll_seconds)
+    if settings.digest_scheduler:
+        st.digest_scheduler = DigestScheduler(engine, settings, trending=trending_fetch(engine),
+                                              for_you=digest_picks)
+    return st
+
+
+def create_app(settings: Settings, *, cache_seconds: float | None = None,
+               route_threads: int | None = None, maintain_index: bool = False) -> FastAPI:
+    """Build the web app for one installation. Its state is one `AppState` (`app_state.py`), never
+    module globals.
 
     Anonymous pages are served from a response cache that drops everything whenever the store's write
     version moves (any committed write, from any process); `cache_seconds` additionally bounds how
     long pages that depend on more than the store (search, trending, Atom) are kept. 0 turns the
-    cache off.
+    cache off. It and `route_threads` default to the settings (`web_cache_seconds`, `web_threads`).
 
     `maintain_index` runs the background index thread (`index/maintainer.py`): catch-up from the store,
     and embedding when `settings.embed_in_background`. `paperscope serve` turns it on.
@@ -134,7 +162,7 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
         title="paperscope",
         description="Self-hosted research-paper discovery. HTML pages have JSON twins (`?format=json`); "
                     "`/api/daily_papers`, `/api/papers/...` follow the Hugging Face API.",
-        version="0.1.0",
+        version=__version__,
         # /docs is served from vendored Swagger UI files (routes/meta.py): no CDN, works offline.
         docs_url=None,
         redoc_url=None,
@@ -142,27 +170,16 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
         # global tracer, meter and logger providers on every request, which cost as much as serving
         # a cached page (~40 % of it, profiled).
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        lifespan=_lifespan,
     )
-    app.state.settings = settings
-    app.state.route_threads = route_threads
-    app.state.engine = open_database(settings.db_url)
-    app.state.templates = make_templates()
-    app.state.search_engine = _open_search(app.state.engine, settings)
-    app.state.index_maintainer = None
-    if maintain_index:
-        from paperscope.index.maintainer import IndexMaintainer
-
-        app.state.index_maintainer = IndexMaintainer(app.state.engine, settings,
-                                                     embed=settings.embed_in_background,
-                                                     poll_seconds=settings.index_poll_seconds)
-    app.state.similar_papers = None  # filled by the similar-papers feature when it is installed
-    app.state.store_version = StoreVersion(app.state.engine)
-    shared = shared_pages_for(settings.home, settings.db_url, max_files=settings.page_cache_entries,
-                              max_bytes=settings.page_cache_bytes) if cache_seconds > 0 else None
-    app.state.response_cache = ResponseCache(ttl_seconds=cache_seconds, max_bytes=settings.page_cache_bytes,
-                                             max_entries=settings.page_cache_entries,
-                                             version=app.state.store_version.current, shared=shared)
-    app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache, prefixes=CACHED_PREFIXES)
+    st = _app_state(app, settings, settings.web_cache_seconds if cache_seconds is None else cache_seconds,
+                    route_threads or settings.web_threads, maintain_index)
+    keep_app_state(app, st)
+    # Template helpers: who is signed in and the CSRF token, upvote state, library marks on each card.
+    security.install_security(st.templates)
+    install_community(st.templates)
+    install_library(st.templates)
+    app.add_middleware(ResponseCacheMiddleware, cache=st.response_cache, prefixes=CACHED_PREFIXES)
     # Outside the cache (added later = runs first): oversized or NUL-carrying requests never reach a
     # route, and every response, cached or not, carries the security headers.
     app.add_middleware(RequestGuardMiddleware, max_body=settings.max_body_bytes,
@@ -173,34 +190,8 @@ def create_app(settings: Settings, *, cache_seconds: float = 30.0,
     app.add_middleware(HeadAsGetMiddleware)  # outermost: HEAD runs the GET route, body dropped
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_error_handlers(app)
-    app.include_router(APIRouter(lifespan=_lifespan))
-    # hf_api before papers: `/api/papers/search` must win over the `/api/papers/{id}` catch-all.
-    for router in (feed.router, search.router, hf_api.router, papers.router, atom.router, meta.router):
+    for router in routers(st):  # in priority order: see routers.py
         app.include_router(router)
-    app.include_router(subscriptions.router)  # digest subscriptions + the optional digest scheduler
-    install_security(app, settings.signing_key())  # accounts: sessions, CSRF, rate limits, tokens
-    install_community(app)
-    app.include_router(accounts.router)
-    app.include_router(community.router)
-    install_submissions(app)  # papers submitted to today's feed; new ones fetched off the request threads
-    from paperscope.web.routes.similar import install_similar  # similar papers + library / "for you"
-
-    install_similar(app)
-    from paperscope.web.mcp_http import install_mcp  # /mcp: the tools for agents (after similar/foryou)
-
-    install_mcp(app)
-    from paperscope.web.routes import export  # library export for reference managers
-
-    app.include_router(export.router)
-    from paperscope.web.routes.field_map import install_map  # /map: the map of the field
-
-    install_map(app)
-    app.include_router(membership.router)  # invitations, email confirmation, secret feed URLs
-    for router in (groups.router, collections_api.router, collections_pages.router):  # shared reading lists
-        app.include_router(router)
-    app.include_router(authors.router)  # author pages and feeds
-    app.include_router(alerts.router)  # "Alert me": account-owned alerts, email and webhooks
     install_openapi(app)  # the document says what the routes really answer (errors, HTML, Atom)
-    app.include_router(account_digest.router)  # the account's digest, with its "For you" section
-    install_access(app, settings.signing_key())  # PAPERSCOPE_ACCESS=members: last added, runs first
+    install_access(app)  # PAPERSCOPE_ACCESS=members: last added, runs first
     return app

@@ -1,19 +1,18 @@
 """ASGI entry point for process managers and multi-worker uvicorn: settings come from PAPERSCOPE_* env."""
+# ruff: noqa: E402  (imports follow the process-wide setup below on purpose)
 
 from __future__ import annotations
 
-import os
+from paperscope.runtime import configure_process
+
+configure_process()  # before the app (and with it numpy) is imported
 
 from fastapi import FastAPI
 
 from paperscope.settings import Settings
-from paperscope.web.app import ROUTE_THREADS, create_app
-
-CACHE_ENV = "PAPERSCOPE_WEB_CACHE_SECONDS"
-THREADS_ENV = "PAPERSCOPE_WEB_THREADS"
+from paperscope.web.app import create_app
 
 
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory paperscope.web.asgi:app_from_env`: settings from the environment."""
-    return create_app(Settings(), cache_seconds=float(os.environ.get(CACHE_ENV, "30")),
-                      route_threads=int(os.environ.get(THREADS_ENV, ROUTE_THREADS)), maintain_index=True)
+    return create_app(Settings(), maintain_index=True)

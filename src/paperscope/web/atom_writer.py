@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from paperscope import __version__
 from paperscope.model import strip_controls
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -79,7 +80,7 @@ def atom_bytes(feed: AtomFeed) -> bytes:
     _text(root, "updated", feed.updated.isoformat())
     for link in feed.links:
         _link(root, link)
-    _text(root, "generator", "paperscope")
+    _text(root, "generator", "paperscope", version=__version__)
     for e in feed.entries:
         entry = ET.SubElement(root, "entry")
         _text(entry, "id", e.id)

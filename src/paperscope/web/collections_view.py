@@ -14,7 +14,7 @@ from markupsafe import escape
 from paperscope.store import collections as collection_store
 from paperscope.store.collections import Collection, Item
 from paperscope.web import security
-from paperscope.web.rendering import state
+from paperscope.web.app_state import state
 
 
 def hf_time(value: datetime) -> str:

@@ -10,7 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 import nh3
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import HTTPException, Request
+from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markupsafe import escape
 
@@ -21,7 +22,7 @@ from paperscope.store.comments import Comment
 from paperscope.store.listings import PaperPage
 from paperscope.store.users import User
 from paperscope.web import security
-from paperscope.web.rendering import state
+from paperscope.web.app_state import state
 from paperscope.web.serialize import hf_daily_item
 
 EDIT_WINDOW = timedelta(minutes=15)
@@ -55,11 +56,9 @@ def comment_renderer() -> MarkdownIt:
     return md
 
 
-def install_community(app: FastAPI) -> None:
-    """The Markdown renderer comments use (raw HTML in comments is escaped, then nh3 sanitises), and
-    `upvoted(request, paper_id)` for the cards' upvote buttons."""
-    app.state.comment_markdown = comment_renderer()
-    app.state.templates.env.globals["upvoted"] = upvoted
+def install_community(templates: Jinja2Templates) -> None:
+    """`upvoted(request, paper_id)` for the cards' upvote buttons."""
+    templates.env.globals["upvoted"] = upvoted
 
 
 def upvoted(request: Request, paper_id: str) -> bool:
@@ -74,7 +73,7 @@ def upvoted(request: Request, paper_id: str) -> bool:
 
 def render_comment(request: Request, body: str) -> str:
     """Markdown -> HTML that is safe to embed: only harmless tags, http(s)/mailto links, rel=nofollow."""
-    md: MarkdownIt = request.app.state.comment_markdown
+    md: MarkdownIt = state(request).comment_markdown
     return nh3.clean(md.render(body), tags=_COMMENT_TAGS, url_schemes={"http", "https", "mailto"},
                      link_rel="nofollow noopener noreferrer")
 

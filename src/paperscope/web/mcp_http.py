@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from paperscope.web.app_state import AppState
 from paperscope.web.mcp_tools import McpBackend, build_mcp
 
 MCP_PATH = "/mcp"
@@ -62,16 +63,13 @@ class McpEndpoint:
         await self.current(scope, receive, send)
 
 
-def install_mcp(app: FastAPI) -> None:
-    """Serve the MCP tools at `/mcp` over the app's store, search engine and services."""
-    st = app.state
+def mcp_router(st: AppState) -> APIRouter:
+    """`/mcp`: the MCP tools over the app's store, search engine and services, and the lifespan that
+    runs the SDK's session manager."""
     backend = McpBackend(engine=st.engine, settings=st.settings, search=st.search_engine,
-                         similar=getattr(st, "similar", None), foryou=getattr(st, "foryou", None),
-                         clock=lambda: app.state.clock())
+                         similar=st.similar, foryou=st.foryou,
+                         clock=lambda: st.clock())  # looked up per call: tests install their own clock
     endpoint = McpEndpoint(build_mcp(backend), _transport_security(str(st.settings.base_url)))
-    # Ahead of every other route, so no catch-all can answer for it.
-    app.router.routes.insert(0, Route(MCP_PATH, endpoint=endpoint, methods=["GET", "POST", "DELETE"]))
-    st.mcp_server = endpoint.server
 
     @contextlib.asynccontextmanager
     async def run_sessions(_app: FastAPI) -> AsyncIterator[None]:
@@ -80,4 +78,5 @@ def install_mcp(app: FastAPI) -> None:
             yield
         endpoint.current = None
 
-    app.include_router(APIRouter(lifespan=run_sessions))
+    return APIRouter(routes=[Route(MCP_PATH, endpoint=endpoint, methods=["GET", "POST", "DELETE"])],
+                     lifespan=run_sessions)

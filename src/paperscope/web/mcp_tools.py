@@ -20,6 +20,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 
+from paperscope import __version__
 from paperscope.feed.daily import daily_listing
 from paperscope.feed.foryou import ForYou
 from paperscope.feed.periods import parse_period
@@ -27,7 +28,7 @@ from paperscope.feed.similar import SimilarPapers
 from paperscope.feed.trending import trending_papers
 from paperscope.model import Paper, parse_arxiv_id
 from paperscope.search.engine import SearchEngine
-from paperscope.search.types import SearchFilters
+from paperscope.search.types import Mode, SearchFilters
 from paperscope.settings import Settings
 from paperscope.store import get_paper, get_papers_by_rowid
 from paperscope.store import library as library_store
@@ -49,13 +50,13 @@ Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="How many papers (1
 
 @dataclass
 class McpBackend:
-    """What the tools need: the store, the search stage (None without it) and who is asking."""
+    """What the tools need: the store, the search stage and what is built on it, and who is asking."""
 
     engine: sa.Engine
     settings: Settings
-    search: SearchEngine | None
-    similar: SimilarPapers | None
-    foryou: ForYou | None
+    search: SearchEngine
+    similar: SimilarPapers
+    foryou: ForYou
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     token: str | None = None  # stdio: the token given to `paperscope mcp`; HTTP: each request's header
 
@@ -112,22 +113,16 @@ def _date(value: str | None, name: str) -> date | None:
         raise ToolError(f"{name} must be a date (YYYY-MM-DD), not {value!r}") from None
 
 
-def _needs(service: Any, what: str) -> Any:
-    if service is None:
-        raise ToolError(f"{what} needs the search indexes: run `paperscope index` on the server")
-    return service
-
-
 def _by_rowid(backend: McpBackend, rowids: list[int]) -> dict[int, Paper]:
     return {p.rowid: p for p in get_papers_by_rowid(backend.engine, rowids) if p.rowid is not None}
 
 
-def tool_search(backend: McpBackend, query: str, mode: str, limit: int, category: str | None,
+def tool_search(backend: McpBackend, query: str, mode: Mode, limit: int, category: str | None,
                 date_from: str | None, date_to: str | None, sort: str = "relevance") -> dict[str, Any]:
     """The `search` tool's answer: ranked papers with links, scores and cited-by counts."""
     if not any(ch.isalnum() for ch in query):
         raise ToolError("nothing to search for: use words")
-    engine = _needs(backend.search, "search")
+    engine = backend.search
     filters = SearchFilters(categories=tuple(category.split()) if category else (),
                             date_from=_date(date_from, "date_from"), date_to=_date(date_to, "date_to"))
     result = engine.search(query, mode=mode, k=CITATION_DEPTH if sort == "citations" else limit,
@@ -152,7 +147,7 @@ def _answer(data: dict[str, Any]) -> CallToolResult:
 
 def build_mcp(backend: McpBackend) -> MCPServer:
     """The paperscope MCP server over one backend (a web app's state, or the CLI's open store)."""
-    server: MCPServer = MCPServer(name="paperscope", title="paperscope", version="0.1.0",
+    server: MCPServer = MCPServer(name="paperscope", title="paperscope", version=__version__,
                                   instructions=INSTRUCTIONS, website_url=str(backend.settings.base_url),
                                   log_level="WARNING")
 
@@ -177,7 +172,7 @@ def build_mcp(backend: McpBackend) -> MCPServer:
     def similar(paper_ids: Annotated[list[str], Field(min_length=1, max_length=20,
                                                       description="arXiv ids of the seed papers.")],
                 limit: Limit = 10, diverse: bool = False) -> CallToolResult:
-        service: SimilarPapers = _needs(backend.similar, "similar")
+        service = backend.similar
         seeds = [_paper(backend, i) for i in dict.fromkeys(paper_ids)]
         result = service.similar(seeds, k=limit, diverse=diverse)
         found = _by_rowid(backend, [h.rowid for h in result.hits])
@@ -215,7 +210,7 @@ def build_mcp(backend: McpBackend) -> MCPServer:
     def for_you(ctx: Context, limit: Limit = 10,
                 days: Annotated[int, Field(ge=1, le=90, description="How far back.")] = 7) -> CallToolResult:
         user = _user(backend, ctx)
-        service: ForYou = _needs(backend.foryou, "for_you")
+        service = backend.foryou
         result = service.feed(user.id, k=limit, days=days)
         found = _by_rowid(backend, [i.rowid for i in result.items])
         return _answer({"user": user.username, "total": result.total, "notes": result.notes,

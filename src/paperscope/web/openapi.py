@@ -8,8 +8,7 @@ the document, so it is corrected once, when first asked for:
   `{"error", "status", "detail"?}` — as JSON for API paths and `?format=json`, else an HTML page;
 - pages (paths outside `/api/` and `/feeds/`) answer HTML, or JSON with `?format=json`; forms and
   pages that need a sign-in may answer with a 303 redirect;
-- feeds answer Atom;
-- routes that need the search stage (similar papers, "for you") may answer 503 while it is missing.
+- feeds answer Atom.
 """
 
 from __future__ import annotations
@@ -30,8 +29,6 @@ ERROR = {
 }
 _HTML = {"schema": {"type": "string"}}
 _ERROR_JSON = {"schema": {"$ref": "#/components/schemas/Error"}}
-# Routes that lean on the search stage: without it (or while it loads) they say 503.
-_NEEDS_SEARCH = ("/similar", "/api/similar", "/api/papers/{paper_id}/similar", "/foryou", "/api/v1/foryou")
 
 
 def _is_page(path: str) -> bool:
@@ -60,9 +57,6 @@ def _correct(path: str, method: str, operation: dict[str, Any]) -> None:
                                                 "with Retry-After)", "content": error_content})
     if page:
         responses.setdefault("303", {"description": "Redirect: where a form leads, or to the sign-in page"})
-    if path in _NEEDS_SEARCH:
-        responses.setdefault("503", {"description": "The search stage is not available",
-                                     "content": error_content})
 
 
 def _empty_means_unset(operation: dict[str, Any]) -> None:

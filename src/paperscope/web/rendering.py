@@ -1,24 +1,22 @@
-"""Shared by every route: the template environment, HTML-or-JSON responses, request-scoped state."""
+"""Shared by every route: the template environment and HTML-or-JSON responses."""
 
 from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
 import orjson
-import sqlalchemy as sa
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from paperscope.model import http_url
-from paperscope.settings import Settings
+from paperscope.web.app_state import state
 from paperscope.web.category_names import category_name
 from paperscope.web.icons import icon
 
@@ -66,21 +64,6 @@ class JsonResponse(Response):
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
-@dataclass
-class AppState:
-    """What a request may use: typed access to `app.state`."""
-
-    settings: Settings
-    engine: sa.Engine
-    templates: Jinja2Templates
-
-
-def state(request: Request) -> AppState:
-    """The typed app state for this request."""
-    s = request.app.state
-    return AppState(settings=s.settings, engine=s.engine, templates=s.templates)
-
-
 def wants_json(request: Request) -> bool:
     """Datasette-style twin: `?format=json` (or an Accept header that asks only for JSON)."""
     fmt = request.query_params.get("format")
@@ -92,7 +75,7 @@ def wants_json(request: Request) -> bool:
 
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
     """Render a Jinja2 page (autoescaped) with the shared context."""
-    templates: Jinja2Templates = request.app.state.templates
+    templates = state(request).templates
     params = {k: v for k, v in request.query_params.multi_items() if k != "format"}
     base = {"params": params, "path": request.url.path}
     return templates.TemplateResponse(request, template, {**base, **context}, status_code=status_code)

@@ -12,7 +12,7 @@
   store; after a few failures a client's attempts must wait (doubling), then that client is blocked
   for a while; a client that has not failed still gets in with the right password
   (see `signin_refusal`).
-  Sign-ups and reset requests are capped per IP. Limits and the clock live on `app.state`.
+  Sign-ups and reset requests are capped per IP. Limits and the clock live in the app state.
 """
 
 from __future__ import annotations
@@ -20,20 +20,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import Response
+from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from paperscope.store import users as user_store
 from paperscope.store.users import User
+from paperscope.web.app_state import state
+from paperscope.web.auth_limits import AuthLimits
 
 SESSION_COOKIE = "ps_session"
 CSRF_COOKIE = "ps_csrf"
@@ -45,22 +47,6 @@ UNVERIFIED_MAY = ("/account", "/api/v1/me", "/signout")
 UNVERIFIED_PROBLEM = ("confirm your email address first: open the link we mailed you "
                       "(your account page sends a new one)")
 CSRF_PROBLEM = "missing or invalid CSRF token; reload the page and try again"
-Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True)
-class AuthLimits:
-    """How hard sign-in, sign-up and reset requests are throttled (tests may install tighter ones)."""
-
-    window: timedelta = timedelta(minutes=15)
-    free_failures: int = 3  # per account, before each attempt has to wait
-    slow_seconds: float = 2.0  # the wait after the first extra failure; doubles with each further one
-    max_slow_seconds: float = 60.0
-    block_after: int = 10  # failures per account within the window: blocked until the window passes
-    ip_block_after: int = 30  # failures from one IP within the window (many accounts, one attacker)
-    hourly_per_ip: int = 5  # sign-ups and reset requests from one IP per hour
-    subscribe_per_ip: int = 10  # digest subscription requests (each may mail) from one IP per hour
-    subscribe_per_address: int = 3  # ... and for one address per hour, from anywhere
 
 
 @dataclass(frozen=True)
@@ -79,7 +65,7 @@ def password_hasher() -> PasswordHasher:
 
 
 def _hasher(request: Request) -> PasswordHasher:
-    hasher: PasswordHasher = request.app.state.password_hasher
+    hasher: PasswordHasher = state(request).password_hasher
     return hasher
 
 
@@ -90,7 +76,7 @@ def hash_password(request: Request, password: str) -> str:
 
 def verify_password(request: Request, user: User, password: str) -> bool:
     """Check a password; upgrade the stored hash when the hashing parameters have changed."""
-    engine = request.app.state.engine
+    engine = state(request).engine
     stored = user_store.password_hash_of(engine, user.id)
     if stored is None:
         return False
@@ -108,13 +94,12 @@ def dummy_verify(request: Request) -> None:
     """Spend the time a real verification takes, so unknown names cannot be told apart by timing."""
     hasher = _hasher(request)
     with contextlib.suppress(VerificationError):
-        hasher.verify(request.app.state.dummy_hash, "not the password")
+        hasher.verify(state(request).dummy_hash, "not the password")
 
 
 def now(request: Request) -> datetime:
     """The app's clock (tests install a controllable one)."""
-    clock: Clock = request.app.state.clock
-    return clock()
+    return state(request).clock()
 
 
 def client_ip(request: Request) -> str:
@@ -134,7 +119,7 @@ def viewer(request: Request) -> User | None:
     if hasattr(request.state, "viewer"):
         found: User | None = request.state.viewer
         return found
-    engine: sa.Engine = request.app.state.engine
+    engine: sa.Engine = state(request).engine
     user: User | None = None
     token = _bearer(request)
     if token is not None:
@@ -172,7 +157,7 @@ def require_moderator(request: Request) -> User:
 # CSRF ---------------------------------------------------------------------------------------------------
 
 def _csrf_serializer(request: Request) -> URLSafeTimedSerializer:
-    serializer: URLSafeTimedSerializer = request.app.state.csrf_serializer
+    serializer: URLSafeTimedSerializer = state(request).csrf_serializer
     return serializer
 
 
@@ -231,12 +216,12 @@ def api_writer(request: Request) -> User:
 # Sessions -----------------------------------------------------------------------------------------------
 
 def _secure(request: Request) -> bool:
-    return str(request.app.state.settings.base_url).startswith("https://")
+    return str(state(request).settings.base_url).startswith("https://")
 
 
 def start_session(request: Request, response: Response, user: User) -> None:
     """Sign in: drop any session the browser had and issue a fresh id (no session fixation)."""
-    engine = request.app.state.engine
+    engine = state(request).engine
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         user_store.delete_session(engine, old)
@@ -252,14 +237,14 @@ def end_session(request: Request, response: Response) -> None:
     """Sign out: delete the session server-side, so the old cookie is worthless even if kept."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        user_store.delete_session(request.app.state.engine, cookie)
+        user_store.delete_session(state(request).engine, cookie)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
 
 
 # Rate limits --------------------------------------------------------------------------------------------
 
 def _limits(request: Request) -> AuthLimits:
-    limits: AuthLimits = request.app.state.auth_limits
+    limits: AuthLimits = state(request).auth_limits
     return limits
 
 
@@ -278,7 +263,7 @@ def signin_refusal(request: Request, login: str) -> Refusal | None:
     Counters follow what was typed, not the account it resolves to, so locking a name says nothing
     about which address belongs to it.
     """
-    engine, limits, at = request.app.state.engine, _limits(request), now(request)
+    engine, limits, at = state(request).engine, _limits(request), now(request)
     since = at - limits.window
     ip_failures = user_store.recent_auth_events(engine, "signin-fail-ip", client_ip(request), since)
     if len(ip_failures) >= limits.ip_block_after:
@@ -316,7 +301,7 @@ def _seconds(delta: timedelta) -> int:
 
 
 def record_signin_failure(request: Request, login: str) -> None:
-    engine, at = request.app.state.engine, now(request)
+    engine, at = state(request).engine, now(request)
     user_store.record_auth_event(engine, "signin-fail-client", _client_key(request, login), at)
     user_store.record_auth_event(engine, "signin-fail-login", login, at)
     user_store.record_auth_event(engine, "signin-fail-ip", client_ip(request), at)
@@ -325,7 +310,7 @@ def record_signin_failure(request: Request, login: str) -> None:
 def record_signin_success(request: Request, login: str) -> None:
     """Forget this client's failures on this login (not other clients': a success from elsewhere must
     not reset an attacker's lock)."""
-    engine, at = request.app.state.engine, now(request)
+    engine, at = state(request).engine, now(request)
     user_store.clear_auth_events(engine, "signin-fail-client", _client_key(request, login))
     # Housekeeping on a path that is rare and already slow (argon2): old events and dead sessions go.
     user_store.prune_auth_events(engine, at - max(_limits(request).window, timedelta(hours=1)))
@@ -335,7 +320,7 @@ def record_signin_success(request: Request, login: str) -> None:
 def forget_signin_failures(request: Request, user: User) -> None:
     """After a password reset the old guesses are moot: clear the locks on the account's name and
     address, for every client."""
-    engine = request.app.state.engine
+    engine = state(request).engine
     for login in (user.username.lower(), user.email.lower()):
         user_store.clear_auth_events(engine, "signin-fail-login", login)
         user_store.clear_auth_events(engine, "signin-fail-client", _client_key(request, login))
@@ -345,7 +330,7 @@ def hourly_refusal(request: Request, kind: str, *, subject: str | None = None, l
                    reason: str = "too many requests from your network; try again later") -> Refusal | None:
     """Cap sign-ups / reset / subscription requests per hour, per IP (or per `subject`, e.g. an
     address); counts this attempt when allowed."""
-    engine, at = request.app.state.engine, now(request)
+    engine, at = state(request).engine, now(request)
     limit = _limits(request).hourly_per_ip if limit is None else limit
     key = client_ip(request) if subject is None else subject
     recent = user_store.recent_auth_events(engine, kind, key, at - timedelta(hours=1))
@@ -374,14 +359,18 @@ def too_many(refusal: Refusal) -> HTTPException:
 
 # Installation --------------------------------------------------------------------------------------------
 
-def install_security(app: FastAPI, signing_key: str) -> None:
-    """Put the hasher, CSRF signer, limits and clock on app.state; expose helpers to templates."""
-    hasher = password_hasher()
-    app.state.password_hasher = hasher
-    app.state.dummy_hash = hasher.hash(secrets.token_urlsafe(16))
-    app.state.csrf_serializer = URLSafeTimedSerializer(signing_key, salt="paperscope.csrf")
-    app.state.auth_limits = AuthLimits()
-    app.state.clock = lambda: datetime.now(UTC)
-    env: Any = app.state.templates.env
+def csrf_signer(signing_key: str) -> URLSafeTimedSerializer:
+    """What signs CSRF tokens: the installation key, with a salt of its own."""
+    return URLSafeTimedSerializer(signing_key, salt="paperscope.csrf")
+
+
+def dummy_hash(hasher: PasswordHasher) -> str:
+    """The hash of a random password, verified against for unknown names (see `dummy_verify`)."""
+    return hasher.hash(secrets.token_urlsafe(16))
+
+
+def install_security(templates: Jinja2Templates) -> None:
+    """Expose `viewer` and `csrf_token` to templates."""
+    env: Any = templates.env
     env.globals["viewer"] = viewer
     env.globals["csrf_token"] = csrf_token

@@ -15,7 +15,8 @@ from fastapi.responses import RedirectResponse, Response
 from paperscope.mail.subscribe import InvalidSubscription, SubscriptionRequest, validated_choice
 from paperscope.store.subscriptions import DigestChoice, confirm, find_subscription, subscribe, unsubscribe
 from paperscope.web import security
-from paperscope.web.rendering import JsonResponse, page_or_json, state, wants_json
+from paperscope.web.app_state import state
+from paperscope.web.rendering import JsonResponse, page_or_json, wants_json
 
 router = APIRouter(tags=["accounts"])
 Csrf = Annotated[str | None, Form(max_length=400)]

@@ -24,8 +24,9 @@ from paperscope.store import users as user_store
 from paperscope.store.users import User, UserExists
 from paperscope.web import security
 from paperscope.web.account_rules import MIN_PASSWORD, new_account_problem
+from paperscope.web.app_state import state
 from paperscope.web.params import RowId
-from paperscope.web.rendering import JsonResponse, render, state
+from paperscope.web.rendering import JsonResponse, render
 
 log = logging.getLogger("paperscope.accounts")
 router = APIRouter(tags=["accounts"])
@@ -214,7 +215,7 @@ def me(request: Request) -> Response:
 # Password reset --------------------------------------------------------------------------------------------
 
 def _reset_serializer(request: Request) -> URLSafeTimedSerializer:
-    clock = request.app.state.clock
+    clock = state(request).clock
 
     class ClockSigner(TimestampSigner):
         # Token age is measured on the app's clock, the same one sessions and rate limits use.

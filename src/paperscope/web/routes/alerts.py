@@ -21,8 +21,9 @@ from paperscope.store import groups as group_store
 from paperscope.store.alerts import Alert, AlertProblem
 from paperscope.store.users import User
 from paperscope.web import security
+from paperscope.web.app_state import state
 from paperscope.web.params import CATEGORY_PATTERN
-from paperscope.web.rendering import JsonResponse, page_or_json, state, wants_json
+from paperscope.web.rendering import JsonResponse, page_or_json, wants_json
 
 router = APIRouter(tags=["alerts"])
 Csrf = Annotated[str | None, Form(max_length=400)]

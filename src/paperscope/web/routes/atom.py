@@ -12,9 +12,9 @@ from fastapi.responses import Response
 from paperscope.feed.daily import daily_listing
 from paperscope.feed.trending import TrendingPaper, trending_papers
 from paperscope.model import Paper
+from paperscope.web.app_state import state
 from paperscope.web.atom_writer import AtomEntry, AtomFeed, AtomLink, atom_bytes
 from paperscope.web.params import CATEGORY_PATTERN, DayParam, period_or_400
-from paperscope.web.rendering import state
 from paperscope.web.routes.search import Mode, execute_search
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])

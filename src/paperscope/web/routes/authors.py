@@ -15,9 +15,9 @@ from paperscope.model import Paper
 from paperscope.search.authors import MAX_NAME
 from paperscope.store import get_papers_by_rowid
 from paperscope.store.papers import hidden_among
-from paperscope.web.author_directory import author_directory
+from paperscope.web.app_state import state
 from paperscope.web.params import Format, Limit, Page
-from paperscope.web.rendering import page_or_json, state
+from paperscope.web.rendering import page_or_json
 from paperscope.web.routes.atom import atom_response
 from paperscope.web.serialize import paper_json
 
@@ -38,7 +38,7 @@ def plain_name(name: str) -> str:
 def author_papers(request: Request, name: str) -> tuple[list[str], list[Paper]]:
     """(the stored spellings that match, the visible papers by them, newest first)."""
     name = plain_name(name)
-    directory = author_directory(request)
+    directory = state(request).author_directory
     spellings = directory.spellings(name)
     rowids = sorted({r for ids in spellings.values() for r in ids})
     engine = state(request).engine

@@ -20,8 +20,9 @@ from paperscope.store import groups as group_store
 from paperscope.store.collections import Collection, CollectionProblem
 from paperscope.store.users import User
 from paperscope.web import security
+from paperscope.web.app_state import state
 from paperscope.web.collections_view import collection_json
-from paperscope.web.rendering import JsonResponse, state
+from paperscope.web.rendering import JsonResponse
 from paperscope.web.routes.papers import paper_key
 
 router = APIRouter(tags=["collections"])

@@ -14,8 +14,9 @@ from paperscope.store import collections as collection_store
 from paperscope.store import groups as group_store
 from paperscope.store.collections import CollectionProblem
 from paperscope.web import security
+from paperscope.web.app_state import state
 from paperscope.web.collections_view import collection_json
-from paperscope.web.rendering import JsonResponse, page_or_json, state, wants_json
+from paperscope.web.rendering import JsonResponse, page_or_json, wants_json
 from paperscope.web.routes.collections_api import (
     Name,
     Namespace,

@@ -23,9 +23,10 @@ from paperscope.store import votes as vote_store
 from paperscope.store.comments import Comment
 from paperscope.store.users import User
 from paperscope.web import security
+from paperscope.web.app_state import state
 from paperscope.web.community_view import EDIT_WINDOW, comment_json, paper_extras
 from paperscope.web.params import RowId
-from paperscope.web.rendering import JsonResponse, is_htmx, local_path, render, state, wants_json
+from paperscope.web.rendering import JsonResponse, is_htmx, local_path, render, wants_json
 from paperscope.web.routes.papers import find_paper, paper_page_response
 from paperscope.web.serialize import paper_json
 
@@ -41,7 +42,7 @@ CommentBody = Annotated[str, Form(max_length=MAX_COMMENT)]
 
 def _changed(request: Request) -> None:
     # Anonymous pages are cached for a few seconds; what they show just changed.
-    request.app.state.response_cache.clear()
+    state(request).response_cache.clear()
 
 
 def _back(request: Request, paper: Paper, anchor: str = "") -> RedirectResponse:

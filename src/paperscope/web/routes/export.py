@@ -17,8 +17,8 @@ from fastapi.responses import Response
 from paperscope.store import get_papers_by_rowid
 from paperscope.store import library as library_store
 from paperscope.web import security
+from paperscope.web.app_state import state
 from paperscope.web.cite_formats import bibtex, csl_json, ris
-from paperscope.web.rendering import state
 
 router = APIRouter(tags=["library-api"])
 

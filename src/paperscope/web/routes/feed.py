@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from paperscope.feed.daily import SORTS, daily_listing
 from paperscope.feed.trending import trending_papers
 from paperscope.store.listings import category_counts
+from paperscope.web.app_state import state
 from paperscope.web.category_names import category_name
 from paperscope.web.params import (
     CATEGORY_PATTERN,
@@ -22,7 +23,7 @@ from paperscope.web.params import (
     WeekParam,
     period_or_400,
 )
-from paperscope.web.rendering import page_or_json, state
+from paperscope.web.rendering import page_or_json
 from paperscope.web.serialize import listing_json, scored_json
 
 router = APIRouter(tags=["pages"])

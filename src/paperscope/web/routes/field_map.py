@@ -6,17 +6,18 @@ from __future__ import annotations
 import gzip
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
-from paperscope.feed.field_map import FieldMap, MapCache, map_path
+from paperscope.feed.field_map import FieldMap, MapCache
 from paperscope.search.types import SearchFilters
 from paperscope.store import get_papers_by_rowid
 from paperscope.store import library as library_store
 from paperscope.web import security
+from paperscope.web.app_state import state
 from paperscope.web.params import Format
-from paperscope.web.rendering import JsonResponse, page_or_json, state
-from paperscope.web.routes.search import require_words, searcher
+from paperscope.web.rendering import JsonResponse, page_or_json
+from paperscope.web.routes.search import require_words
 
 router = APIRouter(tags=["map"])
 HIGHLIGHT_DEPTH = 200
@@ -26,8 +27,7 @@ HIGHLIGHT_THRESHOLD = 0.02
 
 
 def _cache(request: Request) -> MapCache:
-    cache: MapCache = request.app.state.field_map
-    return cache
+    return state(request).field_map
 
 
 def _map_or_404(request: Request) -> FieldMap:
@@ -65,10 +65,11 @@ def map_points(request: Request, v: Annotated[str | None, Query(max_length=40)] 
 
 
 def _gzipped(request: Request, fmap: FieldMap, body: bytes) -> bytes:
-    cached: tuple[str, bytes] | None = getattr(request.app.state, "field_map_gzip", None)
+    st = state(request)
+    cached = st.field_map_gzip
     if cached is None or cached[0] != fmap.built_at:
         cached = (fmap.built_at, gzip.compress(body, compresslevel=6))
-        request.app.state.field_map_gzip = cached
+        st.field_map_gzip = cached
     return cached[1]
 
 
@@ -97,9 +98,7 @@ def map_highlight(request: Request, q: Annotated[str, Query(max_length=500)] = "
     data: dict[str, Any] = {"query": q, "search": [], "library": []}
     if q.strip():
         require_words(q)
-        engine = searcher(request)
-        if engine is None:
-            raise HTTPException(status_code=503, detail="search is not available on this server")
+        engine = state(request).search_engine
         result = engine.search(q, mode="hybrid", k=HIGHLIGHT_DEPTH, filters=SearchFilters(),
                                threshold=HIGHLIGHT_THRESHOLD)
         data["search"] = fmap.position_of([h.rowid for h in result.hits])
@@ -108,9 +107,3 @@ def map_highlight(request: Request, q: Annotated[str, Query(max_length=500)] = "
         saved = library_store.library_rowids(state(request).engine, user.id)
         data["library"] = fmap.position_of(sorted(saved))
     return JsonResponse(data)
-
-
-def install_map(app: FastAPI) -> None:
-    """The map's routes and the cache of the stored map file."""
-    app.state.field_map = MapCache(map_path(app.state.settings.home))
-    app.include_router(router)

@@ -15,7 +15,8 @@ from paperscope.store import users as user_store
 from paperscope.store.groups import Group, GroupProblem
 from paperscope.store.users import User
 from paperscope.web import security
-from paperscope.web.rendering import JsonResponse, page_or_json, state, wants_json
+from paperscope.web.app_state import state
+from paperscope.web.rendering import JsonResponse, page_or_json, wants_json
 
 router = APIRouter(tags=["groups"])
 Slug = Annotated[str, Path(max_length=64)]

@@ -17,12 +17,13 @@ from paperscope.search.types import SearchFilters
 from paperscope.store import comments as comment_store
 from paperscope.store import get_papers_by_rowid
 from paperscope.store.listings import paper_page as paper_page_row
+from paperscope.web.app_state import state
 from paperscope.web.community_view import hf_items
 from paperscope.web.paper_markdown import paper_markdown
 from paperscope.web.params import DayParam, MonthParam, WeekParam, period_or_400
-from paperscope.web.rendering import JsonResponse, state
+from paperscope.web.rendering import JsonResponse
 from paperscope.web.routes.papers import find_paper, paper_key
-from paperscope.web.routes.search import require_words, searcher
+from paperscope.web.routes.search import require_words
 from paperscope.web.serialize import hf_paper
 
 router = APIRouter(tags=["huggingface-compatible"])
@@ -54,10 +55,8 @@ def papers_search(request: Request, q: Annotated[str, Query(max_length=500)] = "
     if not q.strip():
         return JsonResponse([])
     require_words(q)
-    engine = searcher(request)
-    if engine is None:
-        raise HTTPException(status_code=503, detail="search is not available on this server")
     st = state(request)
+    engine = st.search_engine
     result = engine.search(q, mode="hybrid", k=limit, offset=0, filters=SearchFilters())
     papers = get_papers_by_rowid(st.engine, [h.rowid for h in result.hits])
     return JsonResponse(hf_items(st.engine, papers))

@@ -10,12 +10,13 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Path, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from paperscope.feed.foryou import ForYou, ForYouResult
+from paperscope.feed.foryou import ForYouResult
 from paperscope.model import Paper
 from paperscope.search.dpp import DEFAULT_THETA
 from paperscope.store import get_papers_by_rowid
@@ -24,8 +25,9 @@ from paperscope.store.listings import latest_listing_day
 from paperscope.store.papers import hidden_among
 from paperscope.store.users import User
 from paperscope.web import security
+from paperscope.web.app_state import state
 from paperscope.web.params import Format, Limit, Page
-from paperscope.web.rendering import JsonResponse, is_htmx, local_path, page_or_json, render, state
+from paperscope.web.rendering import JsonResponse, is_htmx, local_path, page_or_json, render
 from paperscope.web.routes.papers import find_paper
 from paperscope.web.serialize import paper_json
 
@@ -44,7 +46,7 @@ def _split_tags(text: str) -> list[str]:
 
 
 def _changed(request: Request) -> None:
-    request.app.state.response_cache.clear()
+    state(request).response_cache.clear()
 
 
 def _back(request: Request, paper: Paper, next_path: str | None) -> Response:
@@ -172,17 +174,10 @@ def library_page(request: Request, tag: Annotated[str | None, Query(max_length=4
     return _library_response(request, security.require_user(request), tag, _import_summary(request))
 
 
-def foryou_service(request: Request) -> ForYou:
-    service: ForYou | None = getattr(request.app.state, "foryou", None)
-    if service is None:
-        raise HTTPException(status_code=503, detail="the personal feed needs the search stage")
-    return service
-
-
 def _foryou_data(request: Request, user: User, page: int, limit: int, days: int, diverse: bool,
                  theta: float) -> dict[str, Any]:
-    result: ForYouResult = foryou_service(request).feed(user.id, k=limit, offset=(page - 1) * limit,
-                                                        days=days, diverse=diverse, theta=theta)
+    result: ForYouResult = state(request).foryou.feed(user.id, k=limit, offset=(page - 1) * limit,
+                                                      days=days, diverse=diverse, theta=theta)
     papers = _visible(request, user, get_papers_by_rowid(state(request).engine,
                                                          [i.rowid for i in result.items]))
     newest = latest_listing_day(state(request).engine)
@@ -301,16 +296,7 @@ def library_marks(request: Request, paper_id: str) -> dict[str, Any]:
     return {"saved": saved, "feedback": feedback}
 
 
-def install_library(app: FastAPI) -> None:
-    """Add the routes (ahead of the `/papers/{id}` page catch-all), the ForYou service, and the
-    save/👍/👎 controls every paper card shows to signed-in visitors."""
-    env = app.state.templates.env
-    env.globals["library_marks"] = library_marks
-    env.globals["library_actions"] = True
-    search_engine = getattr(app.state, "search_engine", None)
-    app.state.foryou = ForYou(search_engine) if search_engine is not None else None
-    before = len(app.router.routes)
-    app.include_router(router)
-    added = app.router.routes[before:]
-    del app.router.routes[before:]
-    app.router.routes[:0] = added
+def install_library(templates: Jinja2Templates) -> None:
+    """The save/👍/👎 controls every paper card shows to signed-in visitors."""
+    templates.env.globals["library_marks"] = library_marks
+    templates.env.globals["library_actions"] = True

@@ -29,7 +29,8 @@ from paperscope.store.invitations import InvitationRefused
 from paperscope.store.users import User, UserExists
 from paperscope.web import security
 from paperscope.web.access import feed_token
-from paperscope.web.rendering import JsonResponse, render, state, wants_json
+from paperscope.web.app_state import state
+from paperscope.web.rendering import JsonResponse, render, wants_json
 
 log = logging.getLogger("paperscope.membership")
 router = APIRouter(tags=["accounts"])
@@ -90,7 +91,7 @@ def signup_refusal(settings: Settings, address: str) -> str | None:
 # Email confirmation -----------------------------------------------------------------------------------------
 
 def _verify_serializer(request: Request) -> URLSafeTimedSerializer:
-    clock = request.app.state.clock
+    clock = state(request).clock
 
     class ClockSigner(TimestampSigner):
         def get_timestamp(self) -> int:
@@ -150,7 +151,7 @@ def feed_urls(request: Request, user: User) -> dict[str, str]:
     """The account's secret Atom URLs (for feed readers, which cannot sign in)."""
     st = state(request)
     generation = user_store.feed_generation(st.engine, user.id) or 0
-    token = feed_token(request.app.state.signing_key, user.id, generation)
+    token = feed_token(state(request).signing_key, user.id, generation)
     base = f"{st.settings.base_url.rstrip('/')}/feeds/u/{token}"
     return {"daily": f"{base}/daily.atom", "trending": f"{base}/trending.atom"}
 

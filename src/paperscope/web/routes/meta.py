@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperscope.store import store_stats
-from paperscope.web.rendering import JsonResponse, state
+from paperscope.web.app_state import state
+from paperscope.web.rendering import JsonResponse
 
 router = APIRouter(tags=["api"])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
@@ -14,18 +13,16 @@ from paperscope.store import votes as vote_store
 from paperscope.store.citations import paper_citations
 from paperscope.store.listings import paper_page as paper_page_row
 from paperscope.web import security
+from paperscope.web.app_state import state
 from paperscope.web.cite_formats import bibtex_entry, highwire_meta
 from paperscope.web.collections_view import paper_collections
 from paperscope.web.community_view import paper_extras
 from paperscope.web.params import Format
-from paperscope.web.rendering import page_or_json, render, state, wants_json
+from paperscope.web.rendering import page_or_json, render, wants_json
 from paperscope.web.serialize import paper_json
 
 router = APIRouter(tags=["pages"])
 
-# A later feature fills `app.state.similar_papers` with (engine, paper, k) -> papers; until then the slot
-# is hidden.
-SimilarPapers = Callable[[Any, Paper, int], list[Paper]]
 
 
 def paper_key(paper_id: str) -> str:
@@ -58,16 +55,12 @@ def find_paper(request: Request, paper_id: str) -> Paper:
     return visible_paper(request, get_paper(state(request).engine, key), key)
 
 
-def _similar_provider(request: Request) -> SimilarPapers | None:
-    return getattr(request.app.state, "similar_papers", None)
-
-
 # Declared before the page route: `{paper_id:path}` would otherwise swallow the `/similar` suffix.
 @router.get("/papers/{paper_id:path}/similar", include_in_schema=False)
 def similar_fragment(request: Request, paper_id: Annotated[str, Path(max_length=200)]) -> Response:
     """The "similar papers" block of a paper page, fetched by htmx after the page has painted."""
     paper = find_paper(request, paper_id)
-    provider = _similar_provider(request)
+    provider = state(request).similar_papers
     similar = ([paper_json(p, with_abstract=False) for p in provider(state(request).engine, paper, 6)]
                if provider is not None else [])
     return render(request, "_similar.html", {"similar": similar, "seed": paper.paper_id})
@@ -98,7 +91,7 @@ def paper_page_response(request: Request, paper_id: str, form: dict[str, Any] | 
                           status_code=404)
         raise HTTPException(status_code=404, detail=f"no paper {key!r} in this library")
     paper = page.paper
-    has_similar = _similar_provider(request) is not None
+    has_similar = state(request).similar_papers is not None
     page_url = f"{str(state(request).settings.base_url).rstrip('/')}/papers/{paper.paper_id}"
     data = {**paper_json(paper),
             "cite": {"bibtex": bibtex_entry(paper)},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -12,11 +12,12 @@ from fastapi.responses import RedirectResponse, Response
 from paperscope.model import Paper, parse_arxiv_id
 from paperscope.search.dpp import DEFAULT_THETA, search_diverse
 from paperscope.search.engine import SearchEngine
-from paperscope.search.types import SearchFilters, SearchHit, SearchResult
+from paperscope.search.types import SearchFilters, SearchHit
 from paperscope.store import get_paper, get_papers_by_rowid
 from paperscope.store.citations import cited_by_counts
+from paperscope.web.app_state import state
 from paperscope.web.params import CATEGORY_PATTERN, Format, Limit, Page
-from paperscope.web.rendering import JsonResponse, page_or_json, state, wants_json
+from paperscope.web.rendering import JsonResponse, page_or_json, wants_json
 from paperscope.web.serialize import paper_json
 
 router = APIRouter()
@@ -55,18 +56,6 @@ Sort = Annotated[Literal["relevance", "newest", "citations"], Query(
 CITATION_DEPTH = 200
 _UNSUPPORTED = re.compile(r'"|(?:^|\s)-\w')
 _WORD = re.compile(r"[^\W_]", re.UNICODE)  # a letter or digit
-
-
-class Searcher(Protocol):
-    """What the web needs of `paperscope.search.SearchEngine` (kept on `app.state.search_engine`)."""
-
-    def search(self, query: str, *, mode: SearchMode = "hybrid", k: int = 10, offset: int = 0,
-               filters: SearchFilters | None = None, threshold: float | None = None) -> SearchResult: ...
-
-
-def searcher(request: Request) -> Searcher | None:
-    """The app's search engine, or None when the search stage is not installed (pages say so)."""
-    return getattr(request.app.state, "search_engine", None)
 
 
 def require_words(q: str) -> None:
@@ -113,16 +102,11 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
     if not q.strip():
         return data, []
     require_words(q)
-    engine = searcher(request)
-    if engine is None:
-        data["available"] = False
-        return data, []
     st = state(request)
+    engine = st.search_engine
     names: tuple[str, ...] = ()
     if author and author.strip():
-        from paperscope.web.author_directory import author_directory
-
-        names = tuple(sorted(author_directory(request).spellings(author)))
+        names = tuple(sorted(st.author_directory.spellings(author)))
         data["author_spellings"] = list(names)
         if not names:  # nobody by that name: nothing can match
             data["notes"] = [f"no author called {author.strip()!r} in this library"]
@@ -161,7 +145,7 @@ def execute_search(request: Request, q: str, mode: SearchMode, category: list[st
     return data, [(papers[h.rowid], h) for h in hits if h.rowid in papers]
 
 
-def _by_citations(store: Any, engine: Searcher, data: dict[str, Any], q: str, mode: SearchMode,
+def _by_citations(store: Any, engine: SearchEngine, data: dict[str, Any], q: str, mode: SearchMode,
                   filters: SearchFilters, offset: int, limit: int,
                   threshold: float | None) -> tuple[dict[str, Any], list[tuple[Paper, SearchHit]]]:
     """The best CITATION_DEPTH matches, most cited first (relevance breaks ties and orders the rest)."""

@@ -6,15 +6,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
-from paperscope.feed.similar import SimilarPapers, SimilarResult
+from paperscope.feed.similar import SimilarResult
 from paperscope.model import Paper
 from paperscope.search.dpp import DEFAULT_THETA
 from paperscope.store import get_papers_by_rowid
+from paperscope.web.app_state import state
 from paperscope.web.params import Format, Limit, Page
-from paperscope.web.rendering import JsonResponse, page_or_json, state
+from paperscope.web.rendering import JsonResponse, page_or_json
 from paperscope.web.routes.papers import find_paper
 from paperscope.web.serialize import paper_json
 
@@ -29,18 +30,10 @@ Ids = Annotated[str, Query(max_length=2000, pattern=r"[^,\s]",
 MAX_SEEDS = 20
 
 
-def similar_service(request: Request) -> SimilarPapers | None:
-    """The app's SimilarPapers (built on the shared SearchEngine), or None without the search stage."""
-    return getattr(request.app.state, "similar", None)
-
-
 def _run(request: Request, seeds: list[Paper], page: int, limit: int, diverse: bool, theta: float,
          method: str) -> tuple[dict[str, Any], list[tuple[Paper, dict[str, Any]]]]:
-    service = similar_service(request)
-    if service is None:
-        raise HTTPException(status_code=503, detail="similar papers need the search stage")
-    result: SimilarResult = service.similar(seeds, k=limit, offset=(page - 1) * limit, diverse=diverse,
-                                            theta=theta, method=method)
+    result: SimilarResult = state(request).similar.similar(seeds, k=limit, offset=(page - 1) * limit,
+                                                           diverse=diverse, theta=theta, method=method)
     found = {p.rowid: p for p in get_papers_by_rowid(state(request).engine, [h.rowid for h in result.hits])}
     items = [(found[h.rowid], {"score": h.score, "components": h.components}) for h in result.hits
              if h.rowid in found]
@@ -87,24 +80,3 @@ def similar_page(request: Request, ids: Ids, page: Page = 1, limit: Limit = 20, 
     data, _ = _run(request, seeds, page, limit, diverse, theta, "dpp")
     data["seed_papers"] = [paper_json(p, with_abstract=False) for p in seeds]
     return page_or_json(request, "similar.html", data, {"title": "Similar papers"})
-
-
-def install_similar(app: FastAPI) -> None:
-    """Add the routes (ahead of the `/api/papers/{id}` catch-all) and fill the paper page's slot."""
-    search_engine = getattr(app.state, "search_engine", None)
-    app.state.similar = SimilarPapers(search_engine) if search_engine is not None else None
-    before = len(app.router.routes)
-    app.include_router(router)
-    added = app.router.routes[before:]
-    del app.router.routes[before:]
-    app.router.routes[:0] = added
-
-    def provider(_engine: Any, paper: Paper, k: int) -> list[Paper]:
-        service: SimilarPapers | None = app.state.similar
-        return service.similar_papers([paper], k=k) if service is not None else []
-
-    if app.state.similar is not None:
-        app.state.similar_papers = provider
-    from paperscope.web.routes.library import install_library
-
-    install_library(app)

@@ -10,9 +10,7 @@ limited per account per hour, and to a few waiting for arXiv at a time; a full q
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC
 from typing import Annotated, Any
 
@@ -23,13 +21,15 @@ from starlette.concurrency import run_in_threadpool
 
 from paperscope.feed.trending import SUBMISSION_WEIGHT, add_event
 from paperscope.model import ARXIV_REFERENCE_PATTERN, Paper, Skipped, parse_arxiv_id
+from paperscope.settings import Settings
 from paperscope.sources.arxiv_api import ArxivQuery
 from paperscope.sources.http import PoliteClient, SourceError
 from paperscope.store import get_paper, upsert_papers
 from paperscope.store import votes as vote_store
 from paperscope.store.users import User
 from paperscope.web import security
-from paperscope.web.rendering import JsonResponse, render, state
+from paperscope.web.app_state import AppState, app_state, state
+from paperscope.web.rendering import JsonResponse, render
 from paperscope.web.routes.papers import visible_paper
 from paperscope.web.serialize import paper_json
 from paperscope.web.submission_queue import Job, Outcome, QueueFull, SubmissionQueue, TooManyPending
@@ -37,15 +37,7 @@ from paperscope.web.submission_queue import Job, Outcome, QueueFull, SubmissionQ
 log = logging.getLogger("paperscope.community")
 
 
-@contextlib.asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    try:
-        yield
-    finally:
-        await run_in_threadpool(app.state.submission_queue.stop)
-
-
-router = APIRouter(tags=["community"], lifespan=_lifespan)
+router = APIRouter(tags=["community"])
 
 SUBMISSION_WAIT = 5.0  # seconds a request waits for arXiv before answering 202 "queued"
 PER_HOUR = 30  # submissions per account per hour
@@ -66,9 +58,8 @@ def _list(engine: Any, user_id: int, username: str, paper: Paper, at: Any,
     return get_paper(engine, paper.paper_id) or paper
 
 
-def _fetch_and_list(app: FastAPI, jobs: list[Job], client: PoliteClient) -> list[Outcome]:
+def _fetch_and_list(st: AppState, jobs: list[Job], client: PoliteClient) -> list[Outcome]:
     """The queue worker's handler: one arXiv request for the batch, then store and list each paper."""
-    st = app.state
     try:
         records = list(ArxivQuery(client, st.settings.arxiv_api_url).by_ids([j.arxiv_id for j in jobs]))
     except SourceError as exc:
@@ -99,22 +90,15 @@ def _fetch_and_list(app: FastAPI, jobs: list[Job], client: PoliteClient) -> list
     return outcomes
 
 
-def install_submissions(app: FastAPI) -> None:
-    """The routes, and the app's submission queue with its one polite arXiv client."""
-    settings = app.state.settings
+def submission_queue(app: FastAPI, settings: Settings) -> SubmissionQueue:
+    """The app's submission queue, with its one polite arXiv client (the worker reads the app's state
+    when a batch arrives)."""
 
     def client() -> PoliteClient:
         return PoliteClient(interval=settings.request_interval, user_agent=settings.user_agent, timeout=20.0,
                             max_retries=1)
 
-    app.state.submission_queue = SubmissionQueue(lambda jobs, c: _fetch_and_list(app, jobs, c), client)
-    app.state.submission_wait = SUBMISSION_WAIT
-    app.include_router(router)
-
-
-def _queue(request: Request) -> SubmissionQueue:
-    found: SubmissionQueue = request.app.state.submission_queue
-    return found
+    return SubmissionQueue(lambda jobs, c: _fetch_and_list(app_state(app), jobs, c), client)
 
 
 def _prepare(request: Request, user: User, reference: str) -> tuple[str, Paper | None]:
@@ -138,10 +122,10 @@ async def submit(request: Request, user: User, reference: str) -> Outcome:
     if known is not None:
         engine = state(request).engine
         paper = await run_in_threadpool(_list, engine, user.id, user.username, known, at)
-        request.app.state.response_cache.clear()
+        state(request).response_cache.clear()
         return Outcome(201, "listed", paper)
     try:
-        future = _queue(request).submit(user.id, user.username, arxiv_id, at)
+        future = state(request).submission_queue.submit(user.id, user.username, arxiv_id, at)
     except TooManyPending:
         raise HTTPException(status_code=429, detail="you have submissions waiting for arXiv already; "
                             "try again once they are listed", headers={"Retry-After": "30"}) from None
@@ -149,7 +133,7 @@ async def submit(request: Request, user: User, reference: str) -> Outcome:
         raise HTTPException(status_code=503, detail="too many submissions are waiting for arXiv; "
                             "try again in a minute", headers={"Retry-After": "60"}) from None
     try:
-        return await asyncio.wait_for(asyncio.shield(future), timeout=request.app.state.submission_wait)
+        return await asyncio.wait_for(asyncio.shield(future), timeout=state(request).submission_wait)
     except TimeoutError:
         return Outcome(202, f"queued: {arxiv_id} is being fetched from arXiv and will be listed then")
 
@@ -230,7 +214,7 @@ def submission_status(request: Request, paper_id: Annotated[str, Path(max_length
         arxiv_id = parse_arxiv_id(paper_id)[0]
     except ValueError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
-    outcome = _queue(request).outcome(user.id, arxiv_id)
+    outcome = state(request).submission_queue.outcome(user.id, arxiv_id)
     if outcome is None:
         raise HTTPException(status_code=404, detail=f"no recent submission of {arxiv_id} by you")
     if outcome.status == 202:

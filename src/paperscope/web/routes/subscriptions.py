@@ -1,5 +1,5 @@
-"""Email digest subscriptions: the form, the JSON API, the signed confirm and one-click unsubscribe links,
-and the optional digest scheduler that runs inside `paperscope serve`.
+"""Email digest subscriptions: the form, the JSON API, the signed confirm and one-click unsubscribe links
+(the digest scheduler `paperscope serve` may run is `mail/scheduler.py`).
 
 Forms carry a signed, expiring token (stateless CSRF protection). The confirm and unsubscribe links
 carry their own signed token, so they work without signing in: GET shows a page with one button, POST
@@ -8,21 +8,13 @@ acts (RFC 8058 one-click clients POST `List-Unsubscribe=One-Click` straight to t
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, FastAPI, Form, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from paperscope.feed.foryou import digest_picks
-from paperscope.feed.trending import trending_papers
-from paperscope.mail.digest import TrendingFetch
-from paperscope.mail.outbox import SenderBusy
-from paperscope.mail.runner import deliver_pending, run_cycle
+from paperscope.mail.runner import deliver_pending
 from paperscope.mail.subscribe import (
     InvalidSubscription,
     SubscriptionRequest,
@@ -34,55 +26,17 @@ from paperscope.mail.subscribe import (
     validated_choice,
 )
 from paperscope.mail.tokens import BadToken, MailTokens
-from paperscope.settings import Settings
 from paperscope.store.listings import category_counts
 from paperscope.store.subscriptions import SavedSearch, Subscription
 from paperscope.web import security
+from paperscope.web.app_state import state
 from paperscope.web.params import CATEGORY_PATTERN
-from paperscope.web.rendering import JsonResponse, render, state, wants_json
+from paperscope.web.rendering import JsonResponse, render, wants_json
 
-log = logging.getLogger("paperscope.digest")
 Token = Annotated[str, Path(max_length=400)]
 
 
-def _trending(engine: Any) -> TrendingFetch:
-    def fetch(first: Any, last: Any, limit: int) -> list[Any]:
-        return [t.paper for t in trending_papers(engine, limit=limit, period=(first, last))[0]]
-    return fetch
-
-
-async def _scheduler(app: FastAPI, settings: Settings) -> None:
-    """Every `digest_interval_minutes`: compose due digests and deliver the outbox (in a worker thread)."""
-    engine = app.state.engine
-    while True:
-        try:
-            report = await asyncio.to_thread(run_cycle, engine, settings, trending=_trending(engine),
-                                             for_you=digest_picks)
-            log.info("digest cycle: composed %d, sent %d, retrying %d, failed %d", report.compose.composed,
-                     report.delivery.sent, report.delivery.retrying, report.delivery.failed)
-        except SenderBusy:
-            log.info("digest cycle skipped: another run holds the sender lock")
-        except Exception:  # a bad cycle must not stop the web app or later cycles
-            log.exception("digest cycle failed")
-        await asyncio.sleep(settings.digest_interval_minutes * 60)
-
-
-@contextlib.asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
-    task = asyncio.create_task(_scheduler(app, settings)) if settings.digest_scheduler else None
-    app.state.digest_scheduler = task  # None when off: what an operator (and the tests) can check
-    try:
-        yield
-    finally:
-        app.state.digest_scheduler = None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-router = APIRouter(tags=["subscriptions"], lifespan=_lifespan)
+router = APIRouter(tags=["subscriptions"])
 
 
 # What the document promises is what `normalize_address` / `validated_choice` accept: a plain ASCII
