@@ -308,7 +308,7 @@ def install_library(app: FastAPI) -> None:
     env.globals["library_marks"] = library_marks
     env.globals["library_actions"] = True
     search_engine = getattr(app.state, "search_engine", None)
-    app.state.foryou = ForYou(search_engine) if search_engine is not None else None
+    app.state.foryou = ForYou(search_engine.retriever) if search_engine is not None else None
     before = len(app.router.routes)
     app.include_router(router)
     added = app.router.routes[before:]

@@ -92,7 +92,7 @@ def similar_page(request: Request, ids: Ids, page: Page = 1, limit: Limit = 20, 
 def install_similar(app: FastAPI) -> None:
     """Add the routes (ahead of the `/api/papers/{id}` catch-all) and fill the paper page's slot."""
     search_engine = getattr(app.state, "search_engine", None)
-    app.state.similar = SimilarPapers(search_engine) if search_engine is not None else None
+    app.state.similar = SimilarPapers(search_engine.retriever) if search_engine is not None else None
     before = len(app.router.routes)
     app.include_router(router)
     added = app.router.routes[before:]
