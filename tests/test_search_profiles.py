@@ -71,3 +71,15 @@ def test_search_page_and_json_say_the_model_has_no_profile(user_model_home: Sett
         assert data["results"] and any("no tuned retrieval profile" in n for n in data["notes"])
         page = client.get("/search", params={"q": "neural networks"}).text
         assert "no tuned retrieval profile" in page
+
+
+def test_model_info_names_the_retrieval_profile(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from paperscope.cli import app as cli_app
+
+    model = _model_dir(tmp_path / "tiny", {"name": "tiny-test"})
+    shown = CliRunner().invoke(cli_app, ["--home", str(tmp_path / "home"), "model", "info", "--json"],
+                               env={"PAPERSCOPE_MODEL": str(model)})
+    assert shown.exit_code == 0, shown.output
+    assert '"retrieval_profile":"neutral"' in shown.output.replace(" ", "")
