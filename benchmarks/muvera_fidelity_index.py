@@ -69,7 +69,7 @@ def main() -> None:
     rows = np.concatenate([data[start:start + count] for start, count, _ in spans], dtype=np.float32)
     print(f"{len(keys):,} papers, {len(rows):,} stored token rows, {len(queries)} queries", flush=True)
 
-    exact = [set(SearchEngine.rerank_maxsim(e, idx, keys.tolist(), 10, se.pool, 2).ids) for e in encoded]
+    exact = [set(se.retriever.late(e.tokens, keys.tolist(), 10, idx=idx).ids) for e in encoded]
 
     def recall(found: list[set[int]]) -> float:
         return float(np.mean([len(f & t) / len(t) for f, t in zip(found, exact, strict=True)]))

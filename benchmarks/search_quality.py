@@ -206,7 +206,10 @@ def tune_zscore(ds: BeirDataset, se: SearchEngine, encoded: dict[str, Encoded], 
         for mode in ("bm25", "dense"):
             hits = se.search(text, mode=mode, k=DEPTH, encoded=e).hits
             per[mode] = ([h.rowid for h in hits], [h.score for h in hits])
-        late = se._late(e, idx, DEPTH, None, None, se.config.hybrid_late_candidates)
+        n, r = se.config.hybrid_late_candidates, se.retriever  # what hybrid's late list re-ranks
+        fde, pooled = r.fde_candidates(e.tokens, n, idx=idx), r.dense(e.pooled, n, idx=idx).ids
+        candidates = list(dict.fromkeys(fde + pooled))
+        late = r.late(e.tokens, candidates, DEPTH, idx=idx)
         per["late"] = (late.ids, late.scores)
         lists[q] = per
     grid = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5]

@@ -81,6 +81,14 @@ def test_no_import_runs_back_up_the_pipeline() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def test_similar_papers_and_for_you_retrieve_through_the_retriever() -> None:
+    """One read side of the indexes (index/retriever.py): feed/ never opens the search engine to reach
+    its indexes, pool or lexical index (issue #18)."""
+    through_engine = [m for m, imports in import_graph().items()
+                      if stage(m) == "feed" and "paperscope.search.engine" in imports]
+    assert not through_engine, through_engine
+
+
 def test_no_module_import_cycle() -> None:
     graph = import_graph()
     index: dict[str, int] = {}

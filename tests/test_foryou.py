@@ -63,7 +63,7 @@ def rowid(engine: sa.Engine, paper_id: str) -> int:
 def test_feed_follows_the_library_retrains_on_feedback_and_explains(indexed: SearchEngine) -> None:
     engine = indexed.engine
     user = add_user(engine, "reader")
-    service = ForYou(indexed, unseen_sample=50)
+    service = ForYou(indexed.retriever, unseen_sample=50)
     empty = service.feed(user.id)
     assert empty.items == [] and "save papers" in empty.notes[0]
     lib.save_paper(engine, user.id, rowid(engine, "2504.01001"))  # proteins
@@ -121,15 +121,15 @@ def test_hidden_papers_are_never_recommended_or_listed_as_similar(indexed: Searc
     user = add_user(engine, "moderated")
     lib.save_paper(engine, user.id, rowid(engine, "2504.01001"))
     lib.set_feedback(engine, user.id, rowid(engine, "2504.01002"), 1)
-    first = [i.paper_id for i in ForYou(indexed, unseen_sample=50).feed(user.id, k=4).items]
-    similar = SimilarPapers(indexed)
+    first = [i.paper_id for i in ForYou(indexed.retriever, unseen_sample=50).feed(user.id, k=4).items]
+    similar = SimilarPapers(indexed.retriever)
     seed = get_paper(engine, "2504.01001")
     assert seed is not None
     before = [h.paper_id for h in similar.similar([seed], k=3).hits]
     top_similar = before[0]
     set_hidden(engine, rowid(engine, first[0]), True)
     set_hidden(engine, rowid(engine, top_similar), True)
-    after_feed = [i.paper_id for i in ForYou(indexed, unseen_sample=50).feed(user.id, k=4).items]
+    after_feed = [i.paper_id for i in ForYou(indexed.retriever, unseen_sample=50).feed(user.id, k=4).items]
     after = similar.similar([seed], k=3)
     assert first[0] not in after_feed
     assert after.cached and top_similar not in [h.paper_id for h in after.hits]  # even from the cache

@@ -51,7 +51,7 @@ def seed(se: SearchEngine, paper_id: str) -> Paper:
 
 
 def test_neighbours_come_from_the_same_topic_and_exclude_the_paper(indexed: SearchEngine) -> None:
-    service = SimilarPapers(indexed)
+    service = SimilarPapers(indexed.retriever)
     for paper_id in ("2504.01001", "2504.02001", "2504.03002", "2504.04003"):
         result = service.similar([seed(indexed, paper_id)], k=3)
         ids = [h.paper_id for h in result.hits]
@@ -66,7 +66,7 @@ def test_neighbours_come_from_the_same_topic_and_exclude_the_paper(indexed: Sear
 
 def test_cached_until_the_index_grows(indexed: SearchEngine, engine: sa.Engine, settings: Settings,
                                       encoder: Encoder) -> None:
-    service = SimilarPapers(indexed)
+    service = SimilarPapers(indexed.retriever)
     paper = seed(indexed, "2504.01001")
     first = service.similar([paper], k=5)
     assert not first.cached
@@ -83,7 +83,7 @@ def test_cached_until_the_index_grows(indexed: SearchEngine, engine: sa.Engine, 
 
 
 def test_similar_to_a_set_covers_every_paper_in_it(indexed: SearchEngine) -> None:
-    service = SimilarPapers(indexed)
+    service = SimilarPapers(indexed.retriever)
     seeds = [seed(indexed, "2504.01001"), seed(indexed, "2504.04001")]  # proteins + robots
     result = service.similar(seeds, k=6)
     ids = [h.paper_id for h in result.hits]
@@ -93,7 +93,7 @@ def test_similar_to_a_set_covers_every_paper_in_it(indexed: SearchEngine) -> Non
 
 
 def test_diverse_option_makes_the_list_less_redundant(indexed: SearchEngine) -> None:
-    service = SimilarPapers(indexed)
+    service = SimilarPapers(indexed.retriever)
     seeds = [seed(indexed, "2504.03004")]  # monetary policy: neighbours span economics and more
     idx = indexed.indexes
     assert idx is not None
@@ -114,10 +114,11 @@ def test_diverse_option_makes_the_list_less_redundant(indexed: SearchEngine) -> 
 
 def test_without_an_index_similar_papers_use_words(engine: sa.Engine, settings: Settings) -> None:
     upsert_papers(engine, corpus())
-    service = SimilarPapers(SearchEngine(engine, settings))
+    search = SearchEngine(engine, settings)
+    service = SimilarPapers(search.retriever)
     result = service.similar([get_paper(engine, "2504.02001")], k=2)  # type: ignore[list-item]
     assert result.notes and "index" in result.notes[0]
-    assert result.hits and topic_of(service.search_engine, result.hits[0].paper_id) == "astro-ph.GA"
+    assert result.hits and topic_of(search, result.hits[0].paper_id) == "astro-ph.GA"
 
 
 def test_more_like_this_terms_prefer_title_words() -> None:

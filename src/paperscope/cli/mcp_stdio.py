@@ -28,8 +28,9 @@ def mcp_command(
     settings.ensure_home()
     engine = open_database(settings.db_url)
     search = SearchEngine(engine, settings)
-    backend = McpBackend(engine=engine, settings=settings, search=search, similar=SimilarPapers(search),
-                         foryou=ForYou(search), token=token or None)
+    backend = McpBackend(engine=engine, settings=settings, search=search,
+                         similar=SimilarPapers(search.retriever), foryou=ForYou(search.retriever),
+                         token=token or None)
     try:
         build_mcp(backend).run("stdio")  # stdout carries the protocol: nothing else may print there
     finally:

@@ -31,14 +31,18 @@ def info(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Load the encoder (converting the bundled model on first use) and show what it is."""
+    """Load the encoder (converting the bundled model on first use) and show what it is, and which
+    retrieval profile its searches use ("neutral": none was tuned for it)."""
+    from paperscope.index.profiles import profile_for
+
     started = time.perf_counter()
     encoder = _load(ctx)
     spec = encoder.spec
     facts = {"name": encoder.name, "dim": encoder.dim, "graph": str(spec.onnx_path),
              "tokenizer": str(spec.tokenizer_path), "max_length": spec.max_length,
              "query_max_length": spec.query_max_length, "query_prefix": spec.query_prefix,
-             "document_prefix": spec.document_prefix, "load_seconds": round(time.perf_counter() - started, 2)}
+             "document_prefix": spec.document_prefix, "retrieval_profile": profile_for(encoder.name).name,
+             "load_seconds": round(time.perf_counter() - started, 2)}
     if as_json:
         out.print_json(orjson.dumps(facts).decode())
         return

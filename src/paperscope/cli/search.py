@@ -16,7 +16,7 @@ from paperscope.cli.common import Reporter, console, friendly_errors, open_store
 
 # paperscope.search loads numpy, onnxruntime and usearch: only the commands that search import it.
 if TYPE_CHECKING:
-    from paperscope.search import SearchConfig
+    from paperscope.index.profiles import Fusion
     from paperscope.search.types import Mode
 
 eval_app = typer.Typer(no_args_is_help=True, help="Measure search quality.")
@@ -30,13 +30,11 @@ def _mode(value: str) -> Mode:
     return value
 
 
-def _config(fusion: str) -> SearchConfig:
-    """The default search settings with hybrid's fusion chosen on the command line."""
-    from paperscope.search import SearchConfig
-
-    if fusion not in ("rrf", "zscore"):
+def _fusion(value: str) -> Fusion:
+    """Hybrid's fusion chosen on the command line (the rest of the settings: the model's profile)."""
+    if value not in ("rrf", "zscore"):
         raise typer.BadParameter("choose rrf or zscore", param_hint="--fusion")
-    return SearchConfig(fusion="zscore" if fusion == "zscore" else "rrf")
+    return "zscore" if value == "zscore" else "rrf"
 
 
 def search_command(
@@ -69,7 +67,7 @@ def search_command(
                                 date_from=date.fromisoformat(date_from) if date_from else None,
                                 date_to=date.fromisoformat(date_to) if date_to else None, author=author)
         engine = open_store(settings)
-        search_engine = SearchEngine(engine, settings, config=_config(fusion))
+        search_engine = SearchEngine(engine, settings, fusion=_fusion(fusion))
         if diverse:
             result = search_diverse(search_engine, query, mode=_mode(mode), k=k, filters=filters,
                                     threshold=threshold, theta=theta)
@@ -140,7 +138,7 @@ def eval_beir(
                 with Reporter("index", len(dataset.corpus), "docs") as reporter:
                     build_index(engine, settings.index_dir, encoder,
                                 on_progress=lambda done, _total: reporter.update(done))
-            search_engine = SearchEngine(engine, settings, encoder=encoder, config=_config(fusion))
+            search_engine = SearchEngine(engine, settings, encoder=encoder, fusion=_fusion(fusion))
             reports = evaluate(search_engine, dataset, modes,
                                on_progress=lambda m: console.print(f"evaluating {m}...", highlight=False))
     finally:

@@ -38,7 +38,7 @@ def similar_command(
             if paper is None:
                 raise ValueError(f"no paper {raw!r} in the store")
             seeds.append(paper)
-        service = SimilarPapers(SearchEngine(engine, settings))
+        service = SimilarPapers(SearchEngine(engine, settings).retriever)
         result = service.similar(seeds, k=k, diverse=diverse, theta=theta)
     papers = {p.rowid: p for p in get_papers_by_rowid(engine, [h.rowid for h in result.hits])}
     if as_json:

@@ -21,8 +21,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from paperscope.files import write_atomically
-from paperscope.search.dpp import DEFAULT_THETA, diversify, pooled_vectors
-from paperscope.search.engine import SearchEngine
+from paperscope.index.retriever import Retriever
+from paperscope.search.dpp import DEFAULT_THETA, diversify
 from paperscope.search.types import SearchHit
 from paperscope.store import get_papers_by_rowid
 from paperscope.store.library import (
@@ -142,11 +142,11 @@ class ForYouResult:
 class ForYou:
     """Trains (and caches) each user's model and ranks recent papers with it."""
 
-    def __init__(self, search_engine: SearchEngine, cache_dir: Path | None = None, *,
+    def __init__(self, retriever: Retriever, cache_dir: Path | None = None, *,
                  unseen_sample: int = 500, seed: int = 13) -> None:
-        self.search_engine = search_engine
-        self.engine: sa.Engine = search_engine.engine
-        default_dir = search_engine.settings.home / "cache" / "foryou"
+        self.retriever = retriever
+        self.engine: sa.Engine = retriever.store
+        default_dir = retriever.settings.home / "cache" / "foryou"
         self.cache_dir = cache_dir if cache_dir is not None else default_dir
         self.unseen_sample = unseen_sample
         self.seed = seed
@@ -178,7 +178,7 @@ class ForYou:
 
     def model(self, user_id: int) -> tuple[PreferenceModel | None, bool]:
         """The user's model (None without liked papers or a vector index) and whether it was retrained."""
-        idx = self.search_engine.indexes
+        idx = self.retriever.indexes
         if idx is None:
             return None, False
         version = library_version(self.engine, user_id)
@@ -189,7 +189,7 @@ class ForYou:
         seen = set(liked) | set(disliked)
         sample = random_rowids(self.engine, self.unseen_sample, self.seed + user_id)
         unseen = [r for r in sample if r not in seen]
-        vectors = pooled_vectors(idx.pooled, liked + disliked + unseen)
+        vectors = self.retriever.pooled_vectors(liked + disliked + unseen, idx=idx)
         pos = [vectors[r] for r in liked if r in vectors]
         neg = [vectors[r] for r in disliked if r in vectors]
         rest = [vectors[r] for r in unseen if r in vectors]
@@ -206,7 +206,7 @@ class ForYou:
              theta: float = DEFAULT_THETA, reasons: int = 2) -> ForYouResult:
         """Recent papers (listed within `days` of the newest listing) ranked for the user."""
         model, retrained = self.model(user_id)
-        idx = self.search_engine.indexes
+        idx = self.retriever.indexes
         if idx is None:
             return ForYouResult(items=[], notes=["no vector index yet (run `paperscope index`)"])
         if model is None:
@@ -214,7 +214,7 @@ class ForYou:
         liked, disliked = self._liked_and_disliked(user_id)
         seen = set(liked) | set(disliked)
         candidates = [r for r in recent_rowids(self.engine, days) if r not in seen]
-        vectors = pooled_vectors(idx.pooled, candidates)
+        vectors = self.retriever.pooled_vectors(candidates, idx=idx)
         ids = [r for r in candidates if r in vectors]
         if not ids:
             return ForYouResult(items=[], model_version=model.version, retrained=retrained,
@@ -230,11 +230,11 @@ class ForYou:
                             model_version=model.version, retrained=retrained)
 
     def _explain(self, page: list[SearchHit], liked: list[int], n: int) -> list[ForYouItem]:
-        idx = self.search_engine.indexes
+        idx = self.retriever.indexes
         assert idx is not None
-        liked_vectors = pooled_vectors(idx.pooled, liked)
+        liked_vectors = self.retriever.pooled_vectors(liked, idx=idx)
         liked_ids = [r for r in liked if r in liked_vectors]
-        page_vectors = pooled_vectors(idx.pooled, [h.rowid for h in page])
+        page_vectors = self.retriever.pooled_vectors([h.rowid for h in page], idx=idx)
         papers = {p.rowid: p for p in get_papers_by_rowid(self.engine, [h.rowid for h in page])}
         titles = titles_of(self.engine, liked_ids)
         liked_papers = {p.rowid: p.paper_id for p in get_papers_by_rowid(self.engine, liked_ids)}
@@ -254,9 +254,9 @@ class ForYou:
         return items
 
 
-def digest_picks(search_engine: SearchEngine) -> DigestPicks:
+def digest_picks(retriever: Retriever) -> DigestPicks:
     """The "For you" ranking a digest run injects into mail/ (see mail.digest.ForYouSection)."""
-    return DigestPicks(search_engine)
+    return DigestPicks(retriever)
 
 
 class DigestPicks:
@@ -265,8 +265,8 @@ class DigestPicks:
     library version, saved papers and 👍/👎 in three queries; per account there is only its cached model
     to load (trained here when its library changed since) and one matrix-vector product."""
 
-    def __init__(self, search_engine: SearchEngine) -> None:
-        self.for_you = ForYou(search_engine)
+    def __init__(self, retriever: Retriever) -> None:
+        self.for_you = ForYou(retriever)
         self._window: dict[tuple[int, ...], tuple[list[int], np.ndarray]] = {}
         self._prefs: dict[int, tuple[int, set[int], dict[int, int]]] = {}
 
@@ -277,9 +277,8 @@ class DigestPicks:
     def _candidates(self, days: int) -> tuple[list[int], np.ndarray]:
         key = (days,)
         if key not in self._window:
-            idx = self.for_you.search_engine.indexes
             ids = recent_rowids(self.for_you.engine, days)
-            vectors = pooled_vectors(idx.pooled, ids) if idx is not None else {}
+            vectors = self.for_you.retriever.pooled_vectors(ids)
             kept = [r for r in ids if r in vectors]
             # float64 once here, not per subscriber (the model scores in float64)
             matrix = (np.stack([vectors[r] for r in kept]).astype(np.float64) if kept

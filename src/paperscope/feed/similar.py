@@ -29,9 +29,9 @@ import orjson
 
 from paperscope.file_cache import BoundedFolder
 from paperscope.files import write_atomically
+from paperscope.index.retriever import Retriever
 from paperscope.model import Paper
-from paperscope.search.dpp import DEFAULT_THETA, diversify, pooled_vectors
-from paperscope.search.engine import SearchEngine
+from paperscope.search.dpp import DEFAULT_THETA, diversify
 from paperscope.search.fusion import RRF_K, reciprocal_rank_fusion
 from paperscope.search.types import SearchHit
 from paperscope.store import count_papers, get_papers_by_rowid
@@ -88,67 +88,46 @@ def more_like_this_terms(paper: Paper, n: int = 20) -> list[str]:
 
 
 class SimilarPapers:
-    """Finds papers similar to a paper or a set of papers; keep one per process (it wraps a SearchEngine)."""
+    """Finds papers similar to a paper or a set of papers; keep one per process (it wraps the
+    installation's Retriever)."""
 
-    def __init__(self, search_engine: SearchEngine, config: SimilarConfig | None = None,
+    def __init__(self, retriever: Retriever, config: SimilarConfig | None = None,
                  cache_dir: Path | None = None) -> None:
-        self.search_engine = search_engine
-        self.engine = search_engine.engine
+        self.retriever = retriever
+        self.engine = retriever.store
         self.config = config or SimilarConfig()
-        default_dir = search_engine.settings.home / "cache" / "similar"
+        default_dir = retriever.settings.home / "cache" / "similar"
         self.cache_dir = cache_dir if cache_dir is not None else default_dir
         # Any visitor can ask for any set of seeds: the folder keeps the most recently used lists only
         # (an entry is ~5 KB; the byte bound is a backstop).
-        files = search_engine.settings.similar_cache_files
+        files = retriever.settings.similar_cache_files
         self.cache_bounds = BoundedFolder(self.cache_dir, max_files=files, max_bytes=files * (64 << 10))
-        self._projection: tuple[int, np.ndarray] | None = None
 
     # -- the two lists ---------------------------------------------------------------------------------
 
-    def _query_tokens(self, rowid: int) -> np.ndarray | None:
-        """The paper's stored token vectors, mapped back to the encoder's dimension (None if not indexed)."""
-        idx = self.search_engine.indexes
-        if idx is None or rowid not in idx.tokens or not idx.tokens.is_fitted:
-            return None
-        store = idx.tokens
-        if self._projection is None or self._projection[0] != id(store):
-            # project_query(I) is the (dim x reduced) orthonormal projection P; reduced tokens times P^T
-            # lie in the span MaxSim sees, and project back onto exactly themselves.
-            self._projection = (id(store), store.project_query(np.eye(store.dim, dtype=np.float32)))
-        tokens = store.get(rowid)
-        if len(tokens) == 0:
-            return None
-        return np.asarray(tokens @ self._projection[1].T, dtype=np.float32)
-
     def _late(self, rowid: int, exclude: set[int]) -> list[int]:
-        idx = self.search_engine.indexes
-        tokens = self._query_tokens(rowid)
+        """The paper's own stored tokens as a late-interaction query: FDE candidates, exact MaxSim."""
+        idx = self.retriever.indexes
+        tokens = self.retriever.paper_tokens(rowid)
         if idx is None or tokens is None:
             return []
         n = self.config.late_candidates + len(exclude)
-        ef = max(self.search_engine.config.ef or 0, n)
-        keys, _ = idx.fde_ann.search(idx.fde.encode_query(tokens), n, ef=ef)
-        keys = np.array([k for k in keys.tolist() if k not in exclude], dtype=np.int64)
-        if len(keys) == 0:
-            return []
-        scores = idx.tokens.maxsim(tokens, keys, self.search_engine.pool, self.search_engine.workers)
-        order = np.argsort(-scores, kind="stable")[:self.config.depth]
-        return [int(keys[i]) for i in order if np.isfinite(scores[i])]
+        keys = [k for k in self.retriever.fde_candidates(tokens, n, idx=idx) if k not in exclude]
+        ranked = self.retriever.late(tokens, keys, self.config.depth, idx=idx)
+        return [i for i, s in ranked.pairs() if np.isfinite(s)]
 
     def _lexical(self, paper: Paper, exclude: set[int]) -> list[int]:
         terms = more_like_this_terms(paper, self.config.lexical_terms)
         if not terms:
             return []
-        hits = self.search_engine.lexical_hits(" ".join(terms), self.config.depth + len(exclude))
-        return [r for r, _ in hits if r not in exclude][:self.config.depth]
+        ranked = self.retriever.bm25(" ".join(terms), self.config.depth + len(exclude))
+        return [r for r in ranked.ids if r not in exclude][:self.config.depth]
 
     # -- cache -----------------------------------------------------------------------------------------
 
     def version(self) -> str:
         """What the cached lists depend on: the index checkpoint and the number of papers in the store."""
-        idx = self.search_engine.indexes
-        index_part = f"{idx.manifest.last_seq}.{idx.manifest.count}" if idx is not None else "none"
-        return f"{index_part}-{count_papers(self.engine)}"
+        return f"{self.retriever.version()}-{count_papers(self.engine)}"
 
     def _cache_path(self, rowids: Sequence[int]) -> Path:
         key = ",".join(str(r) for r in sorted(set(rowids)))
@@ -183,7 +162,7 @@ class SimilarPapers:
         seeds = [p for p in papers if p.rowid is not None][:self.config.max_seeds]
         rowids = [int(p.rowid) for p in seeds if p.rowid is not None]
         notes: list[str] = []
-        if self.search_engine.indexes is None:
+        if self.retriever.indexes is None:
             notes.append("no vector index yet (run `paperscope index`): similar papers by words only")
         version = self.version()
         path = self._cache_path(rowids)
@@ -221,10 +200,10 @@ class SimilarPapers:
         hidden = hidden_among(self.engine, [h.rowid for h in hits])
         if hidden:
             hits = [h for h in hits if h.rowid not in hidden]
-        idx = self.search_engine.indexes
+        idx = self.retriever.indexes
         if diverse and idx is not None and hits:
-            hits = diversify(hits, pooled_vectors(idx.pooled, [h.rowid for h in hits]), theta=theta,
-                             method=method, k=offset + k)
+            vectors = self.retriever.pooled_vectors([h.rowid for h in hits], idx=idx)
+            hits = diversify(hits, vectors, theta=theta, method=method, k=offset + k)
         elif diverse:
             notes.append("no vector index yet: results are not diversified")
         page = hits[max(0, offset):max(0, offset) + max(0, k)]

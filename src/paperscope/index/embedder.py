@@ -88,7 +88,8 @@ def resolve_model(engine: sa.Engine, identity: EncoderIdentity, dim: int, *, poo
     or a store holding another model's vectors, raises `ModelMismatch` naming the way out; `reencode`
     takes it: every stored embedding is dropped and a fresh model row started.
     """
-    spec = EmbeddingSpec(identity.name, identity.fingerprint, dim,
+    # A model narrower than REDUCED_DIM keeps all its dimensions (the projection cannot add any).
+    spec = EmbeddingSpec(identity.name, identity.fingerprint, dim, reduced_dim=min(REDUCED_DIM, dim),
                          token_pool_factor=pool_factor or DEFAULT_POOL_FACTOR)
     if reencode:
         for model in list_models(engine):

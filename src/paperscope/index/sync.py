@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from paperscope.files import file_lock
 from paperscope.index.indexset import IndexLayout, IndexSet, IndexSpec, Manifest
+from paperscope.index.profiles import profile_for
 from paperscope.index.token_codec import TokenCodec
 from paperscope.store.embeddings import EmbeddingModel, StoredEmbedding, embeddings_after, max_seq
 
@@ -65,9 +66,11 @@ def sync_lock(root: Path, wait: bool) -> Iterator[bool]:
 
 
 def spec_for(model: EmbeddingModel, **shape: Any) -> IndexSpec:
-    """The index spec for a stored model: its dimension and pooling, the FDE shape given (or default)."""
+    """The index spec for a stored model: its dimension and pooling, the FDE shape given (or its
+    retrieval profile's)."""
     return IndexSpec(model=model.name, dim=int(model.spec["dim"]),
-                     token_pool_factor=int(model.spec.get("token_pool_factor", 2)), **shape)
+                     token_pool_factor=int(model.spec.get("token_pool_factor", 2)),
+                     **{**profile_for(model.name).fde.as_spec_fields(), **shape})
 
 
 class IndexSync:

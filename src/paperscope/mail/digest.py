@@ -20,6 +20,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from paperscope.index.lexical import LexicalIndex
+from paperscope.index.retriever import Retriever
 from paperscope.mail.compose import Composed, Composer, DigestSection
 from paperscope.mail.tokens import MailTokens, SubscriberRef
 from paperscope.model import Paper
@@ -27,7 +28,6 @@ from paperscope.search import SearchEngine, SearchFilters
 from paperscope.search.types import Mode
 from paperscope.store import get_papers_by_rowid
 from paperscope.store.fulltext import TextFilters, rowids_matching
-from paperscope.store.indexing import count_papers_after
 from paperscope.store.listings import latest_listing_day, listed_papers
 from paperscope.store.mail_outbox import NewMessage, composed_for, enqueue
 from paperscope.store.papers import hidden_among
@@ -170,10 +170,8 @@ class SavedSearchSections:
         the index (bm25 mode finds those in the database's full-text index: the engine merges them)."""
         with self._lock:
             if self._direct is None:
-                index = self.search_engine.lexical if self.mode == "bm25" else None
-                usable = index is not None and len(index) > 0 and not count_papers_after(self.engine,
-                                                                                          index.last_rowid)
-                self._direct = (index if usable else None,)
+                retriever = self.search_engine.retriever
+                self._direct = (retriever.complete_lexical() if self.mode == "bm25" else None,)
             return self._direct[0]
 
     def _window(self, saved: SavedSearch, period: DigestPeriod) -> np.ndarray:
@@ -254,7 +252,7 @@ class ForYouRanker(Protocol):
     def prefetch(self, user_ids: list[int]) -> None: ...
 
 
-ForYouFactory = Callable[[SearchEngine], ForYouRanker]
+ForYouFactory = Callable[[Retriever], ForYouRanker]
 
 
 class ForYouSection:
@@ -292,7 +290,7 @@ def default_providers(engine: sa.Engine, search_engine: SearchEngine,
         providers.append(TrendingSection(trending))
     providers += [CategorySections(engine), SavedSearchSections(engine, search_engine)]
     if for_you is not None:
-        providers.append(ForYouSection(engine, for_you(search_engine)))
+        providers.append(ForYouSection(engine, for_you(search_engine.retriever)))
     return providers
 
 

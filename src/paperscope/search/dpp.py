@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from paperscope.index.retriever import pooled_vectors  # noqa: F401 (also dpp's public name)
 from paperscope.search.mmr import mmr_order
 from paperscope.search.similarity import cosine_similarity, scaled_relevance  # also dpp's public names
 from paperscope.search.types import Mode, SearchFilters, SearchHit, SearchResult
@@ -181,34 +182,6 @@ def intra_list_similarity(vectors: np.ndarray) -> float:
     return float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
 
 
-def pooled_vectors(pooled_index: Any, keys: Sequence[int]) -> dict[int, np.ndarray]:
-    """The stored pooled vector of each key found in a pooled `AnnIndex` (missing keys are left out).
-
-    AnnIndex has no public read of its vectors, so this reads usearch's `get` through it; an int8 index
-    is scaled back to floats with the index's own quantisation scale.
-    """
-    if not keys:
-        return {}
-    getter = getattr(pooled_index, "vectors", None)
-    if callable(getter):  # a public accessor, should AnnIndex grow one
-        found = getter(np.asarray(keys, dtype=np.int64))
-        return {int(k): np.asarray(v, dtype=np.float32) for k, v in zip(keys, found, strict=True)
-                if v is not None}
-    index = pooled_index._index
-    arr = np.asarray(keys, dtype=np.int64)
-    present = np.asarray(index.contains(arr), dtype=bool).reshape(-1)
-    out: dict[int, np.ndarray] = {}
-    if not present.any():
-        return out
-    got = np.asarray(index.get(arr[present]), dtype=np.float32).reshape(int(present.sum()), -1)
-    scale = getattr(pooled_index, "_i8_scale", None)
-    if getattr(pooled_index, "dtype", "") == "i8" and scale:
-        got = got / float(scale)
-    for key, vec in zip(arr[present].tolist(), got, strict=True):
-        out[int(key)] = vec
-    return out
-
-
 def diversify(hits: Sequence[SearchHit], vectors: dict[int, np.ndarray], *, theta: float = DEFAULT_THETA,
               method: str = "dpp", k: int | None = None) -> list[SearchHit]:
     """Re-order ranked hits (best first) with the DPP (or `method="mmr"`, θ used as MMR's λ).
@@ -238,12 +211,13 @@ def search_diverse(search_engine: SearchEngine, query: str, *, mode: Mode = "hyb
     """
     depth = max(candidates, offset + k)
     result = search_engine.search(query, mode=mode, k=depth, filters=filters, threshold=threshold)
-    idx = search_engine.indexes
+    retriever = search_engine.retriever
+    idx = retriever.indexes
     hits = result.hits
     if idx is None:
         result.notes.append("no vector index yet: results are not diversified")
     else:
-        hits = diversify(hits, pooled_vectors(idx.pooled, [h.rowid for h in hits]), theta=theta,
+        hits = diversify(hits, retriever.pooled_vectors([h.rowid for h in hits], idx=idx), theta=theta,
                          method=method, k=offset + k)
     result.hits = hits[offset:offset + k]
     result.offset = offset
