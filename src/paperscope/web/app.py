@@ -117,7 +117,8 @@ def _app_state(app: FastAPI, settings: Settings, cache_seconds: float, route_thr
     signing_key = settings.signing_key()
     st = AppState(
         settings=settings, engine=engine, templates=make_templates(), route_threads=route_threads,
-        search_engine=search_engine, similar=SimilarPapers(search_engine), foryou=ForYou(search_engine),
+        search_engine=search_engine, similar=SimilarPapers(search_engine.retriever),
+        foryou=ForYou(search_engine.retriever),
         author_directory=AuthorDirectory(engine), field_map=MapCache(map_path(settings.home)),
         store_version=store_version,
         response_cache=ResponseCache(ttl_seconds=cache_seconds, max_bytes=settings.page_cache_bytes,
