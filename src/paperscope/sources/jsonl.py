@@ -134,6 +134,19 @@ class JsonlSource:
                 yield Skipped(where, str(exc))
 
 
+def _alive(pid: int) -> bool:
+    """Whether process `pid` still runs. (Not `os.getppid() != pid`: under a fork server our parent is the
+    fork server, never the reader, and that check gave up on the first full queue, mid-message, leaving a
+    slow reader waiting forever for the rest. Nor the fork server exiting: it lives while we do.)"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a pid reused by another user's process
+        return False
+    return True
+
+
 def _parse_in_child(path: Path, limit: int | None, chunks: Any, parent: int) -> None:
     """Child process body: parse the file and send the records in order, a chunk at a time."""
     source = JsonlSource(path, limit)
@@ -146,7 +159,7 @@ def _parse_in_child(path: Path, limit: int | None, chunks: Any, parent: int) -> 
                 chunks.put(item, timeout=1.0)
                 return True
             except queue.Full:
-                if os.getppid() != parent:
+                if not _alive(parent):
                     # Nothing will read what is still buffered: exit without waiting to flush it.
                     chunks.cancel_join_thread()
                     return False
