@@ -11,11 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 import paperscope.store
-from paperscope.embed import Encoder, load_encoder
+from paperscope.embed import Encoder, bundled, load_encoder
 from paperscope.settings import Settings
 from paperscope.store import db as store_db
 from paperscope.store import open_database
 from tests.pg import PgServer, start_pg
+from tests.support.encoders import ConvertedModels
 
 # A database migrated once per session; each test's database is a copy of it (PostgreSQL's CREATE
 # DATABASE ... TEMPLATE, a file copy on SQLite), which costs a fraction of running the migrations again.
@@ -135,10 +136,43 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def encoder_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home for tests that load the bundled encoder: its one-off int8 conversion is cached here for the
-    session instead of under the real ~/.paperscope."""
-    return tmp_path_factory.mktemp("encoder-home")
+def converted_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConvertedModels]:
+    """The bundled model's int8 conversion, made once for the session (on first use): a home's first
+    load of the bundled encoder finds it in its model cache instead of converting the graph again (~7 s
+    each, in some 20 tests, some in module fixtures, hence a session-wide patch)."""
+    models = ConvertedModels(tmp_path_factory.mktemp("converted-models"))
+    real = bundled.dynamic_int8
+
+    def seeded(source: Path, cache_dir: Path, stem: str, per_channel: bool = True) -> Path:
+        if models.enabled:
+            models.seed(cache_dir, real, source, stem, per_channel)
+        return real(source, cache_dir, stem, per_channel)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bundled, "dynamic_int8", seeded)
+        yield models
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _bundled_model_converted_once(converted_models: ConvertedModels) -> None:
+    """Every test, its fixtures included, loads the bundled encoder from the session's conversion."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_model_conversion(request: pytest.FixtureRequest,
+                          converted_models: ConvertedModels) -> Iterator[None]:
+    """Modules marked `own_model_conversion` (the tests of the conversion) convert the graph themselves."""
+    own = request.node.get_closest_marker("own_model_conversion") is not None
+    converted_models.enabled = not own
+    yield
+    converted_models.enabled = True
+
+
+@pytest.fixture(scope="session")
+def encoder_home(tmp_path_factory: pytest.TempPathFactory, converted_models: ConvertedModels) -> Path:
+    """A home for tests that load the bundled encoder (its converted graph from the session's conversion,
+    instead of under the real ~/.paperscope)."""
+    return converted_models.seed_home(tmp_path_factory.mktemp("encoder-home"))
 
 
 @pytest.fixture(scope="session")
