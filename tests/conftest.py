@@ -89,9 +89,46 @@ def _close_stores_opened_by_the_test(monkeypatch: pytest.MonkeyPatch) -> Iterato
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--every-backend", action="store_true",
+                     help="run every store-backed test on SQLite and PostgreSQL, not only the modules "
+                          "marked both_backends")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_backends: run the test's store (the `backend` fixture) on SQLite and on PostgreSQL; "
+                   "unmarked tests run on SQLite only")
+    config.addinivalue_line(
+        "markers", "own_model_conversion: the test converts the bundled model itself instead of reusing "
+                   "the session's conversion")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Store-backed tests run on both backends where the backend matters (the store itself, ingest, mail,
+    migrations, backend-specific SQL: modules marked `both_backends`); elsewhere - pages, features, the
+    CLI over a store whose SQL the marked modules test on both - on SQLite only. `--every-backend` runs
+    all of them on both. A test that parametrizes `backend` itself keeps its own list."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    if any("backend" in _argnames(mark) for mark in metafunc.definition.iter_markers("parametrize")):
+        return
+    both = (metafunc.config.getoption("--every-backend")
+            or metafunc.definition.get_closest_marker("both_backends") is not None)
+    metafunc.parametrize("backend", BACKENDS if both else BACKENDS[:1], indirect=True)
+
+
+def _argnames(mark: pytest.Mark) -> list[str]:
+    names = mark.args[0] if mark.args else mark.kwargs["argnames"]
+    return [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+
+
+@pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
-    """The database each store-backed test runs on, once per backend."""
+    """The database a store-backed test runs on (see pytest_generate_tests: which tests get both)."""
     return str(request.param)
 
 

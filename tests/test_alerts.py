@@ -28,6 +28,9 @@ from tests.community_support import add_user, make_app, page_csrf, sign_in
 from tests.smtp_server import SmtpServer
 from tests.support.web_data import free_port
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 
 @dataclass
 class Receiver:

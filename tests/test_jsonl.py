@@ -21,6 +21,9 @@ from paperscope.sources.jsonl import JsonlSource, parse_record, read_jsonl
 from paperscope.store import count_papers, get_paper, open_database
 from tests.support.data import ARXIV_JSONL
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 KAGGLE = {
     "id": "0704.0001", "submitter": "Pavel Nadolsky",
     "authors": "C. Bal\\'azs, E. L. Berger, P. M. Nadolsky, C.-P. Yuan",
