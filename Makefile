@@ -36,6 +36,8 @@ run: ingest
 
 # Extra pytest arguments, e.g. PYTEST_ARGS="-n auto" (pytest-xdist) on a machine with more than 2 cores:
 # on 2 shared cores it measured no faster than one process and cost ~40% more CPU.
+# PYTEST_ARGS=--every-backend runs every store-backed test on PostgreSQL too, not only the modules marked
+# both_backends (tests/conftest.py).
 PYTEST_ARGS ?=
 
 test: lint system-deps

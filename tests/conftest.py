@@ -11,11 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 import paperscope.store
-from paperscope.embed import Encoder, load_encoder
+from paperscope.embed import Encoder, bundled, load_encoder
 from paperscope.settings import Settings
 from paperscope.store import db as store_db
 from paperscope.store import open_database
 from tests.pg import PgServer, start_pg
+from tests.support.encoders import ConvertedModels
 
 # A database migrated once per session; each test's database is a copy of it (PostgreSQL's CREATE
 # DATABASE ... TEMPLATE, a file copy on SQLite), which costs a fraction of running the migrations again.
@@ -88,9 +89,46 @@ def _close_stores_opened_by_the_test(monkeypatch: pytest.MonkeyPatch) -> Iterato
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--every-backend", action="store_true",
+                     help="run every store-backed test on SQLite and PostgreSQL, not only the modules "
+                          "marked both_backends")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_backends: run the test's store (the `backend` fixture) on SQLite and on PostgreSQL; "
+                   "unmarked tests run on SQLite only")
+    config.addinivalue_line(
+        "markers", "own_model_conversion: the test converts the bundled model itself instead of reusing "
+                   "the session's conversion")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Store-backed tests run on both backends where the backend matters (the store itself, ingest, mail,
+    migrations, backend-specific SQL: modules marked `both_backends`); elsewhere - pages, features, the
+    CLI over a store whose SQL the marked modules test on both - on SQLite only. `--every-backend` runs
+    all of them on both. A test that parametrizes `backend` itself keeps its own list."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    if any("backend" in _argnames(mark) for mark in metafunc.definition.iter_markers("parametrize")):
+        return
+    both = (metafunc.config.getoption("--every-backend")
+            or metafunc.definition.get_closest_marker("both_backends") is not None)
+    metafunc.parametrize("backend", BACKENDS if both else BACKENDS[:1], indirect=True)
+
+
+def _argnames(mark: pytest.Mark) -> list[str]:
+    names = mark.args[0] if mark.args else mark.kwargs["argnames"]
+    return [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+
+
+@pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
-    """The database each store-backed test runs on, once per backend."""
+    """The database a store-backed test runs on (see pytest_generate_tests: which tests get both)."""
     return str(request.param)
 
 
@@ -135,10 +173,43 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def encoder_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home for tests that load the bundled encoder: its one-off int8 conversion is cached here for the
-    session instead of under the real ~/.paperscope."""
-    return tmp_path_factory.mktemp("encoder-home")
+def converted_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConvertedModels]:
+    """The bundled model's int8 conversion, made once for the session (on first use): a home's first
+    load of the bundled encoder finds it in its model cache instead of converting the graph again (~7 s
+    each, in some 20 tests, some in module fixtures, hence a session-wide patch)."""
+    models = ConvertedModels(tmp_path_factory.mktemp("converted-models"))
+    real = bundled.dynamic_int8
+
+    def seeded(source: Path, cache_dir: Path, stem: str, per_channel: bool = True) -> Path:
+        if models.enabled:
+            models.seed(cache_dir, real, source, stem, per_channel)
+        return real(source, cache_dir, stem, per_channel)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bundled, "dynamic_int8", seeded)
+        yield models
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _bundled_model_converted_once(converted_models: ConvertedModels) -> None:
+    """Every test, its fixtures included, loads the bundled encoder from the session's conversion."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_model_conversion(request: pytest.FixtureRequest,
+                          converted_models: ConvertedModels) -> Iterator[None]:
+    """Modules marked `own_model_conversion` (the tests of the conversion) convert the graph themselves."""
+    own = request.node.get_closest_marker("own_model_conversion") is not None
+    converted_models.enabled = not own
+    yield
+    converted_models.enabled = True
+
+
+@pytest.fixture(scope="session")
+def encoder_home(tmp_path_factory: pytest.TempPathFactory, converted_models: ConvertedModels) -> Path:
+    """A home for tests that load the bundled encoder (its converted graph from the session's conversion,
+    instead of under the real ~/.paperscope)."""
+    return converted_models.seed_home(tmp_path_factory.mktemp("encoder-home"))
 
 
 @pytest.fixture(scope="session")

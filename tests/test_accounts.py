@@ -1,5 +1,6 @@
-"""Accounts through the web app (both backends): sign up/in/out, cookies, API tokens, password reset
-by mail through a real SMTP server, and the `paperscope user` commands."""
+"""Accounts through the web app (on SQLite; the account store runs on both backends in
+test_community_store and test_hardening_accounts): sign up/in/out, cookies, API tokens, password reset by
+mail through a real SMTP server, and the `paperscope user` commands."""
 
 from __future__ import annotations
 

@@ -29,6 +29,9 @@ from tests.community_support import add_user, make_app, page_csrf, sign_in
 from tests.smtp_server import SmtpServer
 from tests.support.web_data import free_port
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 
 @dataclass
 class Receiver:
@@ -56,7 +59,7 @@ class Receiver:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"

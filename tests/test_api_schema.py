@@ -94,7 +94,7 @@ class EmptyArxiv:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api/query"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
 
 def _fuzzer(operation: Any, mode: GenerationMode, headers: dict[str, str], excluded: list[Any]) -> Any:

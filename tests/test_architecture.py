@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -126,6 +127,7 @@ def _fulltext_object(obj: Any, name: str | None, type_: str, reflected: bool, co
     return not (name and ("papers_fts" in name or "paper_search" in name))
 
 
+@pytest.mark.both_backends
 def test_migrations_match_the_schema_module(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True,

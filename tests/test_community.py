@@ -1,4 +1,5 @@
-"""Upvotes, submissions, comments and moderation through the web app and its JSON API (both backends).
+"""Upvotes, submissions, comments and moderation through the web app and its JSON API (on SQLite;
+the community store runs on both backends in test_community_store).
 
 Counts everywhere are Hugging Face upvotes + local upvotes; arXiv metadata for submitted papers comes
 from a real HTTP server on 127.0.0.1 serving a hand-written Atom response.

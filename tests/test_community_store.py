@@ -23,6 +23,9 @@ from paperscope.store import votes as vote_store
 from paperscope.store.listings import community_papers
 from paperscope.store.schema import api_tokens, user_sessions
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 T0 = datetime(2025, 3, 20, 12, 0, tzinfo=UTC)
 DAY = date(2025, 3, 20)
 

@@ -12,6 +12,9 @@ from paperscope.embed.bundled import bundled_spec
 from paperscope.settings import Settings
 
 TITLE = "Protein structure prediction with deep learning"
+# These tests are about the conversion itself: it runs here in the module's own home, not the session's.
+pytestmark = pytest.mark.own_model_conversion
+
 ABSTRACT = ("We predict the three-dimensional structure of proteins from their amino acid sequence "
             "using attention-based neural networks, reaching atomic accuracy on most targets.")
 

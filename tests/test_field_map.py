@@ -74,7 +74,8 @@ def test_tsne_layout_separates_clusters() -> None:
     centres = rng.normal(size=(3, 64))
     truth = np.repeat(np.arange(3), 100)
     vectors = (centres[truth] + rng.normal(scale=0.4, size=(300, 64))).astype(np.float32)
-    xy, used = layout_2d(vectors, "auto")
+    # One thread: openTSNE's two threads crawl on two busy cores (19 s against 1-10 s, measured).
+    xy, used = layout_2d(vectors, "auto", threads=1)
     assert used == "tsne" and xy.shape == (300, 2)
     labels, _ = kmeans(xy.astype(np.float64), 3)
     # Each true cluster lands in one k-means region of the 2-D layout.

@@ -19,6 +19,9 @@ from paperscope.store.fulltext import (
 )
 from paperscope.store.schema import papers
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 
 def paper(n: int, title: str, abstract: str = "", authors: tuple[str, ...] = ("Ann Author",),
           cats: tuple[str, ...] = ("cs.CL",), listed: date = date(2025, 5, 1)) -> Paper:

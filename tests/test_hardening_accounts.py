@@ -29,6 +29,9 @@ from tests.community_support import PASSWORD, Clock, add_user, make_app, page_cs
 from tests.smtp_server import SmtpServer
 from tests.support.web_data import free_port
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 ATTACKER = ("203.0.113.9", 40000)
 OWNER = ("198.51.100.7", 50000)
 

@@ -19,6 +19,9 @@ from paperscope.store import votes as vote_store
 from paperscope.web.app_state import app_state
 from tests.community_support import Clock, add_user, make_app
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 HIDDEN = "2503.10001"
 
 

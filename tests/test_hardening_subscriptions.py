@@ -24,6 +24,9 @@ from paperscope.web.app_state import app_state
 from paperscope.web.security import AuthLimits
 from tests.smtp_server import SmtpServer
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 CONFIRM_LINK = re.compile(r"https://papers\.example\.org(/subscriptions/confirm/[\w.\-]+)")
 VICTIM = "victim@example.com"
 

@@ -15,6 +15,9 @@ from paperscope.settings import Settings
 from paperscope.store import upsert_papers
 from tests.search_corpus import corpus
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture(scope="module")
 def encoder(bundled_encoder: Encoder) -> Encoder:

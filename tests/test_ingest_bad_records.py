@@ -23,6 +23,9 @@ from paperscope.store import count_papers, get_paper, get_state, ingest_records,
 from tests.httpfixture import FIXTURES, Reply, cli_env, scripted_server
 from tests.test_jsonl import COMPACT, run_cli, write_lines
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 HUGE = "99999999999999999999"
 
 

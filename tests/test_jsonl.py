@@ -21,6 +21,9 @@ from paperscope.sources.jsonl import JsonlSource, parse_record, read_jsonl
 from paperscope.store import count_papers, get_paper, open_database
 from tests.support.data import ARXIV_JSONL
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 KAGGLE = {
     "id": "0704.0001", "submitter": "Pavel Nadolsky",
     "authors": "C. Bal\\'azs, E. L. Berger, P. M. Nadolsky, C.-P. Yuan",
@@ -103,6 +106,20 @@ def test_parallel_reading_gives_the_same_records_in_order(tmp_path: Path, gz: bo
     assert list(JsonlSource(path, limit=600, parallel=True)) == list(JsonlSource(path, limit=600))
 
 
+@pytest.mark.timeout(60)
+def test_parallel_reading_waits_for_a_slow_reader(tmp_path: Path) -> None:
+    # The parser fills the pipe within a second and then waits for room: a reader busy for longer than
+    # that (a loaded store storing a batch) still gets every record, in order.
+    lines = [json.dumps(dict(COMPACT, id=f"2501.{i:05d}")) for i in range(6000)]
+    path = write_lines(tmp_path / "many.jsonl", lines)
+    got: list[Paper | Skipped] = []
+    for rec in JsonlSource(path, parallel=True):
+        if not got:
+            time.sleep(2.5)  # the reader is busy; the parser's pipe is full meanwhile
+        got.append(rec)
+    assert [p.arxiv_id for p in got if isinstance(p, Paper)] == [f"2501.{i:05d}" for i in range(6000)]
+
+
 def test_parallel_reading_of_a_truncated_gzip_fails_after_the_whole_lines(tmp_path: Path) -> None:
     lines = [json.dumps(dict(COMPACT, id=f"2501.{i:05d}")) for i in range(2000)]
     full = gzip.compress(("\n".join(lines) + "\n").encode())
@@ -162,11 +179,24 @@ def test_limit(tmp_path: Path, engine: sa.Engine) -> None:
     assert sum(isinstance(r, Paper) for r in read_jsonl(path, limit=7)) == 7
 
 
+# The first lines of the shared snapshot, where every line is a distinct paper (74,728 lines, 74,728
+# papers in all): enough batches to kill the ingest a third of the way in, at a third of the cost.
+SNAPSHOT_LINES = 30_000
+
+
+def snapshot_head(path: Path, lines: int = SNAPSHOT_LINES) -> Path:
+    with gzip.open(ARXIV_JSONL, "rb") as src, gzip.open(path, "wb", compresslevel=1) as dst:
+        for _, line in zip(range(lines), src, strict=False):
+            dst.write(line)
+    return path
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not ARXIV_JSONL.exists(), reason="shared arXiv snapshot not present")
 def test_kill_9_mid_ingest_then_rerun_matches_clean_run(tmp_path: Path, db_url: str) -> None:
     env = dict(os.environ, PAPERSCOPE_HOME=str(tmp_path), PAPERSCOPE_DATABASE_URL=db_url)
-    cmd = [sys.executable, "-m", "paperscope", "ingest", "jsonl", str(ARXIV_JSONL)]
+    snapshot = snapshot_head(tmp_path / "arxiv-head.jsonl.gz")
+    cmd = [sys.executable, "-m", "paperscope", "ingest", "jsonl", str(snapshot)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     eng = open_database(db_url)
     deadline = time.monotonic() + 120
@@ -177,7 +207,7 @@ def test_kill_9_mid_ingest_then_rerun_matches_clean_run(tmp_path: Path, db_url: 
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     partial = count_papers(eng)
-    assert 0 < partial < 74_728
+    assert 0 < partial < SNAPSHOT_LINES
     deadline = time.monotonic() + 15
     while any(Path(f"/proc/{pid}").exists() and not _zombie(pid) for pid in helpers):
         assert time.monotonic() < deadline, "the parsing process outlived the killed ingest"
@@ -196,7 +226,7 @@ def test_kill_9_mid_ingest_then_rerun_matches_clean_run(tmp_path: Path, db_url: 
         else:
             indexed = conn.execute(sa.text("SELECT COUNT(*) FROM paper_search")).scalar_one()
             assert indexed == total
-    assert total == distinct == 74_728
+    assert total == distinct == SNAPSHOT_LINES
     eng.dispose()
 
 

@@ -17,6 +17,9 @@ from paperscope.store import library as lib
 from paperscope.web.app_state import app_state
 from tests.community_support import add_user, make_app, page_csrf, sign_in
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 
 def papers() -> list[Paper]:
     return [

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from html import unescape
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from paperscope.cli.digest import trending_fetch
@@ -27,6 +28,9 @@ from paperscope.store.subscriptions import (
 )
 from tests.mail_data import load_papers
 from tests.support.text import body_part
+
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
 
 TUESDAY = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 

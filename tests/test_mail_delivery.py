@@ -34,6 +34,9 @@ from tests.smtp_server import SmtpServer
 from tests.support.mail_delivery import TUESDAY, configured, subscribe_many
 from tests.support.text import body_part
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 PAPER_LINK = re.compile(r"/papers/(\d{4}\.\d{5})")
 
 

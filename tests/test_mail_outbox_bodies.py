@@ -22,6 +22,9 @@ from tests.mail_data import load_papers
 from tests.smtp_server import SmtpServer
 from tests.support.mail_delivery import TUESDAY, configured, subscribe_many
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 BODY = b"Subject: kept\r\nFrom: a@example.org\r\nTo: %s\r\n\r\nbody of message %d\r\n"
 
 

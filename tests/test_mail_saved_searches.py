@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from paperscope.index.build import build_lexical
@@ -19,6 +20,9 @@ from paperscope.store.subscriptions import DigestChoice, SavedSearch, Subscripti
 from paperscope.store.votes import set_hidden
 from tests.mail_data import load_papers
 from tests.support.mail_delivery import TUESDAY
+
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
 
 SEARCHES = (SavedSearch("protein folding"), SavedSearch("advances", ("cs.LG", "quant-ph")),
             SavedSearch("advances"), SavedSearch("grasping", author="Author 3"), SavedSearch("no such word"))

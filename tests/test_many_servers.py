@@ -27,6 +27,7 @@ from paperscope.settings import Settings
 from paperscope.store import open_database, upsert_papers
 from tests.pg import PgServer, free_port
 from tests.search_corpus import corpus
+from tests.support.encoders import ConvertedModels
 from tests.support.synthetic import synthetic_papers as _synthetic
 
 pytestmark = pytest.mark.slow
@@ -113,10 +114,11 @@ def _count(engine: sa.Engine) -> tuple[int, int, int]:
     return int(papers), int(rows), int(distinct)
 
 
-def test_two_servers_one_postgresql(store_url: str, tmp_path: Path) -> None:
+def test_two_servers_one_postgresql(store_url: str, tmp_path: Path,
+                                    converted_models: ConvertedModels) -> None:
     engine = open_database(store_url)
     upsert_papers(engine, corpus())
-    home_a, home_b = tmp_path / "a", tmp_path / "b"
+    home_a, home_b = tmp_path / "a", converted_models.seed_home(tmp_path / "b")
     build_index(engine, home_a / "index", load_encoder(Settings(home=home_a)))
     a, b = Server(home_a, store_url), Server(home_b, store_url, "--no-embed")
     try:

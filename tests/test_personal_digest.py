@@ -7,6 +7,7 @@ import email
 import email.policy
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -22,6 +23,9 @@ from paperscope.web.app import create_app
 from paperscope.web.app_state import app_state
 from tests.community_support import add_user, page_csrf, sign_in
 from tests.test_foryou import indexed, rowid  # noqa: F401  (fixtures)
+
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
 
 THURSDAY = datetime(2025, 4, 10, 8, 0, tzinfo=UTC)
 

@@ -105,7 +105,7 @@ def test_ray_writes_the_vectors_the_local_path_writes(tmp_path: Path, model_home
 
 
 @needs_ray
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_killed_actor_is_restarted_and_the_job_completes_on_postgresql(
         db_url: str, model_home: Path, encoder: Encoder, local_ray: Any) -> None:
     from paperscope.index.ray_embed import embed_with_ray

@@ -22,6 +22,9 @@ from paperscope.web.security import SESSION_COOKIE, AuthLimits
 from tests.community_support import PASSWORD, Clock, add_user, make_app, page_csrf, sign_in
 from tests.support.text import found
 
+# The store's SQL differs per backend here: every test runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'
 

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from paperscope.settings import Settings
+from tests.support.encoders import ConvertedModels
 from tests.support.web_data import free_port
 
 
@@ -41,9 +42,13 @@ def test_processes_creating_the_key_at_once_all_get_the_same_key(tmp_path: Path)
         assert (home / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
-def test_first_serve_with_two_workers_starts_cleanly(tmp_path: Path) -> None:
+def test_first_serve_with_two_workers_starts_cleanly(tmp_path: Path,
+                                                     converted_models: ConvertedModels) -> None:
     port = free_port()
-    env = {**os.environ, "PAPERSCOPE_HOME": str(tmp_path / "home"),
+    # No signing key and no store yet; only the model's one-off conversion (which the workers' index
+    # threads would otherwise redo, each, while the test waits for them to stop) is already there.
+    home = converted_models.seed_home(tmp_path / "home")
+    env = {**os.environ, "PAPERSCOPE_HOME": str(home),
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"),
                                           os.environ.get("PYTHONPATH", "")])}
     env.pop("PAPERSCOPE_DATABASE_URL", None)

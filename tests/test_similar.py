@@ -1,5 +1,6 @@
-"""Similar papers end to end (real encoder, real indexes, both store backends): the API, the CLI, the
-paper page, the cache and its refresh, sets of papers and the diverse option."""
+"""Similar papers end to end (real encoder, real indexes, SQLite; search on both backends is
+test_search): the API, the CLI, the paper page, the cache and its refresh, sets of papers and the diverse
+option."""
 
 from __future__ import annotations
 

@@ -15,6 +15,9 @@ from paperscope.sources.arxiv_api import parse_feed
 from paperscope.store import count_papers, get_paper, open_database
 from tests.httpfixture import FIXTURES, Reply, ScriptedServer, cli_env, scripted_server
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:

@@ -21,6 +21,9 @@ from paperscope.sources.http import SourceError
 from paperscope.store import count_papers, get_paper, get_state, open_database, set_state
 from tests.httpfixture import FIXTURES, Reply, ScriptedServer, cli_env, scripted_server
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 TOKEN = "7361045|1001"
 
 

@@ -17,6 +17,9 @@ from paperscope.sources.hf_daily import parse_item
 from paperscope.store import count_papers, get_paper, open_database, upsert_papers
 from tests.httpfixture import FIXTURES, Reply, ScriptedServer, cli_env, scripted_server
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:

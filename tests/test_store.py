@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 import sqlalchemy as sa
 
 from paperscope.model import HfInfo, Paper
 from paperscope.store import count_papers, get_paper, get_state, set_state, store_stats, upsert_papers
 from paperscope.store.db import current_revision, head_revision, upgrade
 from paperscope.store.schema import paper_categories
+
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
 
 
 def make(i: int, **kw: object) -> Paper:

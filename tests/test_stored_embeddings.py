@@ -31,7 +31,11 @@ from paperscope.store.embeddings import count_embeddings
 from paperscope.web.app import create_app
 from paperscope.web.app_state import app_state
 from tests.search_corpus import corpus
+from tests.support.encoders import ConvertedModels
 from tests.support.synthetic import synthetic_papers
+
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
 
 QUERIES = ("late interaction retrieval with token embeddings", "protein structure", "graph neural networks")
 
@@ -180,8 +184,10 @@ def test_partial_coverage_is_said_and_unembedded_papers_still_found(engine: sa.E
     assert oldest.arxiv_id in [r["id"] for r in found["results"][:3]]
 
 
-def test_kill_9_while_indexing_loses_and_doubles_nothing(engine: sa.Engine, settings: Settings) -> None:
+def test_kill_9_while_indexing_loses_and_doubles_nothing(engine: sa.Engine, settings: Settings,
+                                                         converted_models: ConvertedModels) -> None:
     upsert_papers(engine, synthetic_papers(300))
+    converted_models.seed_home(settings.home)  # the CLI finds the model converted, as after any first run
     env = {**os.environ, "PAPERSCOPE_HOME": str(settings.home), "PAPERSCOPE_DATABASE_URL": settings.db_url}
     cmd = [sys.executable, "-m", "paperscope", "index"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -20,6 +20,9 @@ from paperscope.web.app import create_app
 from paperscope.web.app_state import app_state
 from tests.smtp_server import SmtpServer
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 
 def status_of(engine: sa.Engine, address: str) -> str:
     sub = find_subscription(engine, address)

@@ -1,4 +1,5 @@
-"""The web pages and their JSON twins, on SQLite and PostgreSQL."""
+"""The web pages and their JSON twins (on SQLite; the store queries behind them run on both backends in
+the store, cache and hardening tests)."""
 
 from __future__ import annotations
 

@@ -22,6 +22,9 @@ from paperscope.web.app_state import app_state
 from tests.community_support import add_user, page_csrf, sign_in
 from tests.support.web_data import load_library
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 PAPER = "/papers/2503.40001"  # 3 upvotes from Hugging Face in the test library
 # The vote form of a signed-in viewer: it offers "unvote" once they have voted.
 VOTE_FORM = re.compile(r'class="inline vote" action="[^"]*/(upvote|unvote)"')

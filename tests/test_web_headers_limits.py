@@ -23,6 +23,9 @@ from paperscope.web.rendering import TEMPLATES_DIR
 from tests.community_support import add_user
 from tests.support.web_data import MON, THU, library, live_server
 
+# The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 HOSTILE_LINK = "javascript:alert(document.domain)//"
 BASE = "https://papers.example.org"
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from paperscope.embed import Encoded, Encoder
 
@@ -25,3 +29,38 @@ class MemoEncoder:
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> list[Encoded]:
         return self.inner.encode_queries(texts, batch_size)
+
+
+class ConvertedModels:
+    """The bundled graph's one-off int8 conversion (`embed/quantize.py`, ~7 s of CPU) made once per test
+    session, then hard-linked into each new home's model cache: the same file the conversion would have
+    written there, so every test, its CLI runs and its servers load the real converted model without
+    converting it again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.enabled = True  # off while a module that tests the conversion itself runs
+        self._lock = threading.Lock()
+
+    def seed(self, cache_dir: Path, convert: Callable[..., Path], source: Path, stem: str,
+             per_channel: bool = True) -> None:
+        """Put the session's conversion of `source` into `cache_dir` (converting it first if needed)."""
+        with self._lock:  # web servers and index threads load encoders off the main thread
+            converted = convert(source, self.folder, stem, per_channel)
+        target = cache_dir / converted.name
+        if not target.exists():
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(converted, target)
+            except FileExistsError:  # another thread of the same test seeded it first
+                pass
+            except OSError:  # another file system
+                shutil.copyfile(converted, target)
+
+    def seed_home(self, home: Path) -> Path:
+        """`home` with the bundled model's conversion in its cache, for a process the test starts."""
+        from paperscope.embed.bundled import bundled_files
+        from paperscope.embed.quantize import dynamic_int8
+
+        self.seed(home / "models", dynamic_int8, bundled_files()[0], "all-MiniLM-L6-v2")
+        return home
