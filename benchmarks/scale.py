@@ -191,7 +191,7 @@ def brute_force(root: Path, queries_path: Path, sizes: list[int]) -> dict[int, l
           for i in range(len(stored.files) // 2)]
     qmat = np.concatenate(qs).T.astype(np.float32)  # (reduced_dim, all query tokens)
     bounds = np.cumsum([0] + [len(q) for q in qs[:-1]])
-    keys = np.asarray(sorted(idx.tokens._spans), np.int64)
+    keys = np.asarray(sorted(idx.tokens._spans), np.int64)[:max(sizes)]
     spans = np.asarray([idx.tokens._spans[int(k)] for k in keys], np.int64)  # (start, count)
     data = idx.tokens._data()
     scores = np.empty((len(keys), len(qs)), np.float32)
@@ -221,6 +221,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/paperscope-scale"))
     ap.add_argument("--measure", nargs=3, type=Path, help=argparse.SUPPRESS)  # child: ROOT QUERIES OUT
     ap.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)  # child: encode for real
+    ap.add_argument("--resume", action="store_true",
+                    help="continue from the index a previous run left at one of --sizes")
     args = ap.parse_args()
     if args.measure:
         measure(*args.measure)
@@ -238,15 +240,24 @@ def main() -> None:
     assert model.codec is not None
     codec = TokenCodec.from_bytes(model.codec)
     layout = IndexLayout(args.workdir / "index")
-    if layout.vectors.exists():
-        import shutil
-        shutil.rmtree(layout.vectors)
-    idx = IndexSet.create(layout, spec_for(model), codec)
-    standins = StandIns(codec, rows, args.noise, args.seed)
-    count, build_wall, build_cpu, make_s = 0, 0.0, 0.0, 0.0
-    stages = []
-    pending: tuple[np.ndarray, list[np.ndarray]] | None = standins.real()
-    for size in sizes:
+    opened = IndexSet.open(layout.root) if args.resume else None
+    if opened is not None and (args.workdir / f"stage-{opened.manifest.count}.json").is_file():
+        idx, count = opened, opened.manifest.count
+        done = json.loads((args.workdir / f"stage-{count}.json").read_text())
+        build_wall, build_cpu = float(done["build_wall_s"]), float(done["build_cpu_s"])
+        # A new seed: the continued run must not repeat the stand-ins already in the index.
+        standins = StandIns(codec, rows, args.noise, args.seed + count)
+        pending: tuple[np.ndarray, list[np.ndarray]] | None = None
+        print(f"resuming at {count:,} papers", flush=True)
+    else:
+        if layout.vectors.exists():
+            import shutil
+            shutil.rmtree(layout.vectors)
+        idx, count, build_wall, build_cpu = IndexSet.create(layout, spec_for(model), codec), 0, 0.0, 0.0
+        standins = StandIns(codec, rows, args.noise, args.seed)
+        pending = standins.real()
+    make_s = 0.0
+    for size in (s for s in sizes if s > count):
         while count < size:
             if pending is None:
                 t = time.perf_counter()
@@ -264,45 +275,66 @@ def main() -> None:
         idx.save(count)
         build_wall += time.perf_counter() - w
         build_cpu += time.process_time() - c
-        load = os.getloadavg()[0]
-        out = args.workdir / f"measure-{size}.json"
-        subprocess.run([sys.executable, __file__, "--measure", str(layout.root), str(queries_path), str(out)],
-                       check=True)
-        measured = json.loads(out.read_text())
         stage = {"papers": count, "build_wall_s": round(build_wall, 1), "build_cpu_s": round(build_cpu, 1),
                  "builder_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-                 "disk_bytes": idx.disk_bytes(), "load_avg": round(load, 2), **measured}
-        stages.append(stage)
-        print(json.dumps({k: v for k, v in stage.items() if k not in ("times", "tops")}), flush=True)
-        for label, ms in measured["times"].items():
-            print(f"  {label:10s} p50 {np.percentile(ms, 50):7.1f} ms  p99 {np.percentile(ms, 99):7.1f} ms",
-                  flush=True)
+                 "disk_bytes": idx.disk_bytes(), "build_load_avg": round(os.getloadavg()[0], 2)}
+        (args.workdir / f"stage-{size}.json").write_text(json.dumps(stage))
+        print(json.dumps(stage), flush=True)
+        subprocess.run([sys.executable, __file__, "--measure", str(layout.root), str(queries_path),
+                        str(args.workdir / f"measure-{size}.json")], check=True)
     print(f"stand-ins generated in {make_s:.0f}s (not counted in build time)", flush=True)
-    t = time.perf_counter()
-    truth = brute_force(layout.root, queries_path, [s["papers"] for s in stages])
-    print(f"brute force over {count:,} papers x {n_queries} queries: {time.perf_counter() - t:.0f}s")
-    records = []
-    for stage in stages:
-        exact = truth[stage["papers"]]
-        row = {k: stage[k] for k in ("papers", "build_wall_s", "build_cpu_s", "builder_peak_rss_mb",
-                                     "disk_bytes", "load_avg")}
-        rss = stage["rss"]
-        row.update({"reader_open_s": round(stage["open_s"], 2), "reader_peak_rss_mb": rss["VmHWM"],
-                    "reader_anon_rss_mb": rss["RssAnon"], "reader_file_rss_mb": rss["RssFile"]})
-        for label, ms in stage["times"].items():
-            row[f"{label}_p50_ms"] = round(float(np.percentile(ms, 50)), 1)
-            row[f"{label}_p99_ms"] = round(float(np.percentile(ms, 99)), 1)
-            if label in stage["tops"]:
-                got = stage["tops"][label]
-                row[f"{label}_recall10"] = round(float(np.mean(
-                    [len(set(a) & set(b)) / 10 for a, b in zip(got, exact, strict=True)])), 3)
-        records.append(row)
+    table = [stage_row(args.workdir, size) for size in sizes]
+    build = [{"papers": r["papers"], "build_cpu_s": r["build_cpu_s"], "build_wall_s": r["build_wall_s"],
+              "load_avg": r["build_load_avg"], "builder_peak_rss_mb": r["builder_peak_rss_mb"],
+              "disk_gb": round(r["disk_bytes"] / 1e9, 2),
+              "disk_bytes_per_paper": r["disk_bytes"] // r["papers"],
+              "reader_rss_mb": r["reader_peak_rss_mb"], "reader_anon_mb": r["reader_anon_rss_mb"],
+              "reader_file_mb": r["reader_file_rss_mb"]} for r in table]
+    queries = [{"papers": r["papers"], "mode": label, "p50_ms": r[f"{label}_p50_ms"],
+                "p99_ms": r[f"{label}_p99_ms"], "cpu_p50_ms": r.get(f"{label}_cpu_p50_ms", ""),
+                "recall10_of_exact_maxsim": r.get(f"{label}_recall10", ""), "load_avg": r["measure_load_avg"]}
+               for r in table for label in ("dense", *(f"late@{d}" for d in DEPTHS))]
+    for row in build + queries:
         print(json.dumps(row), flush=True)
-    save_record("scale", records, variant=f"{args.encode} real papers, {n_queries} queries",
-                title="Vector indexes filled with stand-ins to each size: build, disk, memory, latency, "
-                      "late mode's recall@10 of exact MaxSim per candidate depth.",
-                notes=f"Stand-ins mix real neighbours with noise {args.noise} (benchmarks/scale.py); "
-                      "late@D = D FDE + D pooled HNSW candidates re-ranked by exact MaxSim, 2 threads.")
+    notes = (f"{args.encode} papers encoded for real, the rest stand-ins mixing real neighbours with noise "
+             f"{args.noise}; {n_queries} title queries. late@D = D FDE + D pooled HNSW candidates re-ranked "
+             "by exact MaxSim on 2 threads; CPU ms counts both threads. Wall times were taken beside other "
+             "work (load column). docs/scaling.md reads these figures.")
+    save_record("scale", build, variant="build, disk, memory", notes=notes,
+                title="Vector indexes filled with stand-ins to each size: build from stored embeddings, disk "
+                      "and the reader's memory.")
+    save_record("scale", queries, variant="latency and recall", notes=notes,
+                title="Vector indexes filled with stand-ins to each size: query latency per mode and late "
+                      "mode's recall@10 of exact MaxSim per candidate depth.")
+
+
+def stage_row(workdir: Path, size: int) -> dict[str, Any]:
+    """One size's figures from the files its build and measurement left, recall from brute force
+    (computed once, kept in recall-SIZE.json)."""
+    stage = json.loads((workdir / f"stage-{size}.json").read_text())
+    measured = json.loads((workdir / f"measure-{size}.json").read_text())
+    recall_path = workdir / f"recall-{size}.json"
+    if not recall_path.is_file():
+        t = time.perf_counter()
+        exact = brute_force(workdir / "index", workdir / "queries.npz", [size])[size]
+        recall = {label: round(float(np.mean([len(set(a) & set(b)) / 10
+                                              for a, b in zip(got, exact, strict=True)])), 3)
+                  for label, got in measured["tops"].items()}
+        recall["brute_s"] = round(time.perf_counter() - t, 1)
+        recall_path.write_text(json.dumps(recall))
+    recall = json.loads(recall_path.read_text())
+    rss = measured["rss"]
+    row = {**stage, "reader_open_s": round(measured["open_s"], 2), "reader_peak_rss_mb": rss["VmHWM"],
+           "reader_anon_rss_mb": rss["RssAnon"], "reader_file_rss_mb": rss["RssFile"],
+           "measure_load_avg": round(measured.get("load_avg", float("nan")), 2)}
+    for label, ms in measured["times"].items():
+        row[f"{label}_p50_ms"] = round(float(np.percentile(ms, 50)), 1)
+        row[f"{label}_p99_ms"] = round(float(np.percentile(ms, 99)), 1)
+        if "cpu" in measured:
+            row[f"{label}_cpu_p50_ms"] = round(float(np.percentile(measured["cpu"][label], 50)), 1)
+        if label in recall:
+            row[f"{label}_recall10"] = recall[label]
+    return row
 
 
 if __name__ == "__main__":

@@ -188,3 +188,23 @@ def test_hidden_papers_leave_search_results(indexed: SearchEngine) -> None:
         assert "2503.00011" not in [h.paper_id for h in indexed.search(query, mode=mode, k=10).hits]
     set_hidden(indexed.engine, rowid, False)
     assert indexed.search(query, mode="hybrid", k=1).hits[0].paper_id == "2503.00011"
+
+
+def test_late_mode_looks_deeper_as_the_index_grows(indexed: SearchEngine) -> None:
+    # Candidate depths are set for an index of `late_reference_papers`. With a reference far below this
+    # corpus, the grown depth covers every paper, so late mode returns exactly the brute-force MaxSim
+    # top 10; with growth off, the same shallow depth misses some of it.
+    shallow = replace(indexed.config, late_candidates=3, late_depth_growth=0.0)
+    grown = replace(shallow, late_reference_papers=3, late_depth_growth=1.0)
+    engines = {name: SearchEngine(indexed.engine, indexed.settings, encoder=indexed.encoder, config=config)
+               for name, config in (("shallow", shallow), ("grown", grown))}
+    idx = indexed.retriever.indexes
+    assert idx is not None
+    everyone = idx.tokens.keys()
+    missed = 0
+    for query in ("neural networks for language", "protein folding", "galaxy formation",
+                  "graph algorithms", "climate models of ocean heat"):
+        exact = indexed.retriever.late(indexed.encode_query(query).tokens, everyone, 10).ids
+        assert [h.rowid for h in engines["grown"].search(query, mode="late", k=10).hits] == exact
+        missed += [h.rowid for h in engines["shallow"].search(query, mode="late", k=10).hits] != exact
+    assert missed > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -35,6 +36,13 @@ class SearchConfig:
     # tokens (factor 2): 100 + 100 0.7333, 50 + 50 0.7318; 50 + 50 halves the re-rank's rows
     # (benchmarks/RESULTS.md, token pooling).
     hybrid_late_candidates: int = 50
+    # Both candidate depths above hold for an index of `late_reference_papers`; a larger index makes the
+    # exact top 10 harder to catch (more near neighbours per query), so they grow as
+    # depth x (papers / reference) ** late_depth_growth. Fitted on stand-in indexes of 75k-500k papers:
+    # the depth that keeps late mode's recall@10 of exact MaxSim constant grows about as N ** 0.5
+    # (docs/scaling.md, benchmarks/scale.py). 0 turns the growth off.
+    late_reference_papers: int = 75_000
+    late_depth_growth: float = 0.5
     # Also re-rank the pooled-vector HNSW's top candidates (see SearchEngine._late).
     late_pooled_candidates: bool = True
     # HNSW beam width (None: the index default, usearch's 64).
@@ -43,6 +51,12 @@ class SearchConfig:
     max_depth: int = 1000
     # Threads one query may use (None: one per core; 1: everything on the caller's thread).
     threads: int | None = None
+
+    def candidate_depth(self, depth: int, indexed: int) -> int:
+        """`depth` candidates for an index of the reference size, scaled up for a larger one."""
+        if indexed <= self.late_reference_papers or self.late_depth_growth <= 0:
+            return depth
+        return math.ceil(depth * (indexed / self.late_reference_papers) ** self.late_depth_growth)
 
     @classmethod
     def from_profile(cls, profile: RetrievalProfile, **changes: Any) -> SearchConfig:

@@ -255,7 +255,11 @@ class SearchEngine:
         """Late interaction: FDE candidates (and the pooled HNSW's) re-ranked by exact MaxSim."""
         assert run.q is not None
         # Late mode fills its whole depth; inside hybrid the late list may be shorter than the fusion depth.
-        n = n_candidates if n_candidates is not None else max(run.depth, self.config.late_candidates)
+        assert run.idx is not None
+        wanted = n_candidates if n_candidates is not None else self.config.late_candidates
+        n = self.config.candidate_depth(wanted, len(run.idx.fde_ann))
+        if n_candidates is None:
+            n = max(run.depth, n)
         candidates = self.retriever.fde_candidates(run.q.tokens, n, run.filters, idx=run.idx)
         if self.config.late_pooled_candidates:
             # The FDE alone misses some exact-MaxSim winners (SciFact train); the pooled HNSW is cheap
