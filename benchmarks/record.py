@@ -56,7 +56,8 @@ def machine() -> dict[str, Any]:
 
 def save_record(benchmark: str, rows: list[dict[str, Any]], *, title: str = "", variant: str = "",
                 notes: str = "", command: str | None = None, directory: Path = RESULTS) -> Path:
-    """Write one run's figures as `<directory>/<benchmark>/<UTC time>-<sha>.json`; returns the path.
+    """Write one run's figures as `<directory>/<benchmark>/<UTC time>-<sha>[-<variant>].json`; returns
+    the path.
 
     `rows` is the run's table, one dict per row (same keys, in column order); `variant` tells apart runs
     of one benchmark that answer different questions (a split, a corpus size) so each keeps a table.
@@ -69,7 +70,10 @@ def save_record(benchmark: str, rows: list[dict[str, Any]], *, title: str = "", 
         "command": command or shlex.join([Path(sys.executable).name, *sys.argv]),
         "git": git, "machine": machine(), "rows": rows, "notes": notes,
     }
-    out = directory / benchmark / f"{now:%Y%m%dT%H%M%SZ}-{(git['sha'] or 'nogit')[:8]}.json"
+    stem = f"{now:%Y%m%dT%H%M%SZ}-{(git['sha'] or 'nogit')[:8]}"
+    # Two variants saved in the same second (one run, two tables) must not share a file.
+    slug = "".join(c if c.isalnum() else "-" for c in variant.lower()).strip("-")[:40]
+    out = directory / benchmark / (f"{stem}-{slug}.json" if slug else f"{stem}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"record: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")

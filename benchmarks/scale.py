@@ -326,7 +326,7 @@ def stage_row(workdir: Path, size: int) -> dict[str, Any]:
     rss = measured["rss"]
     row = {**stage, "reader_open_s": round(measured["open_s"], 2), "reader_peak_rss_mb": rss["VmHWM"],
            "reader_anon_rss_mb": rss["RssAnon"], "reader_file_rss_mb": rss["RssFile"],
-           "measure_load_avg": round(measured.get("load_avg", float("nan")), 2)}
+           "measure_load_avg": round(measured["load_avg"], 2) if "load_avg" in measured else ""}
     for label, ms in measured["times"].items():
         row[f"{label}_p50_ms"] = round(float(np.percentile(ms, 50)), 1)
         row[f"{label}_p99_ms"] = round(float(np.percentile(ms, 99)), 1)

@@ -36,13 +36,14 @@ class SearchConfig:
     # tokens (factor 2): 100 + 100 0.7333, 50 + 50 0.7318; 50 + 50 halves the re-rank's rows
     # (benchmarks/RESULTS.md, token pooling).
     hybrid_late_candidates: int = 50
-    # Both candidate depths above hold for an index of `late_reference_papers`; a larger index makes the
-    # exact top 10 harder to catch (more near neighbours per query), so they grow as
-    # depth x (papers / reference) ** late_depth_growth. Fitted on stand-in indexes of 75k-500k papers:
-    # the depth that keeps late mode's recall@10 of exact MaxSim constant grows about as N ** 0.5
-    # (docs/scaling.md, benchmarks/scale.py). 0 turns the growth off.
+    # Both candidate depths above hold for an index of `late_reference_papers`; a larger index puts more
+    # near neighbours around each query, so the same depth catches less of the exact top 10 (stand-in
+    # indexes, depth 800: recall@10 0.855 at 75k, 0.70 at 250k, 0.61 at 500k). The depth that keeps it
+    # constant grew as N ** 0.6-0.84 there, so both depths grow as (papers / reference) ** 0.7, up to
+    # `late_candidates_max` per list, which bounds a late query's cost (docs/scaling.md).
     late_reference_papers: int = 75_000
-    late_depth_growth: float = 0.5
+    late_depth_growth: float = 0.7
+    late_candidates_max: int = 6400
     # Also re-rank the pooled-vector HNSW's top candidates (see SearchEngine._late).
     late_pooled_candidates: bool = True
     # HNSW beam width (None: the index default, usearch's 64).
@@ -56,7 +57,8 @@ class SearchConfig:
         """`depth` candidates for an index of the reference size, scaled up for a larger one."""
         if indexed <= self.late_reference_papers or self.late_depth_growth <= 0:
             return depth
-        return math.ceil(depth * (indexed / self.late_reference_papers) ** self.late_depth_growth)
+        grown = math.ceil(depth * (indexed / self.late_reference_papers) ** self.late_depth_growth)
+        return max(depth, min(grown, self.late_candidates_max))
 
     @classmethod
     def from_profile(cls, profile: RetrievalProfile, **changes: Any) -> SearchConfig:
