@@ -151,6 +151,7 @@ def main() -> None:
     parser.add_argument("--max-docs", type=int, default=0,
                         help="score on a sub-corpus: every judged test doc + random others up to this many "
                              "(for a loaded machine; not comparable with full-corpus nDCG)")
+    parser.add_argument("--tag", default="", help="the record's variant (keeps a comparison run apart)")
     args = parser.parse_args()
 
     doc_ids, doc_texts, query_ids, query_texts, qrels = load_scifact(args.scifact)
@@ -184,7 +185,7 @@ def main() -> None:
                            query_ids, query_texts, qrels))
         print(json.dumps(row), flush=True)
     save_record("encoders", [{k: (f"{v['mean']} / {v['min']}" if isinstance(v, dict) else v)
-                              for k, v in r.items()} for r in rows.values()],
+                              for k, v in r.items()} for r in rows.values()], variant=args.tag,
                 title="Encoder candidates: speed, agreement with the first (cosine mean / min), quality.")
 
 

@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 from record import save_record  # noqa: E402
 
 from paperscope.embed import load_encoder, paper_text
+from paperscope.embed.bundled import model_dir_spec
 from paperscope.index.ann import AnnIndex
 from paperscope.index.fde import FDE, FDEConfig
 from paperscope.index.tokens import TokenStore
@@ -46,6 +47,8 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SCIFACT = SHARED / "scifact"
 ARXIV = SHARED / "arxiv-2025-2026.jsonl.gz"
 TARGETS = (0.8, 0.9, 0.95)
+# Set by --model-dir: the user model's name, added to each record's variant (empty: the bundled MiniLM).
+MODEL_LABEL = ""
 
 
 @dataclass
@@ -448,8 +451,9 @@ def report(corpus: Corpus, cache: Path, with_store: bool) -> None:
            **{f"candidates_for_{t:.0%}": fmt(r["needed"][t]) for t in TARGETS},
            "sv_over_method_at_90pct": f"{sv[0.9] / r['needed'][0.9]:.1f}x" if sv[0.9] and r["needed"][0.9]
            else "n/a"} for r in results)],
-        variant=corpus.name,
-        title=f"Candidates each method needs to hold the exact MaxSim top-10: {corpus.name}.")
+        variant=corpus.name + (f", model {MODEL_LABEL}" if MODEL_LABEL else ""),
+        title=f"Candidates each method needs to hold the exact MaxSim top-10: {corpus.name}"
+              + (f", encoder {MODEL_LABEL}." if MODEL_LABEL else "."))
     r0 = results[0]
     assert "encode_doc_ms" in r0
     print(
@@ -482,7 +486,16 @@ def main() -> None:
     parser.add_argument("--arxiv", type=int, default=0, help="also run on the first N arXiv papers")
     parser.add_argument("--no-store", action="store_true", help="skip the token-store measurements")
     parser.add_argument("--no-scifact", action="store_true", help="only the arXiv run (with --arxiv N)")
+    parser.add_argument("--model-dir", type=Path, help="a user model directory instead of the bundled MiniLM "
+                        "(give it its own --cache: encodings are cached by corpus, not by model)")
+    parser.add_argument("--tag", default="", help="added to the records' variants (keeps a comparison apart)")
     args = parser.parse_args()
+    global MODEL_LABEL
+    if args.model_dir:
+        os.environ["PAPERSCOPE_MODEL"] = str(args.model_dir)
+        MODEL_LABEL = model_dir_spec(args.model_dir).name
+    if args.tag:
+        MODEL_LABEL = f"{MODEL_LABEL or 'bundled MiniLM'}, {args.tag}"
     if not args.no_scifact:
         if not SCIFACT.exists():
             sys.exit(f"SciFact not found at {SCIFACT}")

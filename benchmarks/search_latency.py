@@ -68,14 +68,19 @@ def main() -> None:
                     help="fill the vector indexes with stand-ins up to every stored paper (see above)")
     ap.add_argument("--brute-queries", type=int, default=None,
                     help="run brute force for only the first N queries (it takes seconds per query at 74.5k)")
+    ap.add_argument("--model-dir", type=Path, help="a user model directory (PAPERSCOPE_MODEL) instead of the "
+                    "bundled MiniLM; give it its own --workdir")
+    ap.add_argument("--tag", default="", help="added to the record's variant (keeps a comparison run apart)")
     args = ap.parse_args()
 
     settings = Settings(home=args.workdir, database_url="")
+    if args.model_dir:
+        settings = settings.model_copy(update={"model": str(args.model_dir)})
     settings.ensure_home()
     engine = open_database(settings.db_url)
     if count_papers(engine) < args.papers:
         ingest_records(engine, JsonlSource(args.data, limit=args.papers))
-    if args.threads:
+    if args.threads and not args.model_dir:
         encoder = OnnxEncoder(bundled_spec(settings), args.threads)
         encoder.identity = encoder_identity(settings)
     else:
@@ -166,7 +171,8 @@ def main() -> None:
          "p99_ms_excl": round(percentile(excl, 99), 1),
          "p50_ms_incl_encoding": round(percentile(incl, 50), 1),
          "p99_ms_incl": round(percentile(incl, 99), 1)} for mode, excl, incl in rows],
-        variant=f"{len(idx.pooled):,} papers",
+        variant=f"{len(idx.pooled):,} papers" + (f", model {encoder.name}" if args.model_dir else "")
+        + (f", {args.tag}" if args.tag else ""),
         title=f"Warm query latency per mode, {len(idx.pooled):,} papers indexed, {len(queries)} queries.",
         notes=f"Query encoding alone: p50 {percentile(encode_ms, 50):.1f} ms. Late mode "
               f"{percentile(brute, 50) / percentile(late[1], 50):.1f}x faster than brute force (p50), "

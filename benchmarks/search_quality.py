@@ -62,16 +62,22 @@ def main() -> None:
     ap.add_argument("--no-exact", action="store_true", help="skip brute-force exact MaxSim")
     ap.add_argument("--postgres", action="store_true",
                     help="also measure bm25 on a throwaway PostgreSQL server (tsvector + ts_rank_cd)")
+    ap.add_argument("--model-dir", type=Path, help="a user model directory (PAPERSCOPE_MODEL) instead of the "
+                    "bundled MiniLM; give it its own --workdir")
+    ap.add_argument("--tag", default="", help="added to the record's variant (keeps a comparison run apart)")
     args = ap.parse_args()
     if (args.tune or args.calibrate) and args.split != "train":
         raise SystemExit("--tune/--calibrate run on the train split only")
 
     ds = load_beir(args.data, args.split)
     settings = Settings(home=args.workdir, database_url="")
+    if args.model_dir:
+        settings = settings.model_copy(update={"model": str(args.model_dir)})
     settings.ensure_home()
     engine = open_database(settings.db_url)
     load_corpus(engine, ds)
-    encoder = OnnxEncoder(bundled_spec(settings), args.threads) if args.threads else load_encoder(settings)
+    encoder = (OnnxEncoder(bundled_spec(settings), args.threads) if args.threads and not args.model_dir
+               else load_encoder(settings, threads=args.threads or None))
     report = build_index(engine, settings.index_dir, encoder)
     if report.added:
         print(f"indexed {report.added} documents in {report.seconds:.0f}s")
@@ -142,7 +148,9 @@ def main() -> None:
                            / max(1, min(10, len(exact[q]))) for q in ds.queries])
         print(f"\nlate mode recall@10 of exact MaxSim: {overlap:.4f}")
         notes = f"late mode recall@10 of exact MaxSim: {overlap:.4f}"
-    save_record("search_quality", rows, variant=f"{args.data.name} {args.split}", notes=notes,
+    variant = f"{args.data.name} {args.split}" + (f", model {encoder.name}" if args.model_dir else "") + (
+        f", {args.tag}" if args.tag else "")
+    save_record("search_quality", rows, variant=variant, notes=notes,
                 title=f"{args.data.name} {args.split}: {len(ds.queries)} queries, {len(docs)} documents.")
 
     if args.postgres:

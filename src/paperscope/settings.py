@@ -32,7 +32,9 @@ class Settings(BaseSettings):
     request_interval: float = 3.0
     user_agent: str = f"paperscope/{__version__} (self-hosted paper discovery)"
 
-    # Encoder: empty = the bundled MiniLM; otherwise a directory with model.onnx + tokenizer.json.
+    # Encoder: empty = the bundled MiniLM; "late-minilm" = our MiniLM fine-tuned for MaxSim (shipped in the
+    # package, see docs/decisions/own-late-interaction-encoder.md); otherwise a directory with model.onnx +
+    # tokenizer.json.
     model: str = ""
     # `paperscope serve` embeds papers that have no stored embedding in the background (one embedder per
     # store) and keeps its index files in step with the store, checking every `index_poll_seconds`.

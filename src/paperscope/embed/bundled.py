@@ -21,6 +21,11 @@ BUNDLED_MAX_LENGTH = 256
 MODEL_CONFIG = "paperscope.json"
 # The bundled MiniLM's tokenizer ships inside this package (Apache-2.0, see minilm/NOTICE).
 BUNDLED_TOKENIZER = Path(__file__).parent / "minilm" / "tokenizer.json"
+# Model directories that ship inside this package, selected by name (PAPERSCOPE_MODEL=late-minilm).
+# late-minilm: MiniLM fine-tuned for MaxSim by training/ (issue #21; see docs/decisions/).
+PACKAGED_MODELS = {"late-minilm": Path(__file__).parent / "late_minilm"}
+# The name late-minilm's paperscope.json gives it (its retrieval profile is keyed by it).
+LATE_MINILM_NAME = "paperscope-late-minilm-v1"
 
 
 def _package_dir(package: str) -> Path | None:
@@ -99,11 +104,16 @@ def model_dir_spec(directory: Path) -> ModelSpec:
     )
 
 
+def model_directory(value: str) -> Path:
+    """The directory `settings.model` names: a packaged model's name or a path."""
+    return PACKAGED_MODELS.get(value) or Path(value).expanduser()
+
+
 def load_encoder(settings: Settings, threads: int | None = None) -> OnnxEncoder:
     """The configured encoder: `settings.model` (a local model directory) or the bundled MiniLM.
     `threads` caps the cores one call may use (default: all)."""
     if settings.model:
-        encoder = OnnxEncoder(model_dir_spec(Path(settings.model).expanduser()), threads=threads)
+        encoder = OnnxEncoder(model_dir_spec(model_directory(settings.model)), threads=threads)
     else:
         encoder = OnnxEncoder(bundled_spec(settings), threads=threads)
     encoder.identity = encoder_identity(settings)
@@ -132,7 +142,7 @@ def _spec_fingerprint(spec: ModelSpec) -> str:
 def encoder_identity(settings: Settings) -> EncoderIdentity:
     """The configured encoder's identity, from its files alone (no ONNX session is created)."""
     if settings.model:
-        spec = model_dir_spec(Path(settings.model).expanduser())
+        spec = model_dir_spec(model_directory(settings.model))
         return EncoderIdentity(spec.name, _spec_fingerprint(spec))
     onnx_path, tokenizer_path = bundled_files()
     # The dynamic-int8 graph is derived from the shipped one, so the shipped file identifies it.

@@ -13,11 +13,11 @@ The FDE shape sits here too: the index side builds new index sets with the profi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
-from paperscope.embed.bundled import BUNDLED_NAME
+from paperscope.embed.bundled import BUNDLED_NAME, LATE_MINILM_NAME
 
 Fusion = Literal["rrf", "zscore"]
 
@@ -83,8 +83,14 @@ MINILM = RetrievalProfile(
 
 NEUTRAL = RetrievalProfile(name="neutral", tuned=False)
 
+# The MaxSim-trained MiniLM that ships as PAPERSCOPE_MODEL=late-minilm was measured on SciFact test with
+# MiniLM's fusion and depths (docs/decisions/own-late-interaction-encoder.md), so it keeps them. Training
+# moved its pooled cosines, so MiniLM's relevance calibration does not carry over: no threshold.
+LATE_MINILM = replace(MINILM, name=LATE_MINILM_NAME, calibration=None)
+
 # The bundled model under both names it can run as (the dynamic-int8 graph, and the shipped weights).
-PROFILES: dict[str, RetrievalProfile] = {BUNDLED_NAME: MINILM, BUNDLED_NAME + "-weights": MINILM}
+PROFILES: dict[str, RetrievalProfile] = {BUNDLED_NAME: MINILM, BUNDLED_NAME + "-weights": MINILM,
+                                         LATE_MINILM_NAME: LATE_MINILM}
 
 
 def profile_for(model_name: str) -> RetrievalProfile:
