@@ -38,11 +38,12 @@ class SearchConfig:
     hybrid_late_candidates: int = 50
     # Both candidate depths above hold for an index of `late_reference_papers`; a larger index puts more
     # near neighbours around each query, so the same depth catches less of the exact top 10 (stand-in
-    # indexes, depth 800: recall@10 0.855 at 75k, 0.70 at 250k, 0.61 at 500k). The depth that keeps it
-    # constant grew as N ** 0.6-0.84 there, so both depths grow as (papers / reference) ** 0.7, up to
-    # `late_candidates_max` per list, which bounds a late query's cost (docs/scaling.md).
+    # indexes, depth 800: recall@10 0.855 at 75k, 0.70 at 250k, 0.61 at 500k, 0.51 at 1M). The depth
+    # that keeps it at 0.855 grew as N ** 0.78 from 75k to 1M, so both depths grow as
+    # (papers / reference) ** 0.8, up to `late_candidates_max` per list, which bounds a late query's cost
+    # (docs/scaling.md).
     late_reference_papers: int = 75_000
-    late_depth_growth: float = 0.7
+    late_depth_growth: float = 0.8
     late_candidates_max: int = 6400
     # Also re-rank the pooled-vector HNSW's top candidates (see SearchEngine._late).
     late_pooled_candidates: bool = True
