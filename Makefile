@@ -34,15 +34,16 @@ ingest: install
 run: ingest
 	$(PAPERSCOPE) serve --host $(HOST) --port $(PORT)
 
-# Extra pytest arguments, e.g. PYTEST_ARGS="-n 2" (pytest-xdist): on an idle 2-core machine 242 s against
-# 356 s in one process (all passed); on 2 busy shared cores no faster. Not the default until the tests
-# that share ports or processes carry a serial marker.
+# The suite runs on two pytest-xdist workers (`--dist loadgroup`): tests marked `serial` (a local Ray, several
+# servers) share one worker and never run at once, and tests/conftest.py hands the slow tests out first.
+# PYTEST_WORKERS=0 runs everything in one process. Extra pytest arguments go in PYTEST_ARGS;
 # PYTEST_ARGS=--every-backend runs every store-backed test on PostgreSQL too, not only the modules marked
 # both_backends (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
 test: lint system-deps
-	PAPERSCOPE_REQUIRE_PG=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+	PAPERSCOPE_REQUIRE_PG=1 $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -32,7 +32,7 @@ from paperscope.model import Paper  # noqa: E402
 from paperscope.store import open_database, upsert_papers  # noqa: E402
 from paperscope.store import users as user_store  # noqa: E402
 from paperscope.store import votes as vote_store  # noqa: E402
-from paperscope.web.security import password_hasher  # noqa: E402
+from paperscope.web.passwords import password_hasher  # noqa: E402
 
 LAST_DAY = date(2026, 11, 20)
 

@@ -30,7 +30,7 @@ from web_load import free_port, group_cpu_seconds, serve, wait_ready
 from paperscope.settings import Settings
 from paperscope.store import iter_papers, open_database
 from paperscope.store import users as user_store
-from paperscope.web.security import password_hasher
+from paperscope.web.passwords import password_hasher
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import save_record  # noqa: E402

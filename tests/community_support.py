@@ -15,9 +15,9 @@ from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.store import users as user_store
 from paperscope.store.users import User
+from paperscope.web import passwords
 from paperscope.web.app import create_app
 from paperscope.web.app_state import app_state
-from paperscope.web.security import password_hasher
 from tests.support.web_data import load_library
 
 PASSWORD = "correct horse battery staple"
@@ -51,8 +51,8 @@ def make_app(settings: Settings, *, with_library: bool = True) -> tuple[FastAPI,
 
 def add_user(engine: sa.Engine, name: str, role: str = "user", password: str = PASSWORD) -> User:
     """An account made directly in the store (as `paperscope user add` does)."""
-    return user_store.create_user(engine, name, f"{name}@example.org", password_hasher().hash(password),
-                                  role=role)
+    hashed = passwords.password_hasher().hash(password)
+    return user_store.create_user(engine, name, f"{name}@example.org", hashed, role=role)
 
 
 def csrf_from(html: str) -> str:

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
 import paperscope.store
 from paperscope.embed import Encoder, bundled, load_encoder
 from paperscope.settings import Settings
 from paperscope.store import db as store_db
 from paperscope.store import open_database
+from paperscope.web import passwords
 from tests.pg import PgServer, start_pg
 from tests.support.encoders import ConvertedModels
 
@@ -68,6 +70,19 @@ def _nothing_written_outside_temp_folders(tmp_path_factory: pytest.TempPathFacto
         yield
 
 
+# argon2id at its lowest cost (one pass over 8 KiB) for the apps and accounts tests make: the production
+# parameters (19 MiB, two passes) cost ~20 ms per hash, and tests hash hundreds of times. The parameters
+# themselves, and the upgrade of a hash made with others, are tested in test_hardening_accounts.py.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "password_hasher", lambda: CHEAP_HASHER)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _close_stores_opened_by_the_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every store a test opens (through `open_database`, its own or the app's) is disposed when the test
@@ -105,6 +120,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "own_model_conversion: the test converts the bundled model itself instead of reusing "
                    "the session's conversion")
+    config.addinivalue_line(
+        "markers", "serial: the test starts a cluster of processes sized to the machine (a local Ray, "
+                   "`serve --workers 2`, servers sharing one PostgreSQL); under pytest-xdist such tests run "
+                   "one after another on one worker, never two at once")
+
+
+# tryfirst: pytest-xdist reads the xdist_group marks in this hook too (it names work units by them).
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order and group the tests for `make test`'s two workers (pytest-xdist, `--dist loadgroup`).
+
+    - `serial` tests share one xdist group, so no two of them ever run at once.
+    - `slow` tests are handed out first: the last minute of a run is then many short tests spread over
+      both workers rather than one long test with the other worker idle. Within a module the order is
+      kept, so module fixtures are still set up once per worker.
+    """
+    for item in items:
+        if item.get_closest_marker("serial") is not None:
+            item.add_marker(pytest.mark.xdist_group("serial"))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: keeps the rest in order
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -36,6 +36,7 @@ def web_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     app_state(app).engine.dispose()
 
 
+@pytest.mark.slow
 def test_no_server_errors(web_schema: Any) -> None:
     # One hypothesis run per operation (the schemathesis pytest plugin does not support this pytest);
     # a failing example raises with the curl command that reproduces it.
@@ -107,6 +108,7 @@ def _fuzzer(operation: Any, mode: GenerationMode, headers: dict[str, str], exclu
     return fuzz
 
 
+@pytest.mark.slow
 def test_the_document_is_true_with_every_check(tmp_path: Path) -> None:
     arxiv = EmptyArxiv()
     config = Settings(home=tmp_path / "home", request_interval=0.0, arxiv_api_url=arxiv.url)

@@ -73,6 +73,7 @@ def shoot(page: Page, name: str) -> None:
     print(f"screenshot: {path}")
 
 
+@pytest.mark.slow
 def test_reader_walks_the_site(site: str, page: Page) -> None:
     pg = page
     pg.goto(site + "/")

@@ -14,6 +14,7 @@ pytestmark = [
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install .[dev])")
 
 
+@pytest.mark.slow
 def test_pages_and_api_docs_run_under_the_csp(site: str, browser: object) -> None:  # noqa: F811
     context = browser.new_context()  # type: ignore[attr-defined]
     pg = context.new_page()

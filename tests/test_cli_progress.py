@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from paperscope.cli import app as cli_app
@@ -35,6 +36,7 @@ def test_add_while_offline_says_so_at_once_and_gives_up_after_one_retry(tmp_path
     assert "ConnectError" in result.output
 
 
+@pytest.mark.slow
 def test_index_limit_zero_says_what_waits(tmp_path: Path) -> None:
     _store(tmp_path, 3)
     result = CliRunner().invoke(cli_app, ["--home", str(tmp_path), "index", "--limit", "0"],

@@ -68,6 +68,7 @@ def test_map_groups_topics_into_labelled_regions(indexed: sa.Engine, settings: S
     assert [p.name for p in path.parent.iterdir()] == ["field_map.npz"]  # no temp file left behind
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not tsne_available(), reason="openTSNE not installed")
 def test_tsne_layout_separates_clusters() -> None:
     rng = np.random.default_rng(1)
@@ -123,6 +124,7 @@ def map_site(indexed: sa.Engine, settings: Settings) -> Iterator[str]:
     app_state(app).engine.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
 def test_map_in_chromium(map_site: str, db_url: str) -> None:

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 from alembic import command
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -23,8 +24,10 @@ from paperscope.settings import Settings
 from paperscope.store import db as store_db
 from paperscope.store import users as user_store
 from paperscope.store.schema import users
+from paperscope.web import passwords
 from paperscope.web.app_state import app_state
-from paperscope.web.security import AuthLimits, password_hasher
+from paperscope.web.passwords import password_hasher
+from paperscope.web.security import AuthLimits
 from tests.community_support import PASSWORD, Clock, add_user, make_app, page_csrf
 from tests.smtp_server import SmtpServer
 from tests.support.web_data import free_port
@@ -122,6 +125,26 @@ def test_password_reset_revokes_api_tokens(settings: Settings) -> None:
         app_state(app).engine.dispose()
     finally:
         smtp.stop()
+
+
+# Password hashing ----------------------------------------------------------------------------------------
+
+def test_passwords_are_hashed_with_owasp_parameters_and_old_hashes_upgrade_on_sign_in(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The suite hashes with a cheap argon2id (conftest.py); this test runs the app with the real one.
+    monkeypatch.setattr(passwords, "password_hasher", password_hasher)
+    app, _ = make_app(settings, with_library=False)
+    engine = app_state(app).engine
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
+    user = user_store.create_user(engine, "olde", "olde@example.org", weak)
+    with TestClient(app) as c:
+        assert _sign_in(c, "olde", "not it") == 401
+        assert user_store.password_hash_of(engine, user.id) == weak  # a wrong password changes nothing
+        assert _sign_in(c, "olde", PASSWORD) == 303
+    upgraded = user_store.password_hash_of(engine, user.id)
+    assert upgraded is not None and upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert password_hasher().verify(upgraded, PASSWORD)
+    engine.dispose()
 
 
 # Case-insensitive names ---------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def test_jsonl_bad_records_are_skipped_and_every_other_one_is_stored(tmp_path: P
     assert nul.abstract == "Form feed abstract"
 
 
+@pytest.mark.slow
 def test_truncated_gzip_stores_every_complete_line_then_says_it_ends_early(tmp_path: Path,
                                                                             db_url: str) -> None:
     lines = [json.dumps(dict(COMPACT, id=f"2501.{i:05d}", abstract=f"Abstract number {i} " * 8))

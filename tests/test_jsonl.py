@@ -106,6 +106,7 @@ def test_parallel_reading_gives_the_same_records_in_order(tmp_path: Path, gz: bo
     assert list(JsonlSource(path, limit=600, parallel=True)) == list(JsonlSource(path, limit=600))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_parallel_reading_waits_for_a_slow_reader(tmp_path: Path) -> None:
     # The parser fills the pipe within a second and then waits for room: a reader busy for longer than
@@ -157,6 +158,7 @@ def run_cli(home: Path, *args: str, db_url: str | None = None) -> subprocess.Com
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_ingest_summary_and_exit_codes(tmp_path: Path, db_url: str) -> None:
     good = write_lines(tmp_path / "good.jsonl", [json.dumps(COMPACT), "garbage", json.dumps(KAGGLE)])
     res = run_cli(tmp_path, "ingest", "jsonl", str(good), db_url=db_url)
@@ -180,8 +182,8 @@ def test_limit(tmp_path: Path, engine: sa.Engine) -> None:
 
 
 # The first lines of the shared snapshot, where every line is a distinct paper (74,728 lines, 74,728
-# papers in all): enough batches to kill the ingest a third of the way in, at a third of the cost.
-SNAPSHOT_LINES = 30_000
+# papers in all): six of the ingest's 2,000-paper batches, killed a third of the way in.
+SNAPSHOT_LINES = 12_000
 
 
 def snapshot_head(path: Path, lines: int = SNAPSHOT_LINES) -> Path:
@@ -200,7 +202,7 @@ def test_kill_9_mid_ingest_then_rerun_matches_clean_run(tmp_path: Path, db_url: 
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     eng = open_database(db_url)
     deadline = time.monotonic() + 120
-    while count_papers(eng) < 10_000 and time.monotonic() < deadline and proc.poll() is None:
+    while count_papers(eng) < SNAPSHOT_LINES // 3 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
     assert proc.poll() is None, "ingest finished before it could be killed"
     helpers = _children(proc.pid)  # the process that parses the file

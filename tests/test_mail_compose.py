@@ -80,6 +80,7 @@ def test_digest_is_multipart_with_links_headers_and_no_remote_content(
     assert "\u2026" in text
 
 
+@pytest.mark.slow
 def test_preview_command_prints_the_next_digest_and_stores_nothing(
         engine: sa.Engine, settings: Settings, db_url: str) -> None:
     load_papers(engine, datetime.now(UTC).date() - timedelta(days=1))

@@ -235,6 +235,7 @@ def _killed_then_rerun(engine: sa.Engine, settings: Settings, db_url: str, smtp:
     return output
 
 
+@pytest.mark.slow
 def test_sender_killed_between_messages_resumes_without_loss_or_duplicates(
         engine: sa.Engine, settings: Settings, db_url: str, smtp: SmtpServer) -> None:
     output = _killed_then_rerun(engine, settings, db_url, smtp, "on_mail")
@@ -244,6 +245,7 @@ def test_sender_killed_between_messages_resumes_without_loss_or_duplicates(
     assert outbox_counts(engine) == {"sent": 7, "uncertain": 1}
 
 
+@pytest.mark.slow
 def test_sender_killed_with_two_connections_still_delivers_exactly_once(
         engine: sa.Engine, settings: Settings, db_url: str, smtp: SmtpServer) -> None:
     output = _killed_then_rerun(engine, settings, db_url, smtp, "on_mail", connections=2)
@@ -252,6 +254,7 @@ def test_sender_killed_with_two_connections_still_delivers_exactly_once(
     assert counts["sent"] + counts.get("uncertain", 0) == 8, output
 
 
+@pytest.mark.slow
 def test_sender_killed_while_a_message_is_in_flight_does_not_resend_it(
         engine: sa.Engine, settings: Settings, db_url: str, smtp: SmtpServer) -> None:
     output = _killed_then_rerun(engine, settings, db_url, smtp, "on_data")

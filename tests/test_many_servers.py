@@ -30,7 +30,7 @@ from tests.search_corpus import corpus
 from tests.support.encoders import ConvertedModels
 from tests.support.synthetic import synthetic_papers as _synthetic
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 NEW = Paper(arxiv_id="2612.99999", title="Quokka colonies as a model for decentralised gradient descent",
             abstract="We study how quokka colonies share foraging routes and derive a decentralised "
@@ -46,6 +46,7 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.http = httpx.Client(base_url=self.base, timeout=60)  # one client: polling costs no TLS set-up
 
     def start(self) -> Server:
         env = {**os.environ, "PAPERSCOPE_HOME": str(self.home), "PAPERSCOPE_DATABASE_URL": self.url,
@@ -62,12 +63,12 @@ class Server:
 
     def ready(self) -> bool:
         try:
-            return httpx.get(self.base + "/healthz", timeout=2).status_code == 200
+            return self.http.get("/healthz", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
     def search(self, q: str, mode: str) -> dict[str, Any]:
-        response = httpx.get(self.base + "/api/search", params={"q": q, "mode": mode, "limit": 5}, timeout=60)
+        response = self.http.get("/api/search", params={"q": q, "mode": mode, "limit": 5})
         response.raise_for_status()
         return dict(response.json())
 
@@ -81,6 +82,7 @@ class Server:
             self.proc.wait()
 
     def stop(self) -> None:
+        self.http.close()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -135,22 +137,23 @@ def test_two_servers_one_postgresql(store_url: str, tmp_path: Path,
             waited = wait_for(found, 10, f"server B did not find the new paper in {mode} mode within 10 s")
             assert waited < 10
 
-        # A 300-paper batch; B is killed mid catch-up and A mid-embedding; both restarted.
-        upsert_papers(engine, _synthetic(300))
+        # Five background batches' worth of papers; B is killed mid catch-up and A mid-embedding (three
+        # batches in, two to go); both restarted.
+        upsert_papers(engine, _synthetic(160))
         wait_for(lambda: b.covered() > 33, 60, "B never started catching up")
         b.kill()
         wait_for(lambda: _count(engine)[1] > 100, 120, "A stopped embedding")
         a.kill()
         papers, rows, distinct = _count(engine)
-        assert rows == distinct < papers == 333  # mid-way, and nothing doubled
+        assert rows == distinct < papers == 193  # mid-way, and nothing doubled
         a.start()
         b.start()
-        wait_for(lambda: _count(engine)[1] == 333, 180, "the restarted embedder did not finish")
-        wait_for(lambda: b.covered() == 333 and a.covered() == 333, 60, "the servers did not catch up")
-        assert _count(engine) == (333, 333, 333)
+        wait_for(lambda: _count(engine)[1] == 193, 180, "the restarted embedder did not finish")
+        wait_for(lambda: b.covered() == 193 and a.covered() == 193, 60, "the servers did not catch up")
+        assert _count(engine) == (193, 193, 193)
         for home in (home_a, home_b):
             idx = IndexSet.open(home / "index")
-            assert idx is not None and len(idx.pooled) == len(idx.fde_ann) == len(idx.tokens) == 333
+            assert idx is not None and len(idx.pooled) == len(idx.fde_ann) == len(idx.tokens) == 193
         assert b.search(NEW.title, "late")["results"][0]["id"] == NEW.arxiv_id
     finally:
         a.stop()

@@ -30,6 +30,9 @@ needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
                                reason="Ray is not installed (pip install 'paperscope[ray]')")
 BATCH = 16
 
+# One local Ray (2 CPUs) for the module, and never two at once.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
 
 def papers(n: int, offset: int = 0) -> list[Paper]:
     """`n` papers of varied length (so length sorting matters) listed over `n` days."""
@@ -82,14 +85,14 @@ def test_ray_writes_the_vectors_the_local_path_writes(tmp_path: Path, model_home
                                                       local_ray: Any) -> None:
     from paperscope.index.ray_embed import embed_with_ray
 
-    corpus_ = papers(200)
+    corpus_ = papers(4 * 2 * BATCH)  # four batches for each of the two actors
     engines = {}
     for name in ("local", "ray"):
         engines[name] = open_database(f"sqlite:///{tmp_path / name}.db")
         upsert_papers(engines[name], corpus_)
     local = engines["local"]
     model = resolve_model(local, identity_of(encoder), encoder.dim)
-    assert Embedder(local, encoder, model).run(batch_size=BATCH).added == 200
+    assert Embedder(local, encoder, model).run(batch_size=BATCH).added == len(corpus_)
 
     settings = Settings(home=model_home, database_url=f"sqlite:///{tmp_path / 'ray'}.db")
     on_ray = engines["ray"]
@@ -97,8 +100,8 @@ def test_ray_writes_the_vectors_the_local_path_writes(tmp_path: Path, model_home
     seen: list[tuple[int, int]] = []
     report, model = embed_with_ray(on_ray, settings, model, batch_size=BATCH, encoder=encoder,
                                    on_progress=lambda done, total: seen.append((done, total)))
-    assert report.workers == 2 and (report.done, report.added) == (200, 200)
-    assert seen[-1] == (200, 200) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert report.workers == 2 and report.done == report.added == len(corpus_)
+    assert seen[-1] == (len(corpus_), len(corpus_)) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     # Same model, same batches: the same codec and, paper by paper, the same bytes.
     assert _codec(on_ray) == _codec(local)
     assert _stored(on_ray) == _stored(local)
@@ -111,7 +114,8 @@ def test_killed_actor_is_restarted_and_the_job_completes_on_postgresql(
     from paperscope.index.ray_embed import embed_with_ray
 
     engine = open_database(db_url)
-    upsert_papers(engine, papers(200))
+    total = 8 * BATCH
+    upsert_papers(engine, papers(total))
     settings = Settings(home=model_home, database_url=db_url)
     model = resolve_model(engine, identity_of(encoder), encoder.dim)
     victim: dict[str, int] = {}
@@ -127,21 +131,22 @@ def test_killed_actor_is_restarted_and_the_job_completes_on_postgresql(
 
     report, model = embed_with_ray(engine, settings, model, batch_size=BATCH, encoder=encoder,
                                    on_workers=pick, on_progress=kill_once)
-    assert victim.get("killed", 200) < 200, "the job ended before the kill"
-    assert report.done == 200
+    assert victim.get("killed", total) < total, "the job ended before the kill"
+    assert report.done == total
     with engine.connect() as conn:
         per_paper = conn.execute(sa.text("SELECT paper, count(*) FROM paper_embeddings GROUP BY paper")).all()
-    assert len(per_paper) == 200 and {n for _, n in per_paper} == {1}
+    assert len(per_paper) == total and {n for _, n in per_paper} == {1}
 
     # The CLI on the same store: new papers are embedded on Ray, then the index files follow the store.
-    upsert_papers(engine, papers(40, offset=200))
+    upsert_papers(engine, papers(BATCH + 4, offset=total))
     home = settings.home  # the module's home: its converted graph is there already
     result = CliRunner().invoke(cli_app, ["--home", str(home), "--database-url", db_url, "index", "--ray"])
     assert result.exit_code == 0, result.output
-    assert "embedded 40 papers on Ray" in result.output and "index is up to date: 240 papers" in result.output
+    assert f"embedded {BATCH + 4} papers on Ray" in result.output
+    assert f"index is up to date: {total + BATCH + 4} papers" in result.output
     assert count_unembedded(engine, model.id) == 0
     index = IndexSet.open(home / "index")
-    assert index is not None and len(index.tokens) == 240
+    assert index is not None and len(index.tokens) == total + BATCH + 4
     engine.dispose()
 
 

@@ -27,6 +27,7 @@ def blas_threads_after(entry_import: str) -> int:
     return int(out.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: OpenBLAS runs one thread anyway")
 def test_blas_is_single_threaded_however_paperscope_starts() -> None:
     # Spin-waiting BLAS threads made 3 ms queries take 128 ms on a busy machine; the ASGI factory used

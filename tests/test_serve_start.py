@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from paperscope.settings import Settings
 from tests.support.encoders import ConvertedModels
@@ -24,6 +25,7 @@ def _key_at_once(home: str, barrier: Any, keys: Any) -> None:
     keys.put(Settings(home=Path(home)).signing_key())
 
 
+@pytest.mark.slow
 def test_processes_creating_the_key_at_once_all_get_the_same_key(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("fork")
     for round_ in range(10):
@@ -42,6 +44,8 @@ def test_processes_creating_the_key_at_once_all_get_the_same_key(tmp_path: Path)
         assert (home / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.slow
+@pytest.mark.serial
 def test_first_serve_with_two_workers_starts_cleanly(tmp_path: Path,
                                                      converted_models: ConvertedModels) -> None:
     port = free_port()

@@ -184,6 +184,7 @@ def test_partial_coverage_is_said_and_unembedded_papers_still_found(engine: sa.E
     assert oldest.arxiv_id in [r["id"] for r in found["results"][:3]]
 
 
+@pytest.mark.slow
 def test_kill_9_while_indexing_loses_and_doubles_nothing(engine: sa.Engine, settings: Settings,
                                                          converted_models: ConvertedModels) -> None:
     upsert_papers(engine, synthetic_papers(300))

@@ -79,6 +79,7 @@ def _token(app: FastAPI, name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@pytest.mark.slow
 def test_a_hung_arxiv_and_a_burst_of_submissions_do_not_stall_other_users(
         app: FastAPI, arxiv: HeldArxiv) -> None:
     burst, other, third = _token(app, "burst"), _token(app, "other"), _token(app, "third")

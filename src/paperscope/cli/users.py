@@ -36,7 +36,7 @@ def add(
     from email_validator import EmailNotValidError, validate_email
 
     from paperscope.web.account_rules import MIN_PASSWORD, USERNAME
-    from paperscope.web.security import password_hasher
+    from paperscope.web.passwords import password_hasher
 
     if not USERNAME.match(username):
         console.print("[red]usernames are 3-40 letters, digits, '.', '_' or '-'[/red]")

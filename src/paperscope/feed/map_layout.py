@@ -1,6 +1,6 @@
 """The maths of the map of the field: 2-D layout of pooled vectors, k-means regions, distinctive terms.
 
-Layout: PCA to 50 dimensions (an SVD of a sample), then openTSNE (FFT-accelerated gradients, neighbours
+Layout: PCA to 50 dimensions (an SVD of a sample), then openTSNE (Barnes-Hut or FFT gradients, neighbours
 by Annoy) when it is installed and there are enough papers, else the first two principal components.
 Regions: k-means on the 2-D layout, so each region is one contiguous patch of the picture. Labels:
 the words most over-represented in a region's titles and abstracts (document frequency in the region
@@ -17,6 +17,7 @@ import numpy as np
 
 LayoutMethod = Literal["auto", "tsne", "pca"]
 PCA_DIMS = 50
+BH_BELOW = 4000  # t-SNE's gradients: Barnes-Hut for smaller maps, FFT interpolation from here up
 MIN_TSNE = 200  # below this t-SNE's perplexity has too few neighbours to mean anything; PCA serves
 _TOKEN = re.compile(r"[a-z][a-z0-9-]{2,}")
 _STOPWORD_TEXT = """
@@ -75,9 +76,11 @@ def layout_2d(vectors: np.ndarray, method: LayoutMethod = "auto", *, threads: in
         # Annoy's neighbour search and the FFT gradients both use `threads`. openTSNE's default schedule
         # (250 exaggerated + 500 iterations) took 264 s for 74.7k papers on two busy cores; the regions
         # are formed well before the end, so large maps stop at 200 + 350 (the 5-minute budget).
+        # Barnes-Hut gradients below a few thousand papers, FFT above (docs/decisions/0008-tsne-gradients.md).
         big = n > 20000
+        gradients = "bh" if n < BH_BELOW else "fft"
         tsne = TSNE(n_jobs=threads, perplexity=min(30.0, max(2.0, (n - 1) / 3)),
-                    neighbors="annoy" if n > 1000 else "exact", negative_gradient_method="fft",
+                    neighbors="annoy" if n > 1000 else "exact", negative_gradient_method=gradients,
                     early_exaggeration_iter=200 if big else 250, n_iter=350 if big else 500,
                     random_state=seed, verbose=False)
         coords = np.asarray(tsne.fit(reduced), dtype=np.float32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,10 @@ def current_revision(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@functools.cache
 def head_revision() -> str | None:
-    """The newest schema revision this version of paperscope knows."""
+    """The newest schema revision this version of paperscope knows. Read once per process: reading it
+    loads every migration script, which cost more than the rest of `open_database` together."""
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 

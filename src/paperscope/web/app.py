@@ -27,7 +27,7 @@ from paperscope.search.authors import AuthorDirectory
 from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.store.version import StoreVersion
-from paperscope.web import security
+from paperscope.web import passwords, security
 from paperscope.web.access import install_access
 from paperscope.web.app_state import AppState, app_state, keep_app_state
 from paperscope.web.auth_limits import AuthLimits, utc_now
@@ -113,7 +113,7 @@ def _app_state(app: FastAPI, settings: Settings, cache_seconds: float, route_thr
     store_version = StoreVersion(engine)
     shared = shared_pages_for(settings.home, settings.db_url, max_files=settings.page_cache_entries,
                               max_bytes=settings.page_cache_bytes) if cache_seconds > 0 else None
-    hasher = security.password_hasher()
+    hasher = passwords.password_hasher()
     signing_key = settings.signing_key()
     st = AppState(
         settings=settings, engine=engine, templates=make_templates(), route_threads=route_threads,
@@ -124,7 +124,7 @@ def _app_state(app: FastAPI, settings: Settings, cache_seconds: float, route_thr
         response_cache=ResponseCache(ttl_seconds=cache_seconds, max_bytes=settings.page_cache_bytes,
                                      max_entries=settings.page_cache_entries, version=store_version.current,
                                      shared=shared),
-        signing_key=signing_key, password_hasher=hasher, dummy_hash=security.dummy_hash(hasher),
+        signing_key=signing_key, password_hasher=hasher, dummy_hash=passwords.DummyHash(hasher),
         csrf_serializer=security.csrf_signer(signing_key), auth_limits=AuthLimits(), clock=utc_now,
         comment_markdown=comment_renderer(),
         submission_queue=submission_queue(app, settings), submission_wait=SUBMISSION_WAIT,

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from paperscope.store.version import StoreVersion
     from paperscope.web.auth_limits import AuthLimits, Clock
     from paperscope.web.cache import ResponseCache
+    from paperscope.web.passwords import DummyHash
     from paperscope.web.submission_queue import SubmissionQueue
 
 # The paper page's "Similar papers" block: (engine, paper, k) -> papers. A slot rather than a direct
@@ -60,7 +61,7 @@ class AppState:
     # Accounts: the installation key, password hashing, CSRF signing, rate limits, the clock.
     signing_key: str
     password_hasher: PasswordHasher
-    dummy_hash: str  # verified against on unknown names, so they cost the time a real check does
+    dummy_hash: DummyHash  # verified against on unknown names, so they cost the time a real check does
     csrf_serializer: URLSafeTimedSerializer
     auth_limits: AuthLimits
     clock: Clock

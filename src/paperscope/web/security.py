@@ -1,7 +1,7 @@
 """Sign-in machinery: password hashing, sessions, CSRF tokens, sign-in/sign-up rate limits, bearer tokens.
 
-- Passwords: argon2id (OWASP's parameters, see `password_hasher`), re-hashed when the parameters
-  change.
+- Passwords: argon2id (OWASP's parameters, see `passwords.password_hasher`), re-hashed when the
+  parameters change.
 - Sessions: a random 256-bit cookie (`ps_session`: HttpOnly, SameSite=Lax, Secure under https); the
   store keeps its SHA-256. A new id is issued at every sign-in and sign-out deletes it server-side.
 - CSRF: every form carries a token signed with the installation key (itsdangerous) and bound to the
@@ -57,13 +57,6 @@ class Refusal:
     retry_after: int
 
 
-def password_hasher() -> PasswordHasher:
-    """The one password hashing setup (web and CLI): argon2id with OWASP's recommended minimum
-    (19 MiB, 2 passes, 1 lane). argon2-cffi's default (64 MiB, 3 passes, 4 lanes) costs about a second
-    of CPU per sign-in on a small 2-core server, which would itself be a denial-of-service lever."""
-    return PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-
-
 def _hasher(request: Request) -> PasswordHasher:
     hasher: PasswordHasher = state(request).password_hasher
     return hasher
@@ -94,7 +87,7 @@ def dummy_verify(request: Request) -> None:
     """Spend the time a real verification takes, so unknown names cannot be told apart by timing."""
     hasher = _hasher(request)
     with contextlib.suppress(VerificationError):
-        hasher.verify(state(request).dummy_hash, "not the password")
+        hasher.verify(state(request).dummy_hash.get(), "not the password")
 
 
 def now(request: Request) -> datetime:
@@ -362,11 +355,6 @@ def too_many(refusal: Refusal) -> HTTPException:
 def csrf_signer(signing_key: str) -> URLSafeTimedSerializer:
     """What signs CSRF tokens: the installation key, with a salt of its own."""
     return URLSafeTimedSerializer(signing_key, salt="paperscope.csrf")
-
-
-def dummy_hash(hasher: PasswordHasher) -> str:
-    """The hash of a random password, verified against for unknown names (see `dummy_verify`)."""
-    return hasher.hash(secrets.token_urlsafe(16))
 
 
 def install_security(templates: Jinja2Templates) -> None:
