@@ -1,5 +1,5 @@
 """The map of the field at full size: layout time and peak RSS of `paperscope map`, the page's weight,
-how fast the points are served, and time to the first drawn map in Chromium.
+how fast the points are served, and time to the first drawn map in Chromium (tests/support/browser.py).
 
     .venv/bin/python benchmarks/field_map.py [--papers 0] [--workdir DIR] [--method auto]
 
@@ -29,6 +29,7 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
+from tests.support.browser import chromium  # noqa: E402
 from tests.support.web_data import live_server  # noqa: E402
 
 import paperscope.embed  # noqa: E402, F401  (onnxruntime before usearch: the other order segfaults)
@@ -141,11 +142,7 @@ def main() -> None:
 
 
 def first_paint(url: str) -> tuple[float, float]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                     args=["--no-sandbox", "--disable-gpu"])
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.goto(f"{url}/map")
         page.wait_for_selector("#field-map[data-ready='true']", timeout=120000)
@@ -155,7 +152,6 @@ def first_paint(url: str) -> tuple[float, float]:
         shots = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
         shots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shots / "map-74k.png"))
-        browser.close()
     return paint, ready
 
 

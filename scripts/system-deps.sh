@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the tests and benchmarks use: PostgreSQL server, Chromium (browser tests), wrk (load).
+# Debian packages the tests and benchmarks use: PostgreSQL server, Chromium's headless shell (browser
+# tests, tests/support/browser.py), wrk (load).
 # Installs only what is missing; needs root (CI and dev machines run as root).
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
-[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromium-headless-shell ] || need+=(chromium-headless-shell)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then

@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +19,9 @@ from paperscope.store import db as store_db
 from paperscope.store import open_database
 from paperscope.web import passwords
 from tests.pg import PgServer, start_pg
+from tests.support.browser import chromium
 from tests.support.encoders import ConvertedModels
+from tests.support.web_data import live_server, load_library
 
 # A database migrated once per session; each test's database is a copy of it (PostgreSQL's CREATE
 # DATABASE ... TEMPLATE, a file copy on SQLite), which costs a fraction of running the migrations again.
@@ -205,6 +208,29 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """Settings pointing at a temp home and the parametrised database."""
     return Settings(home=tmp_path / "home", database_url=db_url, request_interval=0.0)
+
+
+@pytest.fixture(scope="module")
+def chromium_browser() -> Iterator[Any]:
+    """A headless Chromium for the module (tests/support/browser.py); skips when none is installed."""
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def library_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo library (tests/support/web_data.py) served over HTTP for the module; its base URL."""
+    from paperscope.web.app import create_app
+    from paperscope.web.app_state import app_state
+
+    config = Settings(home=tmp_path_factory.mktemp("site-home"), request_interval=0.0)
+    engine = open_database(config.db_url)
+    load_library(engine)
+    engine.dispose()
+    app = create_app(config, cache_seconds=0)
+    with live_server(app) as url:
+        yield url
+    app_state(app).engine.dispose()
 
 
 @pytest.fixture(scope="session")

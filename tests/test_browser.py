@@ -1,4 +1,5 @@
-"""A real browser (Debian's chromium, headless, via Playwright) walks the site like a reader would.
+"""A real browser (Debian's Chromium, headless, via Playwright: tests/support/browser.py) walks the site
+like a reader would.
 
 Screenshots of every page land in test-artifacts/screenshots/ (git-ignored); the path is printed.
 """
@@ -11,48 +12,21 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from paperscope.settings import Settings
-from paperscope.store import open_database
-from paperscope.web.app import create_app
-from paperscope.web.app_state import app_state
-from tests.support.web_data import live_server, load_library
+from tests.support.browser import needs_chromium
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 VARIANT: dict[int, str] = {}  # id(page) -> "desktop" | "phone-dark", for screenshot names
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install .[dev])")
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    config = Settings(home=tmp_path_factory.mktemp("browser-home"), request_interval=0.0)
-    load_library(open_database(config.db_url))
-    app = create_app(config, cache_seconds=0)
-    with live_server(app) as url:
-        yield url
-    app_state(app).engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
-        yield b
-        b.close()
-
-
 @pytest.fixture(params=["desktop", "phone-dark"])
-def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+def page(chromium_browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    browser = chromium_browser
     if request.param == "desktop":
         context = browser.new_context(viewport={"width": 1200, "height": 900})
     else:
@@ -74,7 +48,8 @@ def shoot(page: Page, name: str) -> None:
 
 
 @pytest.mark.slow
-def test_reader_walks_the_site(site: str, page: Page) -> None:
+def test_reader_walks_the_site(library_site: str, page: Page) -> None:
+    site = library_site
     pg = page
     pg.goto(site + "/")
     expect = sync_api.expect

@@ -3,20 +3,20 @@ a real Chromium loads the pages, htmx's fragments and Swagger UI with no CSP vio
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tests.test_browser import CHROMIUM, browser, site  # noqa: F401 - fixtures shared with the walk-through
+from tests.support.browser import needs_chromium
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install .[dev])")
 
 
 @pytest.mark.slow
-def test_pages_and_api_docs_run_under_the_csp(site: str, browser: object) -> None:  # noqa: F811
-    context = browser.new_context()  # type: ignore[attr-defined]
+def test_pages_and_api_docs_run_under_the_csp(library_site: str, chromium_browser: Any) -> None:
+    site = library_site
+    context = chromium_browser.new_context()
     pg = context.new_page()
     pg.set_default_timeout(15000)
     problems: list[str] = []

@@ -23,10 +23,10 @@ from paperscope.settings import Settings
 from paperscope.store import get_paper, upsert_papers
 from paperscope.web.app import create_app
 from paperscope.web.app_state import app_state
+from tests.support.browser import chromium, needs_chromium
 from tests.support.topic_corpus import TOPICS, corpus
 from tests.support.web_data import live_server
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 POINT_AT = "fetch('/api/map/point/' + window.paperscopeMap.pointOf({:f}, {:f})).then(r => r.json())"
 
@@ -126,14 +126,12 @@ def map_site(indexed: sa.Engine, settings: Settings) -> Iterator[str]:
 
 @pytest.mark.slow
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+@needs_chromium
 def test_map_in_chromium(map_site: str, db_url: str) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     pw_expect = sync_api.expect
     errors: list[str] = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=["--no-sandbox", "--disable-gpu"])
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.set_default_timeout(15000)

@@ -22,9 +22,9 @@ from paperscope.store import users as user_store
 from paperscope.web.app import create_app
 from paperscope.web.app_state import app_state
 from tests.community_support import PASSWORD, Clock, add_user
+from tests.support.browser import needs_chromium
 from tests.support.web_data import live_server, load_library
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "walkthrough"
 
 pytestmark = [
@@ -32,7 +32,7 @@ pytestmark = [
     pytest.mark.slow,
     # One worker walks the whole site: the served library and the browser are made once, not per worker.
     pytest.mark.xdist_group("walkthrough"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"),
+    needs_chromium,
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install .[dev])")
 expect = sync_api.expect
@@ -71,13 +71,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
-        yield b
-        b.close()
+def browser(chromium_browser: Any) -> Any:
+    return chromium_browser
 
 
 @pytest.fixture
