@@ -207,3 +207,12 @@ def test_every_documented_command_and_option_exists() -> None:
 def test_every_command_is_documented() -> None:
     missing = [path for path in cli_commands() if f"paperscope {path}" not in README]
     assert not missing, f"commands the README does not mention: {missing}"
+
+
+@pytest.mark.serial
+def test_serial_tests_share_one_xdist_group(request: pytest.FixtureRequest) -> None:
+    # `make test` relies on pytest-xdist's --dist loadgroup to keep `serial` tests off each other (conftest).
+    # A pytest or pytest-xdist release that stops honouring the groups would let them overlap silently.
+    if getattr(request.config.option, "loadgroup", False) is not True:
+        pytest.skip("not under pytest-xdist --dist loadgroup (make test runs it so)")
+    assert request.node.nodeid.endswith("@serial"), request.node.nodeid
