@@ -18,21 +18,14 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
-from tests.support.web_data import live_server  # noqa: E402
-
-from paperscope.settings import Settings
-from paperscope.sources.jsonl import JsonlSource
-from paperscope.store import count_papers, ingest_records, iter_papers, open_database
+from paperscope.store import iter_papers
 from paperscope.store import library as lib
 from paperscope.store import users as user_store
-from paperscope.web.app import create_app
-from paperscope.web.app_state import app_state
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import save_record  # noqa: E402
-
-ARXIV = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv-2025-2026.jsonl.gz"
+from snapshot_app import served_app, snapshot_store  # noqa: E402
 
 
 def main() -> None:
@@ -41,11 +34,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/paperscope-bench-export"))
     args = parser.parse_args()
-    settings = Settings(home=args.workdir / "home", database_url=f"sqlite:///{args.workdir / 'p.db'}")
-    settings.ensure_home()
-    engine = open_database(settings.db_url)
-    if count_papers(engine) < args.papers:
-        ingest_records(engine, JsonlSource(ARXIV, limit=args.papers))
+    settings, engine = snapshot_store(args.workdir, args.papers)
     if user_store.find_user(engine, "bench") is None:
         for name in ("bench", "importer"):
             user = user_store.create_user(engine, name, f"{name}@example.org", "x")
@@ -57,8 +46,7 @@ def main() -> None:
                 assert p.rowid is not None
                 lib.save_paper(engine, owner.id, p.rowid, ["bench"])
     engine.dispose()
-    app = create_app(settings, cache_seconds=0)
-    with live_server(app) as url, httpx.Client(base_url=url, timeout=300) as http:
+    with served_app(settings) as url, httpx.Client(base_url=url, timeout=300) as http:
         auth = {"Authorization": "Bearer ps_bench"}
         bib = b""
         rows = []
@@ -82,7 +70,6 @@ def main() -> None:
         print(f"re-import of the BibTeX file: {time.perf_counter() - t0:.1f}s, matched {report['matched']}, "
               f"unmatched {len(report['unmatched'])}, failed blocks {report['failed_blocks']}")
         save_record("export_library", rows, title="Library export per format")
-    app_state(app).engine.dispose()
 
 
 if __name__ == "__main__":

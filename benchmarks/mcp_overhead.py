@@ -24,22 +24,15 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import httpx  # noqa: E402
 from mcp import Client  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
-from tests.support.web_data import live_server  # noqa: E402
-
 from paperscope.embed import load_encoder  # noqa: E402
 from paperscope.index.build import build_index  # noqa: E402
 from paperscope.search.metrics import percentile  # noqa: E402
-from paperscope.settings import Settings  # noqa: E402
 from paperscope.sources.jsonl import JsonlSource  # noqa: E402
-from paperscope.store import count_papers, ingest_records, open_database  # noqa: E402
-from paperscope.web.app import create_app  # noqa: E402
-from paperscope.web.app_state import app_state  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import save_record  # noqa: E402
-
-ARXIV = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv-2025-2026.jsonl.gz"
+from snapshot_app import ARXIV, served_app, snapshot_store  # noqa: E402
 
 
 async def measure(url: str, queries: list[str]) -> tuple[list[float], list[float]]:
@@ -65,18 +58,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/paperscope-bench-mcp"))
     args = parser.parse_args()
-    settings = Settings(home=args.workdir / "home", database_url=f"sqlite:///{args.workdir / 'p.db'}")
-    settings.ensure_home()
-    engine = open_database(settings.db_url)
-    if count_papers(engine) < args.papers:
-        ingest_records(engine, JsonlSource(ARXIV, limit=args.papers))
+    settings, engine = snapshot_store(args.workdir, args.papers)
     build_index(engine, settings.index_dir, load_encoder(settings))
     engine.dispose()
     queries = [p.title for p in itertools.islice(JsonlSource(ARXIV), args.papers, args.papers + args.queries)]
-    app = create_app(settings, cache_seconds=0)
-    with live_server(app) as url:
+    with served_app(settings) as url:
         api_ms, mcp_ms = asyncio.run(measure(url, queries))
-    app_state(app).engine.dispose()
     print(f"papers={args.papers} queries={len(api_ms)} (hybrid, k=10)")
     for name, values in (("/api/search", api_ms), ("/mcp search", mcp_ms)):
         print(f"{name:12s} p50 {percentile(values, 50):7.1f} ms  p90 {percentile(values, 90):7.1f} ms")

@@ -14,13 +14,17 @@ from argon2 import PasswordHasher
 
 import paperscope.store
 from paperscope.embed import Encoder, bundled, load_encoder
+from paperscope.index.build import build_index
+from paperscope.search import SearchEngine
 from paperscope.settings import Settings
 from paperscope.store import db as store_db
-from paperscope.store import open_database
+from paperscope.store import open_database, upsert_papers
 from paperscope.web import passwords
+from tests.httpfixture import ScriptedServer, scripted_server
 from tests.pg import PgServer, start_pg
 from tests.support.browser import chromium
 from tests.support.encoders import ConvertedModels
+from tests.support.topic_corpus import corpus
 from tests.support.web_data import live_server, load_library
 
 # A database migrated once per session; each test's database is a copy of it (PostgreSQL's CREATE
@@ -285,3 +289,20 @@ def encoder(bundled_encoder: Encoder) -> Encoder:
     from tests.support.encoders import MemoEncoder
 
     return MemoEncoder(bundled_encoder)
+
+
+@pytest.fixture
+def indexed_search_engine(engine: sa.Engine, settings: Settings, encoder: Encoder) -> SearchEngine:
+    """A SearchEngine over the topic corpus (tests/support/topic_corpus.py), stored and indexed with
+    the test module's `encoder`."""
+    upsert_papers(engine, corpus())
+    build_index(engine, settings.index_dir, encoder)
+    return SearchEngine(engine, settings, encoder=encoder)
+
+
+@pytest.fixture
+def remote_api() -> Iterator[ScriptedServer]:
+    """A scripted HTTP server on 127.0.0.1 (tests/httpfixture.py) standing in for a remote API: the test
+    states its answers in order and reads the requests it got."""
+    with scripted_server() as server:
+        yield server

@@ -122,6 +122,27 @@ def test_no_module_import_cycle() -> None:
     assert not cycles, f"modules importing each other: {cycles}"
 
 
+def test_no_test_module_imports_another() -> None:
+    """What several test modules share lives in tests/support/ (fixtures in tests/conftest.py), never in
+    one test module that others import: that re-registers its tests' fixtures under other modules and
+    ties unrelated tests together (issue #18)."""
+    def test_module(name: str) -> bool:
+        return any(part.startswith("test_") for part in name.split("."))
+
+    wrong = []
+    for path in sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):  # a test module, or one imported from a package
+                module = node.module or ""
+                names = [module] if test_module(module) else [f"{module}.{a.name}" for a in node.names]
+            else:
+                continue
+            wrong += [f"{path.relative_to(ROOT)} imports {name}" for name in names if test_module(name)]
+    assert not wrong, "\n".join(wrong)
+
+
 def _fulltext_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Full-text tables and indexes are raw SQL in migration 0002 (FTS5 / tsvector), not in schema.py."""
     return not (name and ("papers_fts" in name or "paper_search" in name))

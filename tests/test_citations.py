@@ -15,14 +15,8 @@ from paperscope.settings import Settings
 from paperscope.store import open_database
 from paperscope.web.app import create_app
 from paperscope.web.app_state import app_state
-from tests.httpfixture import Reply, ScriptedServer, cli_env, scripted_server
+from tests.httpfixture import Reply, ScriptedServer, cli_env
 from tests.support.web_data import load_library
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with scripted_server() as s:
-        yield s
 
 
 @pytest.fixture
@@ -44,26 +38,26 @@ def dois(request_filter: str) -> list[str]:
     return request_filter[4:].split("|")
 
 
-def test_ingest_resumes_and_the_paper_page_lists_citations(settings: Settings, server: ScriptedServer,
+def test_ingest_resumes_and_the_paper_page_lists_citations(settings: Settings, remote_api: ScriptedServer,
                                                           store: sa.Engine) -> None:
-    server.play(Reply.fixture("openalex/works_page1.json"))
-    first = run(settings, server, "--limit", "5")
+    remote_api.play(Reply.fixture("openalex/works_page1.json"))
+    first = run(settings, remote_api, "--limit", "5")
     assert first.exit_code == 0, first.output
     assert "5 papers looked up, 4 found in OpenAlex" in first.output
-    asked = server.requests[0]
+    asked = remote_api.requests[0]
     assert asked.path == "/works" and asked.params["mailto"] == "admin@example.org"
     assert asked.params["select"] == "id,doi,cited_by_count,referenced_works"
     first_five = ("2503.10001", "2503.10002", "2503.20001", "2503.20002", "2503.40001")
     assert dois(asked.params["filter"]) == [f"10.48550/arxiv.{i}" for i in first_five]
     # A second run continues after the fifth paper: the other 13 papers in one request.
-    server.play(Reply.fixture("openalex/works_page2.json"))
-    second = run(settings, server)
+    remote_api.play(Reply.fixture("openalex/works_page2.json"))
+    second = run(settings, remote_api)
     assert second.exit_code == 0, second.output
     assert "13 papers looked up, 1 found" in second.output
-    rest = dois(server.requests[1].params["filter"])
+    rest = dois(remote_api.requests[1].params["filter"])
     assert len(rest) == 13 and rest[0] == "10.48550/arxiv.hep-th/9901001"
-    assert run(settings, server).output.count("0 papers looked up") == 1  # nothing left: no request
-    assert len(server.requests) == 2
+    assert run(settings, remote_api).output.count("0 papers looked up") == 1  # nothing left: no request
+    assert len(remote_api.requests) == 2
 
     app = create_app(settings, cache_seconds=0)
     client = TestClient(app)
@@ -83,26 +77,29 @@ def test_ingest_resumes_and_the_paper_page_lists_citations(settings: Settings, s
     app_state(app).engine.dispose()
 
     # --restart looks every paper up again and replaces what was stored.
-    server.play(Reply(b'{"meta": {}, "results": []}', content_type="application/json"))
-    again = run(settings, server, "--restart", "--limit", "3")
+    remote_api.play(Reply(b'{"meta": {}, "results": []}', content_type="application/json"))
+    again = run(settings, remote_api, "--restart", "--limit", "3")
     assert again.exit_code == 0 and "3 papers looked up, 0 found" in again.output
 
 
-def test_a_failing_server_stops_with_a_clear_message_and_resumes(settings: Settings, server: ScriptedServer,
+def test_a_failing_server_stops_with_a_clear_message_and_resumes(settings: Settings,
+                                                                 remote_api: ScriptedServer,
                                                                  store: sa.Engine) -> None:
-    server.play(Reply(b'{"error": "Invalid query parameters"}', status=400, content_type="application/json"))
-    failed = run(settings, server, "--limit", "5")
+    remote_api.play(Reply(b'{"error": "Invalid query parameters"}', status=400,
+                          content_type="application/json"))
+    failed = run(settings, remote_api, "--limit", "5")
     assert failed.exit_code == 1
     assert "OpenAlex answered HTTP 400" in " ".join(failed.output.split())
-    server.play(Reply.fixture("openalex/works_page1.json"))
-    resumed = run(settings, server, "--limit", "5")
+    remote_api.play(Reply.fixture("openalex/works_page1.json"))
+    resumed = run(settings, remote_api, "--limit", "5")
     assert resumed.exit_code == 0 and "4 found" in resumed.output
-    assert dois(server.requests[1].params["filter"])[0] == "10.48550/arxiv.2503.10001"  # nothing was skipped
+    # nothing was skipped
+    assert dois(remote_api.requests[1].params["filter"])[0] == "10.48550/arxiv.2503.10001"
 
 
-def test_search_sorted_by_citations(settings: Settings, server: ScriptedServer, store: sa.Engine) -> None:
-    server.play(Reply.fixture("openalex/works_page1.json"), Reply.fixture("openalex/works_page2.json"))
-    assert run(settings, server).exit_code == 0
+def test_search_sorted_by_citations(settings: Settings, remote_api: ScriptedServer, store: sa.Engine) -> None:
+    remote_api.play(Reply.fixture("openalex/works_page1.json"), Reply.fixture("openalex/works_page2.json"))
+    assert run(settings, remote_api).exit_code == 0
     app = create_app(settings, cache_seconds=0)
     client = TestClient(app)
     # bm25: no vector index here. Every paper mentioning "retrieval" or "attention", most cited first;

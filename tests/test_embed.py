@@ -1,79 +1,21 @@
-"""The encoder over a user model directory, exercised with a tiny BERT-shaped ONNX model built here."""
+"""The encoder over a user model directory, exercised with a tiny BERT-shaped ONNX model built in the test
+(tests/support/tiny_model.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
 
 from paperscope.embed import Encoder, ModelError, load_encoder, paper_text
 from paperscope.settings import Settings
-
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[Q]", "hello", "world", "graph", "neural", "networks",
-         "protein", "folding", ",", "!", ".", "(", ")"]
-DIM = 8
-
-
-def _tokenizer() -> Tokenizer:
-    tokenizer = Tokenizer(models.WordLevel({t: i for i, t in enumerate(VOCAB)}, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer.add_special_tokens(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[Q]"])
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    return tokenizer
-
-
-def _graph(per_token: bool = True) -> onnx.ModelProto:
-    """hidden = embedding[ids] + 0.5 * masked mean of the embeddings: contextual, and blind to padding."""
-    weights = np.random.default_rng(7).normal(size=(len(VOCAB), DIM)).astype(np.float32)
-    nodes = [
-        helper.make_node("Gather", ["emb", "input_ids"], ["tok"]),
-        helper.make_node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT),
-        helper.make_node("Unsqueeze", ["mask_f", "axis2"], ["mask3"]),
-        helper.make_node("Mul", ["tok", "mask3"], ["masked"]),
-        helper.make_node("ReduceSum", ["masked", "axis1"], ["total"], keepdims=1),
-        helper.make_node("ReduceSum", ["mask3", "axis1"], ["count"], keepdims=1),
-        helper.make_node("Div", ["total", "count"], ["context"]),
-        helper.make_node("Mul", ["context", "half"], ["scaled"]),
-        helper.make_node("Add", ["tok", "scaled"], ["last_hidden_state"]),
-    ]
-    output_shape: list[str | int] = ["batch", "seq", DIM]
-    if not per_token:
-        nodes.append(helper.make_node("ReduceSum", ["last_hidden_state", "axis1"], ["pooled"], keepdims=0))
-        output_shape = ["batch", DIM]
-    graph = helper.make_graph(
-        nodes, "tiny-bert",
-        inputs=[helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "seq"])
-                for n in ("input_ids", "attention_mask", "token_type_ids")],
-        outputs=[helper.make_tensor_value_info("last_hidden_state" if per_token else "pooled",
-                                               TensorProto.FLOAT, output_shape)],
-        initializer=[helper.make_tensor("emb", TensorProto.FLOAT, weights.shape, weights.flatten()),
-                     helper.make_tensor("axis1", TensorProto.INT64, [1], [1]),
-                     helper.make_tensor("axis2", TensorProto.INT64, [1], [2]),
-                     helper.make_tensor("half", TensorProto.FLOAT, [], [0.5])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
-
-
-def _model_dir(path: Path, config: dict[str, object] | None = None, per_token: bool = True) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    onnx.save(_graph(per_token), str(path / "model.onnx"))
-    _tokenizer().save(str(path / "tokenizer.json"))
-    if config is not None:
-        (path / "paperscope.json").write_text(json.dumps(config))
-    return path
+from tests.support.tiny_model import DIM, tiny_model_dir
 
 
 @pytest.fixture
 def tiny(tmp_path: Path) -> Encoder:
-    directory = _model_dir(tmp_path / "tiny", {"name": "tiny-test", "max_length": 12})
+    directory = tiny_model_dir(tmp_path / "tiny", {"name": "tiny-test", "max_length": 12})
     return load_encoder(Settings(home=tmp_path / "home", model=str(directory)))
 
 
@@ -131,7 +73,7 @@ def test_documents_are_truncated_to_max_length(tiny: Encoder) -> None:
 
 
 def test_query_prefix_from_config_marks_the_query(tmp_path: Path) -> None:
-    directory = _model_dir(tmp_path / "colbert", {"query_prefix": "[Q] ", "document_prefix": ""})
+    directory = tiny_model_dir(tmp_path / "colbert", {"query_prefix": "[Q] ", "document_prefix": ""})
     encoder = load_encoder(Settings(home=tmp_path / "home", model=str(directory)))
     assert encoder.name == "colbert"  # no name in the config: the directory's name
     (query,) = encoder.encode_queries(["protein folding"])
@@ -142,7 +84,7 @@ def test_query_prefix_from_config_marks_the_query(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("missing", ["model.onnx", "tokenizer.json"])
 def test_model_directory_lacking_a_file_is_a_clear_error(tmp_path: Path, missing: str) -> None:
-    directory = _model_dir(tmp_path / "broken")
+    directory = tiny_model_dir(tmp_path / "broken")
     (directory / missing).unlink()
     with pytest.raises(ModelError, match=missing):
         load_encoder(Settings(home=tmp_path / "home", model=str(directory)))
@@ -154,13 +96,13 @@ def test_missing_model_directory_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_graph_without_per_token_output_is_rejected(tmp_path: Path) -> None:
-    directory = _model_dir(tmp_path / "pooled-only", per_token=False)
+    directory = tiny_model_dir(tmp_path / "pooled-only", per_token=False)
     with pytest.raises(ModelError, match="per-token"):
         load_encoder(Settings(home=tmp_path / "home", model=str(directory)))
 
 
 def test_corrupt_tokenizer_is_a_clear_error(tmp_path: Path) -> None:
-    directory = _model_dir(tmp_path / "bad-tok")
+    directory = tiny_model_dir(tmp_path / "bad-tok")
     (directory / "tokenizer.json").write_text("{not json")
     with pytest.raises(ModelError, match="tokenizer"):
         load_encoder(Settings(home=tmp_path / "home", model=str(directory)))

@@ -6,21 +6,19 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from paperscope.embed import Encoder
 from paperscope.feed.foryou import ForYou, fit_preferences
-from paperscope.index.build import build_index
 from paperscope.search import SearchEngine
 from paperscope.settings import Settings
-from paperscope.store import get_paper, upsert_papers
+from paperscope.store import get_paper
 from paperscope.store import library as lib
 from paperscope.web.app import create_app
 from paperscope.web.app_state import app_state
 from tests.community_support import add_user, sign_in
 from tests.support.encoders import MemoEncoder
-from tests.support.topic_corpus import corpus
+from tests.support.papers import rowid
 
 
 def test_model_ranks_unseen_papers_of_the_liked_topic_first() -> None:
@@ -47,23 +45,11 @@ def encoder(bundled_encoder: Encoder) -> Encoder:
     return MemoEncoder(bundled_encoder)
 
 
-@pytest.fixture
-def indexed(engine: sa.Engine, settings: Settings, encoder: Encoder) -> SearchEngine:
-    upsert_papers(engine, corpus())
-    build_index(engine, settings.index_dir, encoder)
-    return SearchEngine(engine, settings, encoder=encoder)
-
-
-def rowid(engine: sa.Engine, paper_id: str) -> int:
-    p = get_paper(engine, paper_id)
-    assert p is not None and p.rowid is not None
-    return p.rowid
-
-
-def test_feed_follows_the_library_retrains_on_feedback_and_explains(indexed: SearchEngine) -> None:
-    engine = indexed.engine
+def test_feed_follows_the_library_retrains_on_feedback_and_explains(
+        indexed_search_engine: SearchEngine) -> None:
+    engine = indexed_search_engine.engine
     user = add_user(engine, "reader")
-    service = ForYou(indexed.retriever, unseen_sample=50)
+    service = ForYou(indexed_search_engine.retriever, unseen_sample=50)
     empty = service.feed(user.id)
     assert empty.items == [] and "save papers" in empty.notes[0]
     lib.save_paper(engine, user.id, rowid(engine, "2504.01001"))  # proteins
@@ -91,15 +77,15 @@ def test_feed_follows_the_library_retrains_on_feedback_and_explains(indexed: Sea
 
 
 @pytest.fixture
-def client(indexed: SearchEngine, settings: Settings) -> Iterator[TestClient]:
+def client(indexed_search_engine: SearchEngine, settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings, cache_seconds=0)
     with TestClient(app) as c:
         yield c
     app_state(app).engine.dispose()
 
 
-def test_foryou_page_and_api(client: TestClient, indexed: SearchEngine) -> None:
-    engine = indexed.engine
+def test_foryou_page_and_api(client: TestClient, indexed_search_engine: SearchEngine) -> None:
+    engine = indexed_search_engine.engine
     user = add_user(engine, "web")
     assert client.get("/api/v1/foryou").status_code == 401
     lib.save_paper(engine, user.id, rowid(engine, "2504.02001"))  # galaxies
@@ -113,23 +99,25 @@ def test_foryou_page_and_api(client: TestClient, indexed: SearchEngine) -> None:
     assert client.get("/foryou?days=0").status_code == 422
 
 
-def test_hidden_papers_are_never_recommended_or_listed_as_similar(indexed: SearchEngine) -> None:
+def test_hidden_papers_are_never_recommended_or_listed_as_similar(
+        indexed_search_engine: SearchEngine) -> None:
     from paperscope.feed.similar import SimilarPapers
     from paperscope.store.votes import set_hidden
 
-    engine = indexed.engine
+    engine = indexed_search_engine.engine
     user = add_user(engine, "moderated")
     lib.save_paper(engine, user.id, rowid(engine, "2504.01001"))
     lib.set_feedback(engine, user.id, rowid(engine, "2504.01002"), 1)
-    first = [i.paper_id for i in ForYou(indexed.retriever, unseen_sample=50).feed(user.id, k=4).items]
-    similar = SimilarPapers(indexed.retriever)
+    retriever = indexed_search_engine.retriever
+    first = [i.paper_id for i in ForYou(retriever, unseen_sample=50).feed(user.id, k=4).items]
+    similar = SimilarPapers(retriever)
     seed = get_paper(engine, "2504.01001")
     assert seed is not None
     before = [h.paper_id for h in similar.similar([seed], k=3).hits]
     top_similar = before[0]
     set_hidden(engine, rowid(engine, first[0]), True)
     set_hidden(engine, rowid(engine, top_similar), True)
-    after_feed = [i.paper_id for i in ForYou(indexed.retriever, unseen_sample=50).feed(user.id, k=4).items]
+    after_feed = [i.paper_id for i in ForYou(retriever, unseen_sample=50).feed(user.id, k=4).items]
     after = similar.similar([seed], k=3)
     assert first[0] not in after_feed
     assert after.cached and top_similar not in [h.paper_id for h in after.hits]  # even from the cache

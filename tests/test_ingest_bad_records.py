@@ -21,7 +21,7 @@ from paperscope.sources.http import SourceError
 from paperscope.sources.jsonl import JsonlSource
 from paperscope.store import count_papers, get_paper, get_state, ingest_records, open_database
 from tests.httpfixture import FIXTURES, Reply, cli_env, scripted_server
-from tests.test_jsonl import COMPACT, run_cli, write_lines
+from tests.support.jsonl import COMPACT, run_cli, write_lines
 
 # The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
 pytestmark = pytest.mark.both_backends

@@ -20,6 +20,7 @@ from paperscope.sources.http import SourceError
 from paperscope.sources.jsonl import JsonlSource, parse_record, read_jsonl
 from paperscope.store import count_papers, get_paper, open_database
 from tests.support.data import ARXIV_JSONL
+from tests.support.jsonl import COMPACT, run_cli, write_lines
 
 # The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
 pytestmark = pytest.mark.both_backends
@@ -37,9 +38,6 @@ KAGGLE = {
     "authors_parsed": [["Balázs", "C.", ""], ["Berger", "E. L.", ""], ["Nadolsky", "P. M.", ""],
                        ["Yuan", "C. -P.", ""]],
 }
-COMPACT = {"id": "2503.11742", "title": "Safe VLMs", "abstract": "Vision-language\nmodels.",
-           "authors": ["Moreno D'Incà", "Elia Peruzzo"], "categories": ["cs.CV", "cs.AI"],
-           "listed": "2025-03-18"}
 
 
 def test_kaggle_record() -> None:
@@ -60,12 +58,6 @@ def test_compact_record() -> None:
 
 def test_old_style_ids() -> None:
     assert parse_record(dict(COMPACT, id="math.CO/0406594v2")).arxiv_id == "math.CO/0406594"
-
-
-def write_lines(path: Path, lines: list[str], gz: bool = False) -> Path:
-    data = ("\n".join(lines) + "\n").encode()
-    path.write_bytes(gzip.compress(data) if gz else data)
-    return path
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -148,14 +140,6 @@ def test_parallel_reading_whose_parser_dies_fails_instead_of_waiting(tmp_path: P
                 assert len(parser) == 1
                 os.kill(parser[0], signal.SIGKILL)
     assert 0 < got < 30_000
-
-
-def run_cli(home: Path, *args: str, db_url: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PAPERSCOPE_HOME=str(home))
-    if db_url:
-        env["PAPERSCOPE_DATABASE_URL"] = db_url
-    return subprocess.run([sys.executable, "-m", "paperscope", *args], env=env, capture_output=True,
-                          text=True, timeout=300)
 
 
 @pytest.mark.slow

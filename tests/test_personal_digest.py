@@ -22,7 +22,7 @@ from paperscope.store.subscriptions import DigestChoice, find_subscription, subs
 from paperscope.web.app import create_app
 from paperscope.web.app_state import app_state
 from tests.community_support import add_user, page_csrf, sign_in
-from tests.test_foryou import indexed, rowid  # noqa: F401  (fixtures)
+from tests.support.papers import rowid
 
 # The backend matters here (tests/conftest.py): every store-backed test runs on SQLite and PostgreSQL.
 pytestmark = pytest.mark.both_backends
@@ -43,9 +43,9 @@ def _for_you_titles(engine: sa.Engine, recipient: str, key: str) -> list[str]:
     return [line[2:].strip() for line in section.splitlines() if line.startswith("* ")]
 
 
-def test_for_you_section_from_the_account_page(indexed: SearchEngine, settings: Settings,  # noqa: F811
-                                               encoder: Encoder) -> None:  # noqa: F811
-    engine = indexed.engine
+def test_for_you_section_from_the_account_page(indexed_search_engine: SearchEngine, settings: Settings,
+                                               encoder: Encoder) -> None:
+    engine = indexed_search_engine.engine
     reader = add_user(engine, "reader")
     lib.save_paper(engine, reader.id, rowid(engine, "2504.01001"))  # proteins
     lib.set_feedback(engine, reader.id, rowid(engine, "2504.01002"), 1)

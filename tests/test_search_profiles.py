@@ -19,9 +19,9 @@ from paperscope.search.calibration import Calibration
 from paperscope.settings import Settings
 from paperscope.store import open_database, upsert_papers
 from paperscope.web.app import create_app
-from tests.test_embed import _model_dir
+from tests.support.tiny_model import tiny_model_dir
 
-# Words the tiny test model knows (tests/test_embed.py's vocabulary).
+# Words the tiny test model knows (tests/support/tiny_model.py's vocabulary).
 PAPERS = [("Protein folding", "protein folding protein"), ("Neural networks", "neural networks"),
           ("Graph neural networks", "graph neural networks graph"), ("Hello world", "hello world")]
 
@@ -37,7 +37,7 @@ def test_bundled_model_keeps_the_defaults_tuned_on_it() -> None:
 @pytest.fixture
 def user_model_home(tmp_path: Path, db_url: str) -> Settings:
     """A store of four papers indexed by a user model directory that has no tuned profile."""
-    model = _model_dir(tmp_path / "tiny", {"name": "tiny-test", "max_length": 12})
+    model = tiny_model_dir(tmp_path / "tiny", {"name": "tiny-test", "max_length": 12})
     settings = Settings(home=tmp_path / "home", database_url=db_url, model=str(model))
     engine = open_database(db_url)
     upsert_papers(engine, [Paper(arxiv_id=f"2501.0000{i}", title=t, abstract=a, categories=("cs.LG",),
@@ -78,7 +78,7 @@ def test_model_info_names_the_retrieval_profile(tmp_path: Path) -> None:
 
     from paperscope.cli import app as cli_app
 
-    model = _model_dir(tmp_path / "tiny", {"name": "tiny-test"})
+    model = tiny_model_dir(tmp_path / "tiny", {"name": "tiny-test"})
     shown = CliRunner().invoke(cli_app, ["--home", str(tmp_path / "home"), "model", "info", "--json"],
                                env={"PAPERSCOPE_MODEL": str(model)})
     assert shown.exit_code == 0, shown.output

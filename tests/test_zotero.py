@@ -16,16 +16,10 @@ from paperscope.settings import Settings
 from paperscope.store import get_paper, open_database, upsert_papers
 from paperscope.store import library as lib
 from tests.community_support import add_user
-from tests.httpfixture import FIXTURES, Reply, ScriptedServer, cli_env, scripted_server
+from tests.httpfixture import FIXTURES, Reply, ScriptedServer, cli_env
 from tests.support.web_data import load_library
 
 KEY = "zotero-key-123"
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with scripted_server() as s:
-        yield s
 
 
 @pytest.fixture
@@ -54,18 +48,18 @@ def listing(body: bytes, total: int) -> Reply:
     return Reply(body, content_type="application/json", headers={"Total-Results": str(total)})
 
 
-def test_sync_adds_only_missing_papers_and_is_idempotent(settings: Settings, server: ScriptedServer,
+def test_sync_adds_only_missing_papers_and_is_idempotent(settings: Settings, remote_api: ScriptedServer,
                                                          store: sa.Engine) -> None:
     created = {"successful": {"0": {"key": "NEW00001"}, "1": {"key": "NEW00002"}},
                "success": {"0": "NEW00001", "1": "NEW00002"}, "unchanged": {}, "failed": {}}
-    server.play(listing((FIXTURES / "zotero" / "items_page.json").read_bytes(), 2),
+    remote_api.play(listing((FIXTURES / "zotero" / "items_page.json").read_bytes(), 2),
                 Reply(json.dumps(created).encode(), content_type="application/json"))
-    first = run(settings, server)
+    first = run(settings, remote_api)
     assert first.exit_code == 0, first.output
     said = " ".join(first.output.split())
     assert "4 papers: 2 added, 1 already in the group (2 items before)" in said
     assert "doi:10.1000/j.1: no arXiv id" in said
-    listed, posted = server.requests
+    listed, posted = remote_api.requests
     assert listed.method == "GET" and listed.path == "/groups/555/items" and listed.params["start"] == "0"
     assert listed.headers["Zotero-API-Key"] == KEY and listed.headers["Zotero-API-Version"] == "3"
     assert posted.method == "POST" and posted.path == "/groups/555/items"
@@ -82,16 +76,16 @@ def test_sync_adds_only_missing_papers_and_is_idempotent(settings: Settings, ser
     now += [{"key": key, "data": {"itemType": "preprint", "title": t, "url": url, "extra": extra}}
             for key, t, url, extra in (("NEW00001", "Old", "", "arXiv: hep-th/9901001"),
                                        ("NEW00002", "Sparse", "https://arxiv.org/abs/2503.20002", ""))]
-    server.play(listing(json.dumps(now).encode(), 4))
-    second = run(settings, server)
+    remote_api.play(listing(json.dumps(now).encode(), 4))
+    second = run(settings, remote_api)
     assert second.exit_code == 0, second.output
     assert "4 papers: 0 added, 3 already in the group (4 items before)" in " ".join(second.output.split())
-    assert len(server.requests) == 3  # one listing, no write
+    assert len(remote_api.requests) == 3  # one listing, no write
 
 
-def test_a_key_without_access_is_refused_clearly(settings: Settings, server: ScriptedServer,
+def test_a_key_without_access_is_refused_clearly(settings: Settings, remote_api: ScriptedServer,
                                                   store: sa.Engine) -> None:
-    server.play(Reply(b"Forbidden", status=403, content_type="text/plain"))
-    result = run(settings, server)
+    remote_api.play(Reply(b"Forbidden", status=403, content_type="text/plain"))
+    result = run(settings, remote_api)
     assert result.exit_code == 1
     assert "check the API key's access to the group (HTTP 403)" in " ".join(result.output.split())
