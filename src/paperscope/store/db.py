@@ -5,18 +5,21 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from paperscope.store.fulltext_build import recover_fulltext
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported only when a schema has to change: loading it cost every command and server
+# process ~0.1 s of CPU at start, and a current schema is told from a plain query.
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*(?:\"([^\"]*)\"|None)", re.M)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -50,6 +53,8 @@ def create_engine(url: str) -> sa.Engine:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     return cfg
@@ -58,13 +63,35 @@ def _alembic_config() -> Config:
 def current_revision(engine: sa.Engine) -> str | None:
     """The schema revision the database is at (None for an empty database)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(versions) > 1:  # branches: alembic says what that means
+        from alembic.runtime.migration import MigrationContext
+
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    return versions[0] if versions else None
 
 
 @functools.cache
 def head_revision() -> str | None:
-    """The newest schema revision this version of paperscope knows. Read once per process: reading it
-    loads every migration script, which cost more than the rest of `open_database` together."""
+    """The newest schema revision this version of paperscope knows: the one no migration names as its
+    `down_revision`. Read once per process, from the scripts' text (a test checks it against alembic's
+    own reading, which loads every script)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (_MIGRATIONS / "versions").glob("*.py"):
+        fields = dict((name, value) for name, value in _REVISION.findall(script.read_text()))
+        if fields.get("revision"):
+            revisions.add(fields["revision"])
+            if fields.get("down_revision"):
+                parents.add(fields["down_revision"])
+    heads = revisions - parents
+    if len(heads) == 1:
+        return heads.pop()
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
@@ -72,6 +99,8 @@ def upgrade(engine: sa.Engine) -> None:
     """Apply every pending migration (a no-op when the schema is current)."""
     if current_revision(engine) == head_revision():
         return
+    from alembic import command
+
     cfg = _alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
