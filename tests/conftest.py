@@ -242,7 +242,12 @@ def converted_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Conve
     """The bundled model's int8 conversion, made once for the session (on first use): a home's first
     load of the bundled encoder finds it in its model cache instead of converting the graph again (~7 s
     each, in some 20 tests, some in module fixtures, hence a session-wide patch)."""
-    models = ConvertedModels(tmp_path_factory.mktemp("converted-models"))
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the workers' temp folders share one parent, this run's
+        folder = tmp_path_factory.getbasetemp().parent / "converted-models"
+        folder.mkdir(exist_ok=True)
+    else:
+        folder = tmp_path_factory.mktemp("converted-models")
+    models = ConvertedModels(folder)
     real = bundled.dynamic_int8
 
     def seeded(source: Path, cache_dir: Path, stem: str, per_channel: bool = True) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import threading
@@ -35,7 +36,8 @@ class ConvertedModels:
     """The bundled graph's one-off int8 conversion (`embed/quantize.py`, ~7 s of CPU) made once per test
     session, then hard-linked into each new home's model cache: the same file the conversion would have
     written there, so every test, its CLI runs and its servers load the real converted model without
-    converting it again."""
+    converting it again. pytest-xdist workers share `folder`: the first converts, under a file lock, and
+    the others find the file."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -45,7 +47,9 @@ class ConvertedModels:
     def seed(self, cache_dir: Path, convert: Callable[..., Path], source: Path, stem: str,
              per_channel: bool = True) -> None:
         """Put the session's conversion of `source` into `cache_dir` (converting it first if needed)."""
-        with self._lock:  # web servers and index threads load encoders off the main thread
+        # Web servers and index threads load encoders off the main thread; other workers, in other processes.
+        with self._lock, (self.folder / ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             converted = convert(source, self.folder, stem, per_channel)
         target = cache_dir / converted.name
         if not target.exists():

@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from paperscope.embed.onnx_model import ModelError, ModelSpec, OnnxEncoder
-from paperscope.embed.quantize import dynamic_int8
+from paperscope.embed.quantize import dynamic_int8, file_sha256
 from paperscope.embed.types import EncoderIdentity
 from paperscope.settings import Settings
 
@@ -120,20 +119,10 @@ def load_encoder(settings: Settings, threads: int | None = None) -> OnnxEncoder:
     return encoder
 
 
-@lru_cache(maxsize=16)
-def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _spec_fingerprint(spec: ModelSpec) -> str:
     parts = []
     for path in (spec.onnx_path, spec.tokenizer_path):
-        st = path.stat()
-        parts.append(_file_digest(path, st.st_size, st.st_mtime_ns))
+        parts.append(file_sha256(path))
     parts += [str(spec.max_length), str(spec.query_max_length), spec.query_prefix, spec.document_prefix,
               spec.output_name]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]

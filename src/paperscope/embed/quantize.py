@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import onnxruntime as ort
@@ -16,13 +17,25 @@ import onnxruntime as ort
 from paperscope.files import write_atomically
 
 
-def file_digest(path: Path) -> str:
-    """Short sha256 of a file: names the cached derivative so a new upstream file gets a new cache entry."""
+def file_sha256(path: Path) -> str:
+    """A file's sha256 (hex), read once per process while its size and modification time stay the same:
+    every encoder load names its model this way, and a model is tens of megabytes."""
+    st = path.stat()
+    return _sha256(path, st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _sha256(path: Path, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()[:12]
+    return digest.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """Short sha256 of a file: names the cached derivative so a new upstream file gets a new cache entry."""
+    return file_sha256(path)[:12]
 
 
 def dynamic_int8(source: Path, cache_dir: Path, stem: str, per_channel: bool = True) -> Path:
