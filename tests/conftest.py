@@ -25,7 +25,7 @@ from tests.pg import PgServer, start_pg
 from tests.support.browser import chromium
 from tests.support.encoders import ConvertedModels
 from tests.support.topic_corpus import corpus
-from tests.support.web_data import live_server, load_library
+from tests.support.web_data import library_app, live_server
 
 # A database migrated once per session; each test's database is a copy of it (PostgreSQL's CREATE
 # DATABASE ... TEMPLATE, a file copy on SQLite), which costs a fraction of running the migrations again.
@@ -224,17 +224,8 @@ def chromium_browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def library_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo library (tests/support/web_data.py) served over HTTP for the module; its base URL."""
-    from paperscope.web.app import create_app
-    from paperscope.web.app_state import app_state
-
-    config = Settings(home=tmp_path_factory.mktemp("site-home"), request_interval=0.0)
-    engine = open_database(config.db_url)
-    load_library(engine)
-    engine.dispose()
-    app = create_app(config, cache_seconds=0)
-    with live_server(app) as url:
+    with library_app(tmp_path_factory.mktemp("site-home")) as app, live_server(app) as url:
         yield url
-    app_state(app).engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -14,16 +14,11 @@ from typing import Any
 
 import pytest
 
-from paperscope.embed import load_encoder
-from paperscope.index.build import build_index
-from paperscope.settings import Settings
-from paperscope.store import open_database
 from paperscope.store import users as user_store
-from paperscope.web.app import create_app
 from paperscope.web.app_state import app_state
 from tests.community_support import PASSWORD, Clock, add_user
 from tests.support.browser import needs_chromium
-from tests.support.web_data import live_server, load_library
+from tests.support.web_data import library_app, live_server
 
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "walkthrough"
 
@@ -56,18 +51,12 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    config = Settings(home=tmp_path_factory.mktemp("walk-home"), request_interval=0.0)
-    engine = open_database(config.db_url)
-    load_library(engine)
     # Vectors for every paper, so similar papers and the meaning-based modes are real.
-    build_index(engine, config.index_dir, load_encoder(config))
-    engine.dispose()
-    app = create_app(config, cache_seconds=0)
-    clock = Clock()
-    app_state(app).clock = clock
-    with live_server(app) as url:
-        yield Site(url, app, clock)
-    app_state(app).engine.dispose()
+    with library_app(tmp_path_factory.mktemp("walk-home"), with_vectors=True) as app:
+        clock = Clock()
+        app_state(app).clock = clock
+        with live_server(app) as url:
+            yield Site(url, app, clock)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 import uvicorn
@@ -91,3 +92,27 @@ def live_server(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def library_app(home: Path, *, with_vectors: bool = False) -> Iterator[FastAPI]:
+    """The real app (page cache off) over a new store in `home` holding the library; `with_vectors`
+    indexes it with the bundled encoder too, for similar papers and the meaning-based search modes."""
+    from paperscope.embed import load_encoder
+    from paperscope.index.build import build_index
+    from paperscope.settings import Settings
+    from paperscope.store import open_database
+    from paperscope.web.app import create_app
+    from paperscope.web.app_state import app_state
+
+    config = Settings(home=home, request_interval=0.0)
+    engine = open_database(config.db_url)
+    load_library(engine)
+    if with_vectors:
+        build_index(engine, config.index_dir, load_encoder(config))
+    engine.dispose()
+    app = create_app(config, cache_seconds=0)
+    try:
+        yield app
+    finally:
+        app_state(app).engine.dispose()
