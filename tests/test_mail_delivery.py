@@ -199,6 +199,36 @@ def test_data_refused_after_the_transmitting_mark_is_retried_not_left_in_doubt(
     assert recover_orphans(engine) == (0, 0)
 
 
+def test_digests_stored_just_as_composing_ends_are_sent_in_the_same_run(
+        engine: sa.Engine, settings: Settings, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sending runs alongside composing. The composer stores its last digests and then says it is done;
+    # here both happen while a sender is finding the queue empty (it once stopped on that "done",
+    # leaving the digests for the next run: seen under load in the full suite).
+    import threading
+
+    from paperscope.mail import outbox
+    from paperscope.mail.runner import digest_composer
+
+    load_papers(engine, TUESDAY.date() - timedelta(days=1))
+    emails = subscribe_many(engine, 3)
+    cfg = configured(settings, smtp.port)
+    composed = threading.Event()
+    real_claim = outbox.claim_due
+
+    def claim_as_composing_ends(*args: object, **kwargs: object) -> object:
+        batch = real_claim(*args, **kwargs)  # type: ignore[arg-type]
+        if not composed.is_set():
+            digest_composer(engine, cfg, trending_fetch(engine)).compose_due(TUESDAY)
+            composed.set()
+        return batch
+
+    monkeypatch.setattr(outbox, "claim_due", claim_as_composing_ends)
+    with sender_lock(cfg), SmtpTransport(SmtpConfig.from_settings(cfg)) as transport:
+        report = Deliverer(engine, transport).deliver(compose_done=composed)
+    assert report.sent == 3
+    assert sorted(r.recipient for r in smtp.handler.received) == sorted(emails)
+
+
 # -- the sender process killed mid-batch ------------------------------------------------------------------
 
 def _run_cli(settings: Settings, db_url: str, port: int, connections: int = 1) -> subprocess.Popen[bytes]:

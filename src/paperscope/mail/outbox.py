@@ -179,9 +179,12 @@ class Deliverer:
         while limit is None or handled < limit:
             size = self.batch_size if limit is None else min(self.batch_size, limit - handled)
             self._defer_checkpoints(True)  # until composing is done
+            # Read before claiming: the composer stores its last messages, then says it is done. Read
+            # after an empty claim, "done" could have come in between, leaving those messages unsent.
+            composing_over = self._compose_done is None or self._compose_done.is_set()
             batch = claim_due(self._db, claim, size, self.clock(), self.kind)
             if not batch:
-                if self._compose_done is None or self._compose_done.is_set():
+                if composing_over:
                     break
                 time.sleep(0.05)  # the composer is still filling the outbox
                 continue
