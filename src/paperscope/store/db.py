@@ -82,7 +82,7 @@ def head_revision() -> str | None:
     revisions: set[str] = set()
     parents: set[str] = set()
     for script in (_MIGRATIONS / "versions").glob("*.py"):
-        fields = dict((name, value) for name, value in _REVISION.findall(script.read_text()))
+        fields = dict(_REVISION.findall(script.read_text()))
         if fields.get("revision"):
             revisions.add(fields["revision"])
             if fields.get("down_revision"):
