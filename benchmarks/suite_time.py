@@ -71,6 +71,10 @@ def main() -> None:
     if args.before:
         with tempfile.TemporaryDirectory(prefix="suite-before-") as tmp:
             tree = Path(tmp) / "tree"
+            # The tests find the shared data sets beside the repository (../shared): the same ones.
+            shared = ROOT.parent / "shared"
+            if shared.exists():
+                (Path(tmp) / "shared").symlink_to(shared)
             subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.before], cwd=ROOT,
                            check=True, capture_output=True)
             try:
