@@ -37,8 +37,8 @@ run: ingest
 # The suite runs on pytest-xdist workers (`--dist loadgroup`): tests marked `serial` (a local Ray, several
 # servers) share one worker and never run at once, and tests/conftest.py hands the slow tests out first.
 # Three workers on two cores: while one waits on a server, a subprocess or a browser, the CPU stays busy
-# (benchmarks/suite_time.py, idle 2-core machine: 172 s with 3 workers, 173 s with 2, cores 96% / 87%
-# busy; the suite took 324-369 s in one process before this layout).
+# (benchmarks/suite_time.py --before 292f1e6, one run on an idle 2-core machine: the old one-process suite
+# 340 s; now 164 s with 3 workers, 171 s with 2, cores 95% / 87% busy).
 # PYTEST_WORKERS=0 runs everything in one process. Extra pytest arguments go in PYTEST_ARGS;
 # PYTEST_ARGS=--every-backend runs every store-backed test on PostgreSQL too, not only the modules marked
 # both_backends (tests/conftest.py).

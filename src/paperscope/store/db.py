@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # Alembic is imported only when a schema has to change: loading it cost every command and server
 # process ~0.1 s of CPU at start, and a current schema is told from a plain query.
 _MIGRATIONS = Path(__file__).parent / "migrations"
-_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*(?:\"([^\"]*)\"|None)", re.M)
+_REVISION = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:[\"']([^\"']*)[\"']|None)", re.M)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
